@@ -1,0 +1,21 @@
+using OpenDllm.Runtime;
+
+namespace OpenDllm.Cli.Commands;
+
+/// <summary>Turns expected failures (bad input, TorchSharp load errors) into one line on stderr and exit code 1.</summary>
+public static class CliErrors
+{
+    public static int Run(Func<int> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception e) when (e is TorchLoadException or InvalidDataException or FileNotFoundException
+                                      or DirectoryNotFoundException or ArgumentException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+}
