@@ -1,0 +1,36 @@
+using OpenDllm.Attention;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Models;
+
+/// <summary>
+/// Everything one forward of a Qwen2-family model takes (STYLE §3.10: typed records instead of long argument lists).
+/// </summary>
+/// <param name="Tokens">[B, Lq] token ids.</param>
+/// <param name="Attention">causal, bidirectional, block-diffusion or explicit; default causal (an AR checkpoint).</param>
+/// <param name="PositionIds">[B, Lq] or [Lq] rotary positions; default <c>CacheOffset … CacheOffset+Lq−1</c>.
+/// Packed documents restart them at 0 per document (SPEC §2.1).</param>
+/// <param name="KeyPadding">[B, Lk] bool, true for real tokens (Lk = cache length after this call, or Lq).</param>
+/// <param name="DocumentIds">[B, Lq] packed-document ids: no attention across documents (without a cache).</param>
+/// <param name="Cache">keys/values of earlier positions, or null.</param>
+/// <param name="CacheOffset">where this call's keys go in the cache; default = end of <paramref name="Cache"/> (append).
+/// A smaller value overwrites positions [CacheOffset, CacheOffset + Lq) (Fast-dLLM dual cache, SPEC §5.4).</param>
+/// <param name="ReturnCache">return the keys/values this call attended to as a new <see cref="KvCache"/>.</param>
+/// <param name="ReturnHiddenStates">return the HF-style hidden states (SPEC §3).</param>
+public sealed record ModelInput(
+    Tensor Tokens,
+    AttentionPolicy? Attention = null,
+    Tensor? PositionIds = null,
+    Tensor? KeyPadding = null,
+    Tensor? DocumentIds = null,
+    KvCache? Cache = null,
+    long? CacheOffset = null,
+    bool ReturnCache = false,
+    bool ReturnHiddenStates = false);
+
+/// <summary>What a forward returns.</summary>
+/// <param name="Logits">[B, Lq, V], unshifted: position i's row is the model's output at position i.</param>
+/// <param name="HiddenStates">num_layers + 1 tensors [B, Lq, D] as in Hugging Face: the embedding output, the input of
+/// every later layer, and the final-norm output (what representation alignment uses, SPEC §3).</param>
+/// <param name="Cache">the keys/values this call attended to (cache + new), when requested.</param>
+public sealed record ModelOutput(Tensor Logits, IReadOnlyList<Tensor>? HiddenStates = null, KvCache? Cache = null);

@@ -1,0 +1,119 @@
+using OpenDllm.Attention;
+using OpenDllm.Config;
+using OpenDllm.Modules;
+using TorchSharp;
+using TorchSharp.Utils;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Models;
+
+/// <summary>The <c>model.</c> prefix of the Hugging Face parameter names: embeddings, decoder layers, final norm.</summary>
+public sealed class Qwen2Backbone : nn.Module
+{
+    [ComponentName(Name = "embed_tokens")] internal readonly Embedding EmbedTokens;
+    [ComponentName(Name = "layers")] internal readonly ModuleList<DecoderLayer> Layers;
+    [ComponentName(Name = "norm")] internal readonly RmsNorm Norm;
+
+    public Qwen2Backbone(ModelConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(Qwen2Backbone))
+    {
+        EmbedTokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device, dtype: dtype);
+        Layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new DecoderLayer(config, device, dtype)).ToArray());
+        Norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device, dtype);
+        RegisterComponents();
+    }
+}
+
+/// <summary>
+/// A Qwen2-architecture transformer (Qwen2.5-Coder, Open-dCoder): embeddings → N × [RMSNorm → GQA attention with RoPE →
+/// residual → RMSNorm → SwiGLU → residual] → RMSNorm → LM head (tied to the embeddings or not). Parameter names are the
+/// Hugging Face ones, so its state dict round-trips with HF checkpoints. Attention is a per-call policy
+/// (<see cref="ModelInput.Attention"/>): the same weights run causally (AR) or bidirectionally (diffusion).
+/// </summary>
+public sealed class Qwen2Model : nn.Module<ModelInput, ModelOutput>
+{
+    [ComponentName(Name = "model")] readonly Qwen2Backbone _model;
+    [ComponentName(Name = "lm_head")] readonly Linear? _lmHead;
+
+    public Qwen2Model(ModelConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(Qwen2Model))
+    {
+        Config = config.Validate();
+        _model = new Qwen2Backbone(config, device, dtype);
+        if (!config.TieWordEmbeddings)
+            _lmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
+        RegisterComponents();
+    }
+
+    public ModelConfig Config { get; }
+
+    /// <summary>The output projection's weight [V, D]: the embedding matrix when tied.</summary>
+    public Tensor HeadWeight => _lmHead?.weight ?? _model.EmbedTokens.weight!;
+
+    /// <summary>Logits [B, L, V] for <paramref name="tokens"/> [B, L] under <paramref name="attention"/> (default causal).</summary>
+    public Tensor Logits(Tensor tokens, AttentionPolicy? attention = null) =>
+        forward(new ModelInput(tokens, attention)).Logits;
+
+    public override ModelOutput forward(ModelInput input)
+    {
+        using var scope = NewDisposeScope();
+        var tokens = input.Tokens;
+        if (tokens.dim() != 2) throw new ArgumentException($"tokens must be [B, L], got [{string.Join(", ", tokens.shape)}]");
+        var policy = input.Attention ?? AttentionPolicy.Causal;
+        long lq = tokens.shape[1];
+        long offset = input.CacheOffset ?? input.Cache?.Length ?? 0;
+        long keyLength = input.Cache is null ? lq : Math.Max(input.Cache.Length, offset + lq);
+        if (input.Cache is null && offset != 0) throw new ArgumentException("CacheOffset needs a Cache");
+
+        // 1. rotary angles for the query positions                                  [Lq, d] or [B, Lq, d]
+        var positions = input.PositionIds ?? arange(offset, offset + lq, dtype: ScalarType.Int64, device: tokens.device);
+        var (cos, sin) = RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
+
+        // 2. the one attention mask of this call                                     [B|1, 1, Lq, Lk] or null
+        bool plainCausal = policy is CausalAttention && input.Cache is null && input.KeyPadding is null && input.DocumentIds is null;
+        var mask = plainCausal ? null : AttentionMaskBuilder.Build(policy, lq, keyLength, offset, tokens.device,
+            input.KeyPadding, input.DocumentIds, input.Cache is null ? input.DocumentIds : null);
+        if (input.DocumentIds is not null && input.Cache is not null)
+            throw new ArgumentException("packed-document attention is not supported together with a KV cache");
+
+        // 3. embeddings → layers → norm → head                                       [B, Lq, D] → [B, Lq, V]
+        var x = _model.EmbedTokens.forward(tokens);
+        var hidden = input.ReturnHiddenStates ? new List<Tensor> { x } : null;
+        var kvs = input.ReturnCache ? new List<LayerKv>(Config.NumHiddenLayers) : null;
+        for (int i = 0; i < _model.Layers.Count; i++)
+        {
+            var output = _model.Layers[i].forward(new AttentionInput(x, cos, sin, mask, plainCausal, input.Cache?.Layers[i], offset));
+            x = output.Hidden;
+            kvs?.Add(output.Kv);
+            if (hidden is not null && i < _model.Layers.Count - 1) hidden.Add(x);
+        }
+        x = _model.Norm.forward(x);
+        hidden?.Add(x);
+        var logits = _lmHead is not null ? _lmHead.forward(x) : x.matmul(_model.EmbedTokens.weight!.t());
+
+        logits.MoveToOuterDisposeScope();
+        hidden?.ForEach(h => h.MoveToOuterDisposeScope());
+        var cache = kvs is null ? null : new KvCache(kvs).MoveToOuterDisposeScope();
+        return new ModelOutput(logits, hidden, cache);
+    }
+
+    /// <summary>
+    /// Deterministic random initialisation from <paramref name="seed"/>: weights and embeddings ~ N(0, std²)
+    /// (HF's <c>initializer_range</c>, default 0.02), biases 0, norm weights 1.
+    /// </summary>
+    public Qwen2Model InitializeWeights(long seed, double std = 0.02)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var generator = new Generator((ulong)seed, HeadWeight.device);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+            else p.normal_(0, std, generator);
+        }
+        return this;
+    }
+
+    /// <summary>Number of parameters (a tied head counted once).</summary>
+    public long ParameterCount => parameters().Sum(p => p.numel());
+}

@@ -1,0 +1,32 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Modules;
+
+/// <summary>
+/// Root-mean-square layer norm as in Qwen2: <c>y = w ⊙ cast(x_f32 · rsqrt(mean(x_f32²) + ε))</c>, computed in float32 and
+/// cast back to the input dtype before the weight is applied (Zhang &amp; Sennrich 2019, <see href="https://arxiv.org/abs/1910.07467"/>).
+/// </summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    readonly Parameter weight;
+    readonly double _eps;
+
+    public RmsNorm(long dim, double eps, Device? device = null, ScalarType? dtype = null) : base(nameof(RmsNorm))
+    {
+        weight = nn.Parameter(ones(dim, dtype: dtype ?? ScalarType.Float32, device: device));
+        _eps = eps;
+        RegisterComponents();
+    }
+
+    public Parameter Weight => weight;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = x.to(ScalarType.Float32);
+        h = h * (h.pow(2).mean([-1], keepdim: true) + _eps).rsqrt();
+        return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
+    }
+}

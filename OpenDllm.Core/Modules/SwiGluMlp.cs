@@ -1,0 +1,28 @@
+using TorchSharp;
+using TorchSharp.Utils;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Modules;
+
+/// <summary>The Qwen2 feed-forward block: <c>down(silu(gate(x)) ⊙ up(x))</c>, no biases (Shazeer 2020, <see href="https://arxiv.org/abs/2002.05202"/>).</summary>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "gate_proj")] readonly Linear _gate;
+    [ComponentName(Name = "up_proj")] readonly Linear _up;
+    [ComponentName(Name = "down_proj")] readonly Linear _down;
+
+    public SwiGluMlp(long hidden, long intermediate, Device? device = null, ScalarType? dtype = null) : base(nameof(SwiGluMlp))
+    {
+        _gate = nn.Linear(hidden, intermediate, hasBias: false, device: device, dtype: dtype);
+        _up = nn.Linear(hidden, intermediate, hasBias: false, device: device, dtype: dtype);
+        _down = nn.Linear(intermediate, hidden, hasBias: false, device: device, dtype: dtype);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return _down.forward(nn.functional.silu(_gate.forward(x)) * _up.forward(x)).MoveToOuterDisposeScope();
+    }
+}
