@@ -21,6 +21,11 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_loaded) return;
+            // TorchSharp prints a long loader trace to stdout when it fails; keep it for OPENDLLM_TORCH_TRACE=1
+            // and say the cause in one line instead.
+            var stdout = Console.Out;
+            var trace = new StringWriter();
+            Console.SetOut(trace);
             try
             {
                 _ = torch.get_num_threads();
@@ -28,7 +33,13 @@ public static class TorchRuntime
             }
             catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException)
             {
+                Console.SetOut(stdout);
+                if (Environment.GetEnvironmentVariable("OPENDLLM_TORCH_TRACE") == "1") Console.Error.WriteLine(trace);
                 throw new TorchLoadException(Diagnose(e), e);
+            }
+            finally
+            {
+                Console.SetOut(stdout);
             }
         }
     }
@@ -86,7 +97,8 @@ public static class TorchRuntime
             }
             catch (InvalidDataException) { /* fall through to the generic message */ }
         }
-        return $"TorchSharp failed to load from {native}: {Innermost(e).Message} (diagnose with LD_DEBUG=files,versions)";
+        return $"TorchSharp failed to load from {native}: {Innermost(e).Message.Split('\n')[0]} "
+               + "(set OPENDLLM_TORCH_TRACE=1 for TorchSharp's loader trace, or diagnose with LD_DEBUG=files,versions)";
     }
 
     static Exception Innermost(Exception e)

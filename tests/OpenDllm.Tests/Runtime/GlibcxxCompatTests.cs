@@ -122,3 +122,54 @@ public sealed class GlibcxxCompatTests : IDisposable
         Assert.Contains("GLIBCXX fix", string.Join("\n", TorchRuntime.Facts().Select(f => f.Name)));
     }
 }
+
+/// <summary>The startup check, end to end: the CLI next to an unpatched native library says the cause in one line.</summary>
+public class StartupCheckTests
+{
+    [Fact]
+    public async Task CliWithUnpatchedLibraryExplainsTheCauseAndTheFixInOneLine()
+    {
+        var system = GlibcxxCompat.FindSystemLibStdCxx();
+        var pristine = Path.Combine(Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+                                    ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"),
+                                    "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so");
+        if (system is null || GlibcxxCompat.MissingVersions(pristine, system).Count == 0) return; // new libstdc++: nothing to see
+
+        var app = Directory.CreateTempSubdirectory("opendllm-startup-").FullName;
+        var empty = Directory.CreateTempSubdirectory("opendllm-nuget-").FullName;
+        try
+        {
+            // Managed files are copied; the large natives are linked, except the unpatched libLibTorchSharp.so.
+            var bin = AppContext.BaseDirectory;
+            foreach (var file in Directory.EnumerateFiles(bin, "*", SearchOption.AllDirectories))
+            {
+                var rel = Path.GetRelativePath(bin, file);
+                if (rel.StartsWith("Fixtures")) continue;
+                var target = Path.Combine(app, rel);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                if (rel.EndsWith("libLibTorchSharp.so")) File.Copy(pristine, target);
+                else if (rel.StartsWith("runtimes")) File.CreateSymbolicLink(target, file);
+                else File.Copy(file, target);
+            }
+            var start = new ProcessStartInfo("dotnet", [Path.Combine(app, "opendllm.dll"), "doctor"])
+            {
+                RedirectStandardOutput = true, RedirectStandardError = true,
+                Environment = { ["NUGET_PACKAGES"] = empty }, // keep TorchSharp's fallback from copying natives out of the cache
+            };
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.Equal(1, process.ExitCode);
+            var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.Contains("GLIBCXX_3.4.32", line);
+            Assert.Contains("dotnet build", line);
+            Assert.DoesNotContain("LoadNativeBackend", await stdout);
+        }
+        finally
+        {
+            Directory.Delete(app, true);
+            Directory.Delete(empty, true);
+        }
+    }
+}
