@@ -30,7 +30,7 @@ public sealed class Qwen2Backbone : nn.Module
 /// Hugging Face ones, so its state dict round-trips with HF checkpoints. Attention is a per-call policy
 /// (<see cref="ModelInput.Attention"/>): the same weights run causally (AR) or bidirectionally (diffusion).
 /// </summary>
-public sealed class Qwen2Model : nn.Module<ModelInput, ModelOutput>
+public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
 {
     [ComponentName(Name = "model")] readonly Qwen2Backbone _model;
     [ComponentName(Name = "lm_head")] readonly Linear? _lmHead;
