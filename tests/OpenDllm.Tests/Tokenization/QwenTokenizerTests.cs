@@ -74,7 +74,7 @@ public sealed class QwenTokenizerTests(QwenTokenizerFixture qwen)
     public void Embedding_rows_too_small_for_the_added_mask_is_an_error_naming_both_numbers()
     {
         var e = Assert.Throws<ArgumentException>(() =>
-            HuggingFaceTokenizer.Load(TokenizerTestPaths.QwenModelDir, embeddingRows: 151_669));
+            HuggingFaceTokenizer.Load(TokenizerTestPaths.QwenTokenizerJson, embeddingRows: 151_669));
         Assert.Contains("151669", e.Message);
         Assert.Contains("<M>", e.Message);
     }
