@@ -1,4 +1,6 @@
+using System.Text;
 using System.Text.Json.Nodes;
+using FsCheck.Xunit;
 using OpenDllm.Tokenization;
 
 namespace OpenDllm.Tests.Tokenization;
@@ -251,4 +253,40 @@ public sealed class HuggingFaceTokenizerTests : IDisposable
 
         Assert.Throws<FileNotFoundException>(() => HuggingFaceTokenizer.Load(Path.Combine(_dir, "nope.json")));
     }
+
+    /// <summary>
+    /// Decode(Encode(s)) is NFC(s) for any string; lone surrogates (which UTF-8 cannot hold) become U+FFFD first,
+    /// as they would on the way into the Rust/JS tokenizers.
+    /// </summary>
+    [Property(MaxTest = 200)]
+    public bool Round_trips_arbitrary_strings_up_to_NFC(string? s)
+    {
+        s ??= "";
+        var tok = Tiny.Value;
+        string expected = Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(s)).Normalize(NormalizationForm.FormC);
+        return tok.Decode(tok.Encode(s)) == expected;
+    }
+
+    [Theory]
+    [InlineData("\uD800")]
+    [InlineData("a\uDC00b\uD83D")]
+    [InlineData("\uD83D\uDE00 e\u0301\u0323 \u212B")] // emoji, NFD with two marks, Angstrom sign
+    [InlineData("\u0000\u0001\u007F\u0085\u2028")]
+    public void Round_trips_awkward_strings_up_to_NFC(string s) => Assert.True(Round_trips_arbitrary_strings_up_to_NFC(s));
+
+    private static readonly Lazy<HuggingFaceTokenizer> Tiny = new(() =>
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "opendllm-tok-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string path = Path.Combine(dir, "tokenizer.json");
+            File.WriteAllText(path, TinyTokenizer().ToJsonString());
+            return HuggingFaceTokenizer.Load(path); // keeps the file's bytes in memory
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    });
 }
