@@ -50,7 +50,8 @@ public static class StateDictIO
     /// Writes <paramref name="module"/>'s state dict into <paramref name="directory"/> (created if needed) as
     /// <c>model.safetensors</c>, or as shards + index when <see cref="StateDictSaveOptions.MaxShardBytes"/> is exceeded.
     /// Each file is written atomically, and no file is deleted. Refuses (<see cref="IOException"/>, before writing) when
-    /// the folder already holds the other layout, since a stale file would shadow the new one on load.
+    /// the folder already holds the other layout: a stale file would make the folder ambiguous, and a stale
+    /// <c>model.safetensors</c> would shadow new shards on load.
     /// </summary>
     /// <returns>The paths written, index last.</returns>
     public static IReadOnlyList<string> Save(nn.Module module, string directory, StateDictSaveOptions? options = null)
