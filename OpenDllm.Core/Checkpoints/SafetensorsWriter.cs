@@ -1,3 +1,4 @@
+using OpenDllm.IO;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text.Encodings.Web;

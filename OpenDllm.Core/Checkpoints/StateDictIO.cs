@@ -1,3 +1,4 @@
+using OpenDllm.IO;
 using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
