@@ -1,3 +1,4 @@
+using OpenDllm.Checkpoints;
 using OpenDllm.Runtime;
 
 namespace OpenDllm.Cli.Commands;
@@ -11,8 +12,8 @@ public static class CliErrors
         {
             return action();
         }
-        catch (Exception e) when (e is TorchLoadException or InvalidDataException or FileNotFoundException
-                                      or DirectoryNotFoundException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is TorchLoadException or CheckpointMismatchException or IOException
+                                      or ArgumentException or InvalidOperationException or NotSupportedException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

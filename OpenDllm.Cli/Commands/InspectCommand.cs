@@ -42,6 +42,7 @@ public static class InspectCommand
         using var scope = NewDisposeScope();
         var model = Qwen2Model.FromPretrained(directory);
         var config = model.Config;
+        var ids = inputPath is null ? null : ReadIds(inputPath, config.VocabSize);   // fail before printing anything
 
         var table = new Table().AddColumn("field").AddColumn("value");
         foreach (var (name, value) in new (string, object?)[]
@@ -57,8 +58,7 @@ public static class InspectCommand
             table.AddRow(Markup.Escape(name), Markup.Escape(value?.ToString() ?? "-"));
         AnsiConsole.Write(table);
 
-        if (inputPath is null) return 0;
-        var ids = ReadIds(inputPath, config.VocabSize);
+        if (ids is null) return 0;
         var policy = attention == "bidirectional" ? AttentionPolicy.Bidirectional : AttentionPolicy.Causal;
         using var noGrad = no_grad();
         var logits = model.Logits(ids, policy).to(ScalarType.Float32);

@@ -11,6 +11,10 @@ public static class Fixture
 
     public static string GoldenDir(string name) => PathOf("golden", name);
 
+    /// <summary>Same shape, dtype and values (bit-for-bit for finite values), like <c>torch.equal</c>.</summary>
+    public static bool Same(Tensor a, Tensor b) =>
+        a.dtype == b.dtype && a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
     /// <summary>max |a − b| as a double.</summary>
     public static double MaxAbsDiff(Tensor a, Tensor b)
     {
