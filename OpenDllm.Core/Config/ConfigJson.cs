@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace OpenDllm.Config;
 
@@ -10,6 +11,7 @@ public static class ConfigJson
     /// <summary>Lenient reader/writer for Hugging Face files: unknown keys go to extension data, nulls are omitted.</summary>
     public static readonly JsonSerializerOptions HuggingFace = new()
     {
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),   // works even where reflection JSON is off by default
         WriteIndented = true,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
@@ -19,6 +21,7 @@ public static class ConfigJson
     /// <summary>Strict options for OpenDllm's own records: snake_case, and a key the record lacks is an error.</summary>
     public static readonly JsonSerializerOptions Strict = new()
     {
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,

@@ -15,7 +15,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public RmsNorm(long dim, double eps, Device? device = null, ScalarType? dtype = null) : base(nameof(RmsNorm))
     {
-        weight = nn.Parameter(ones(dim, dtype: dtype ?? ScalarType.Float32, device: device));
+        // Detached from any enclosing dispose scope: a module built inside a scope must outlive it (TorchSharp's own
+        // modules do the same for their parameters).
+        weight = nn.Parameter(ones(dim, dtype: dtype ?? ScalarType.Float32, device: device).DetachFromDisposeScope());
+        weight.DetachFromDisposeScope();
         _eps = eps;
         RegisterComponents();
     }

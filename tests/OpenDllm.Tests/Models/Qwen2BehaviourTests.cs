@@ -139,3 +139,21 @@ public class Qwen2BehaviourTests
         Assert.True(Fixture.MaxAbsDiff(reference, low) < 0.1, "bf16 logits drift too far");
     }
 }
+
+public class Qwen2LifetimeTests
+{
+    /// <summary>A model built or loaded inside a dispose scope must outlive it (regression: RmsNorm weights were freed).</summary>
+    [Fact]
+    public void ModelsBuiltInsideADisposeScopeOutliveIt()
+    {
+        Qwen2Model built, loaded;
+        using (NewDisposeScope())
+        {
+            built = new Qwen2Model(ModelConfig.Tiny).InitializeWeights(seed: 1);
+            loaded = Qwen2Model.FromPretrained(Fixture.GoldenDir("tiny"));
+        }
+        using var scope = NewDisposeScope();
+        Assert.Equal(new long[] { 1, 4, 99 }, built.Logits(arange(4).unsqueeze(0)).shape);
+        Assert.Equal(new long[] { 1, 4, 300 }, loaded.Logits(arange(4).unsqueeze(0)).shape);
+    }
+}

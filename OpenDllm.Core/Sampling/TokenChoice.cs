@@ -1,0 +1,89 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Sampling;
+
+/// <summary>How a masked position's confidence is scored (SPEC §5.1).</summary>
+public enum ConfidenceKind
+{
+    /// <summary>Probability of the chosen token (maskgit_plus, origin, p2).</summary>
+    Probability,
+    /// <summary>p₁ − p₂, the margin between the two most likely tokens (topk_margin).</summary>
+    Margin,
+    /// <summary>Σ p log p = −H (larger is surer), with log of clamp(p, 1e-10) (entropy).</summary>
+    NegativeEntropy,
+}
+
+/// <summary>Token proposals and confidences from logits, in the order of SPEC §5.1.</summary>
+public static class TokenChoice
+{
+    /// <summary>
+    /// logits / T (if T &gt; 0) → top-p (sorted cumulative softmax &gt; p removed, the first always kept) → top-k.
+    /// Removed entries become −∞.
+    /// </summary>
+    public static Tensor Filter(Tensor logits, double temperature, double? topP, int? topK)
+    {
+        using var scope = NewDisposeScope();
+        if (temperature > 0) logits = logits / temperature;
+        if (topP is { } p && p < 1)
+        {
+            var (sorted, order) = logits.sort(-1, descending: true);
+            var cumulative = sorted.softmax(-1).cumsum(-1);
+            var remove = cumulative > p;
+            // shift right so the token crossing p is kept, and the first is always kept
+            remove = cat([zeros_like(remove.narrow(-1, 0, 1)), remove.narrow(-1, 0, remove.shape[^1] - 1)], -1);
+            var removeOriginal = zeros_like(remove).scatter(-1, order, remove);
+            logits = logits.masked_fill(removeOriginal, double.NegativeInfinity);
+        }
+        if (topK is { } k && k > 0 && k < logits.shape[^1])
+        {
+            var kth = logits.topk(k, -1).values.narrow(-1, k - 1, 1);
+            logits = logits.masked_fill(logits < kth, double.NegativeInfinity);
+        }
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// For logits [N, V]: the chosen token (argmax at T = 0, else a categorical sample of the filtered softmax) and its
+    /// confidence of <paramref name="kind"/>, both [N]. Softmax in float32.
+    /// </summary>
+    public static (Tensor Confidence, Tensor Token) Choose(Tensor logits, double temperature, double? topP, int? topK,
+                                                          ConfidenceKind kind, Generator? generator)
+    {
+        using var scope = NewDisposeScope();
+        var probs = Filter(logits, temperature, topP, topK).to(ScalarType.Float32).softmax(-1);     // [N, V]
+        var token = temperature > 0 ? multinomial(probs, 1, generator: generator).squeeze(-1) : probs.argmax(-1);
+        var confidence = kind switch
+        {
+            ConfidenceKind.Probability => probs.gather(-1, token.unsqueeze(-1)).squeeze(-1),
+            ConfidenceKind.Margin => Margin(probs),
+            ConfidenceKind.NegativeEntropy => (probs * probs.clamp_min(1e-10).log()).sum(-1),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+        };
+        return (confidence.MoveToOuterDisposeScope(), token.MoveToOuterDisposeScope());
+    }
+
+    static Tensor Margin(Tensor probs)
+    {
+        var top2 = probs.topk(2, -1).values;
+        return top2.select(-1, 0) - top2.select(-1, 1);
+    }
+
+    /// <summary>
+    /// LLaDA's Gumbel-max trick in float64 (SPEC §5.1): x0 = argmax exp(logits) / (−log U)^T, which samples from
+    /// softmax(logits / T); T = 0 is plain argmax. Returns x0 [..].
+    /// </summary>
+    public static Tensor GumbelArgmax(Tensor logits, double temperature, Generator? generator)
+    {
+        using var scope = NewDisposeScope();
+        if (temperature == 0) return logits.argmax(-1).MoveToOuterDisposeScope();
+        var l = logits.to(ScalarType.Float64);
+        var u = rand(l.shape, dtype: ScalarType.Float64, device: l.device, generator: generator).clamp_min(1e-300);
+        var gumbel = (-u.log()).pow(temperature);
+        return (l.exp() / gumbel).argmax(-1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Shifted (AR-initialised) models: row j takes the model output at j − 1; row 0 keeps its own (SPEC §2.3).</summary>
+    public static Tensor AlignShiftedLogits(Tensor logits) =>
+        cat([logits.narrow(1, 0, 1), logits.narrow(1, 0, logits.shape[1] - 1)], 1);
+}
