@@ -58,7 +58,8 @@ public static class FastDllmAcceptance
         if (confidence.dim() != 2) throw new ArgumentException($"confidence must be [B, T], got [{string.Join(", ", confidence.shape)}]", nameof(confidence));
         using var scope = NewDisposeScope();
         long width = confidence.shape[1];
-        var c64 = confidence.to(ScalarType.Float64).nan_to_num(nan: double.NegativeInfinity);       // [B, T]
+        var c64 = confidence.to(ScalarType.Float64);                                                // [B, T]
+        c64 = c64.masked_fill(c64.isnan(), double.NegativeInfinity);                                 // NaN: never a candidate
 
         // 1. sort each row, descending (stable: ties by index)                               [B, T]
         var (sorted, order) = c64.sort(1, descending: true, stable: true);
