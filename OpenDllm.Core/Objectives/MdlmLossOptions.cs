@@ -1,0 +1,64 @@
+using OpenDllm.Schedules;
+
+namespace OpenDllm.Objectives;
+
+/// <summary>
+/// The per-token weighting of the masked-token cross entropy (SPEC §1.2, §2.4). With p_i = sg(e^{−CE_i}), the detached
+/// probability of the right token, each active prediction contributes:
+/// <list type="bullet">
+/// <item><see cref="Scheduler"/>: w(t_i)·CE_i, w(t) = −α′(t)/(1 − α(t)) of the schedule (1/t for linear) — MDLM/LLaDA/dllm "scheduler".</item>
+/// <item><see cref="Uniform"/>: CE_i — dllm "uniform".</item>
+/// <item><see cref="OpenDllmV1"/>: (1/t_i)·(CE_i + p_i·CE_i) — Open-dLLM v1.0 (the released open-dcoder-0.5B).</item>
+/// <item><see cref="OpenDllmLatest"/>: CE_i + (1/t_i)·p_i·CE_i — Open-dLLM HEAD, Qwen2.</item>
+/// <item><see cref="OpenDllmQwen3NoInvT"/>: CE_i + p_i·CE_i — Open-dLLM HEAD, Qwen3 (repr-align paper model).</item>
+/// </list>
+/// The Open-dLLM variants always use 1/t, whatever <see cref="MdlmLossOptions.Schedule"/> is.
+/// </summary>
+public enum MdlmWeighting { Scheduler, Uniform, OpenDllmV1, OpenDllmLatest, OpenDllmQwen3NoInvT }
+
+/// <summary>
+/// What the summed weighted loss is divided by (SPEC §2.4, §2.7):
+/// <list type="bullet">
+/// <item><see cref="MaskedTokens"/>: N_M + guard (Open-dLLM, guard 1e-8) — N_M = 0 gives 0, not NaN.</item>
+/// <item><see cref="MaskableTokens"/>: max(#candidate predictions, 1) (dllm "token"; all target positions when nothing is
+/// marked unmaskable — the reference's <c>normalize="tokens"</c>).</item>
+/// <item><see cref="Sequence"/>: per sequence, its sum over max(its candidates, 1), then the mean over the batch (dllm "sequence").</item>
+/// <item><see cref="Batch"/>: B (dllm "batch").</item>
+/// </list>
+/// </summary>
+public enum LossNormalization { MaskedTokens, MaskableTokens, Sequence, Batch }
+
+/// <summary>Options of <see cref="MdlmLoss"/>; the defaults are the textbook MDLM loss (1/t, ÷ N_M, unshifted).</summary>
+public sealed record MdlmLossOptions
+{
+    public MdlmWeighting Weighting { get; init; } = MdlmWeighting.Scheduler;
+
+    /// <summary>The schedule whose w(t) <see cref="MdlmWeighting.Scheduler"/> uses; null means linear, w(t) = 1/t.</summary>
+    public IMaskSchedule? Schedule { get; init; }
+
+    public LossNormalization Normalization { get; init; } = LossNormalization.MaskedTokens;
+
+    /// <summary>Dream-style shift: the output at position i predicts token i + 1 (SPEC §2.3).</summary>
+    public bool ShiftLogits { get; init; }
+
+    /// <summary>When set, the [MASK] logit is set to −∞ before the log-softmax (SUBS, SPEC §1.3).</summary>
+    public long? MaskTokenId { get; init; }
+
+    /// <summary>The guard added to N_M under <see cref="LossNormalization.MaskedTokens"/> (Open-dLLM: 1e-8).</summary>
+    public double MaskedTokensGuard { get; init; } = 1e-8;
+
+    /// <summary>Open-dLLM v1.0 as released: shifted, v1 weighting, ÷ (N_M + 1e-8).</summary>
+    public static MdlmLossOptions OpenDllmRelease { get; } = new() { Weighting = MdlmWeighting.OpenDllmV1, ShiftLogits = true };
+
+    /// <summary>dllm's MDLMTrainer defaults: scheduler weight, ÷ #maskable tokens, unshifted.</summary>
+    public static MdlmLossOptions Dllm { get; } = new() { Normalization = LossNormalization.MaskableTokens };
+
+    public void Validate()
+    {
+        if (!Enum.IsDefined(Weighting)) throw new ArgumentOutOfRangeException(nameof(Weighting), Weighting, "unknown weighting");
+        if (!Enum.IsDefined(Normalization)) throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, "unknown normalisation");
+        if (!(MaskedTokensGuard > 0) || double.IsInfinity(MaskedTokensGuard))
+            throw new ArgumentOutOfRangeException(nameof(MaskedTokensGuard), MaskedTokensGuard, "must be finite and > 0 (0 masked ⇒ 0/0)");
+        if (MaskTokenId is < 0) throw new ArgumentOutOfRangeException(nameof(MaskTokenId), MaskTokenId, "must be a vocabulary id");
+    }
+}
