@@ -1,4 +1,5 @@
 using OpenDllm.Attention;
+using OpenDllm.Sampling.Transfer;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -78,10 +79,10 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         if (canvas.KeyPadding is not null) fixedPositions = fixedPositions | canvas.KeyPadding.logical_not();
         SamplingGuards.RequireLeadingToken(denoiser, x, maskId);
         var generator = new Generator((ulong)o.Seed, x.device);
-        var timesteps = linspace(1, o.Eps, o.Steps + 1, dtype: ScalarType.Float32);  // as torch.linspace in float32
+        var timesteps = DreamTransferSchedule.Timesteps(o.Steps, o.Eps);             // float32, as torch.linspace
         var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
         int forwards = 0;
-        long total = x.eq(maskId).sum(1).max().item<long>();
+        var uniform = LladaTransferSchedule.Quotas((int)x.eq(maskId).sum(1).max().item<long>(), o.Steps);
 
         for (int i = 0; i < o.Steps; i++)
         {
@@ -89,7 +90,7 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
             var masked = x.eq(maskId) & fixedPositions.logical_not();              // [B, T]
             var nMasked = masked.sum(1);                                            // [B]
             if (o.Algorithm != UnmaskingAlgorithm.P2 && !nMasked.any().item<bool>()) break;
-            var quota = o.Algorithm == UnmaskingAlgorithm.P2 ? null : Quota(i, nMasked, timesteps, total);
+            var quota = o.Algorithm == UnmaskingAlgorithm.P2 ? null : Quota(i, nMasked, timesteps, uniform);
             if (quota is not null && o.SkipEmptySteps && o.Algorithm != UnmaskingAlgorithm.Origin && !quota.any().item<bool>()) continue;
 
             var logits = Logits(denoiser, x, canvas.KeyPadding);                    // [B, T, V]
@@ -115,17 +116,16 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         return logits;
     }
 
-    /// <summary>Tokens to reveal per row at step i [B] (SPEC §5.2): Dream floor rule or uniform.</summary>
-    Tensor Quota(int i, Tensor nMasked, Tensor timesteps, long total)
+    /// <summary>Tokens to reveal per row at step i [B] (SPEC §5.2): the Dream floor rule on each row's remaining masks,
+    /// or the uniform split of the reference (LLaDA's even split of the initial count, clamped to what is left).</summary>
+    Tensor Quota(int i, Tensor nMasked, float[] timesteps, int[] uniform)
     {
         if (i == Options.Steps - 1) return nMasked;
-        if (Options.Quota == QuotaRule.Dream)
-        {
-            var t = timesteps[i]; var s = timesteps[i + 1];
-            return (nMasked.to(ScalarType.Float32) * (1 - s / t)).to(ScalarType.Int64);
-        }
-        long perStep = total / Options.Steps + (i < total % Options.Steps ? 1 : 0);
-        return nMasked.clamp_max(perStep);
+        var remaining = nMasked.data<long>().ToArray();
+        var k = Options.Quota == QuotaRule.Dream
+            ? remaining.Select(n => (long)DreamTransferSchedule.FloorQuota((int)n, timesteps[i], timesteps[i + 1])).ToArray()
+            : remaining.Select(n => Math.Min(n, uniform[i])).ToArray();
+        return tensor(k, device: nMasked.device);
     }
 
     (Tensor, Tensor) Confident(Tensor x, Tensor masked, Tensor logits, Tensor quota, Generator generator)
@@ -143,10 +143,10 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         return (where(chosen, proposal, x), conf);
     }
 
-    (Tensor, Tensor) Origin(Tensor x, Tensor masked, Tensor logits, Tensor timesteps, int i, Generator generator)
+    (Tensor, Tensor) Origin(Tensor x, Tensor masked, Tensor logits, float[] timesteps, int i, Generator generator)
     {
         var (conf, proposal) = Propose(logits, ConfidenceKind.Probability, generator);
-        double p = i == Options.Steps - 1 ? 1.0 : 1 - (timesteps[i + 1] / timesteps[i]).item<float>();
+        double p = i == Options.Steps - 1 ? 1.0 : 1 - timesteps[i + 1] / timesteps[i];
         var reveal = masked & (rand(x.shape, generator: generator, device: x.device) < p);
         return (where(reveal, proposal, x), conf);
     }
