@@ -45,7 +45,7 @@ public sealed class AutoregressiveSampler(AutoregressiveOptions? options = null)
         if (start == 0) throw new ArgumentException("the AR sampler needs at least one prompt token");
 
         var real = canvas.KeyPadding ?? ones_like(x, dtype: ScalarType.Bool);
-        var positions = (real.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);         // left padding skipped
+        var positions = SamplingGuards.PositionIds(real)!;                                // left padding skipped
         var generator = new Generator((ulong)o.Seed, x.device);
         var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
         var done = zeros(x.shape[0], dtype: ScalarType.Bool, device: x.device);

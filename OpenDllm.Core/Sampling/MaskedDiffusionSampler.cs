@@ -110,7 +110,8 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
 
     Tensor Logits(IDenoiser denoiser, Tensor x, Tensor? keyPadding)
     {
-        var logits = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, KeyPadding: keyPadding)).Logits;
+        var logits = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional,
+                                                        PositionIds: SamplingGuards.PositionIds(keyPadding), KeyPadding: keyPadding)).Logits;
         if (denoiser.ShiftedLogits) logits = TokenChoice.AlignShiftedLogits(logits);
         if (Options.SuppressMaskToken) logits = SamplingGuards.SuppressToken(logits, denoiser.MaskId);
         return logits;

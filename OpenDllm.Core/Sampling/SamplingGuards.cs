@@ -12,6 +12,10 @@ internal static class SamplingGuards
             throw new ArgumentException("a shifted (AR-initialised) model needs a non-mask first token in every row (a prompt or BOS)");
     }
 
+    /// <summary>Rotary positions that skip padding: cumsum(real) − 1 (Dream's <c>tok_idx</c>, SPEC §5.2); null without padding.</summary>
+    public static Tensor? PositionIds(Tensor? keyPadding) =>
+        keyPadding is null ? null : (keyPadding.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
+
     /// <summary>Sets the logit of <paramref name="token"/> to −∞ (copy).</summary>
     public static Tensor SuppressToken(Tensor logits, long token)
     {

@@ -93,7 +93,9 @@ public class SamplerPropertyTests
         var denoiser = SamplingFixtures.RandomTiny();
         using var canvasScope = NewDisposeScope();
         var canvas = Canvas.ForCompletion([[1, 2, 3], [4, 5, 6]], 16, denoiser.MaskId, 97);
-        ISampler[] samplers = [new MaskedDiffusionSampler(new() { Steps = 16 }), new AutoregressiveSampler()];
+        ISampler[] samplers = [new MaskedDiffusionSampler(new() { Steps = 16 }), new AutoregressiveSampler(),
+                               new FastDllmSampler(new() { BlockLength = 4, Cache = FastDllmCache.Dual }),
+                               new FastDllmSampler(new() { BlockLength = 4, Cache = FastDllmCache.Prefix })];
         foreach (var sampler in samplers)
         {
             using (NewDisposeScope()) sampler.Sample(denoiser, canvas);    // warm-up: lazy fixtures, generators
