@@ -10,6 +10,8 @@ public static class CliApp
     {
         DoctorCommand.Create(),
         InspectCommand.Create(),
+        SampleCommand.CreateSample(),
+        SampleCommand.CreateInfill(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (0 ok, 1 bad input, 2 usage).</summary>

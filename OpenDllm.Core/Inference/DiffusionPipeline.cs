@@ -1,0 +1,72 @@
+using OpenDllm.Models;
+using OpenDllm.Sampling;
+using OpenDllm.Tokenization;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Inference;
+
+/// <summary>Text in, text out: the decoded middle or continuation, the raw ids and the sampler's output.</summary>
+public sealed record Generation(string Text, long[] Ids, SamplerOutput Output);
+
+/// <summary>
+/// A model, its tokenizer and a denoiser view of it, loaded from one checkpoint directory (config.json, safetensors,
+/// tokenizer files). Completion and infilling with any <see cref="ISampler"/>; text is cut at the first EOS.
+/// </summary>
+public sealed class DiffusionPipeline
+{
+    public DiffusionPipeline(Qwen2Model model, ITokenizer tokenizer)
+    {
+        Model = model;
+        Tokenizer = tokenizer;
+        long maskId = model.Config.MaskTokenId ?? tokenizer.Special.Mask;
+        if (maskId >= model.Config.VocabSize)
+            throw new ArgumentException($"mask id {maskId} does not fit the embedding (vocab_size {model.Config.VocabSize})");
+        Denoiser = new Qwen2Denoiser(model, maskId, model.Config.IsShifted);
+    }
+
+    public Qwen2Model Model { get; }
+    public ITokenizer Tokenizer { get; }
+    public IDenoiser Denoiser { get; }
+
+    /// <summary>Loads <c>config.json</c> + weights with <see cref="Qwen2Model.FromPretrained"/> and the tokenizer beside them.</summary>
+    public static DiffusionPipeline Load(string directory, Device? device = null)
+    {
+        var model = Qwen2Model.FromPretrained(directory, device);
+        model.eval();
+        return new DiffusionPipeline(model, Tokenizers.Load(directory, model.Config.VocabSize));
+    }
+
+    /// <summary>Generates <paramref name="length"/> tokens after <paramref name="prompt"/>.</summary>
+    public Generation Complete(string prompt, int length, ISampler sampler)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = Tokenizer.Encode(prompt).Select(i => (long)i).ToList();
+        if (ids.Count == 0) ids.Add(Tokenizer.Special.Eos);                    // shifted models need a leading token
+        var output = sampler.Sample(Denoiser, Canvas.ForCompletion([ids], length, Denoiser.MaskId, Tokenizer.Special.Pad));
+        return Decode(output, ids.Count, length);
+    }
+
+    /// <summary>Fills <paramref name="length"/> masks between <paramref name="prefix"/> and <paramref name="suffix"/> (SPEC §5.6).</summary>
+    public Generation Infill(string prefix, string suffix, int length, ISampler sampler)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var p = Tokenizer.Encode(prefix).Select(i => (long)i).ToList();
+        if (p.Count == 0) p.Add(Tokenizer.Special.Eos);
+        var s = Tokenizer.Encode(suffix).Select(i => (long)i).ToList();
+        var output = sampler.Sample(Denoiser, Canvas.ForInfill([(p, length, s)], Denoiser.MaskId, Tokenizer.Special.Pad));
+        return Decode(output, p.Count, length);
+    }
+
+    /// <summary>Number of tokens <paramref name="text"/> encodes to (the oracle infill length of a known middle).</summary>
+    public int TokenCount(string text) => Tokenizer.Encode(text).Count;
+
+    Generation Decode(SamplerOutput output, int start, int length)
+    {
+        var row = output.Sequences[0].data<long>().ToArray();
+        var middle = row.Skip(start).Take(length).TakeWhile(t => t != Tokenizer.Special.Eos).ToArray();
+        output.Sequences.MoveToOuterDisposeScope();
+        return new Generation(Tokenizer.Decode(middle.Select(t => (int)t)), middle, output);
+    }
+}
