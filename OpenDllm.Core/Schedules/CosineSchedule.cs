@@ -27,17 +27,17 @@ public sealed class CosineSchedule : MaskSchedule
 
     public override string Name => "cosine";
 
-    /// <summary>m(t) = cos(π/2 · (1 − t)), computed directly (no 1 − α cancellation).</summary>
-    public override double MaskProbability(double t) => Math.Cos(HalfPi * (1.0 - t));
+    /// <summary>m(t) = cos(π/2 · (1 − t)) = sin(πt/2), computed as the sine so that m(0) = 0 and m(1) = 1 exactly.</summary>
+    public override double MaskProbability(double t) => Math.Sin(HalfPi * t);
 
-    public override Tensor MaskProbability(Tensor t) => ((1.0 - t) * HalfPi).cos_();
+    public override Tensor MaskProbability(Tensor t) => (t * HalfPi).sin_();
 
-    /// <summary>α′(t) = −(π/2)·sin(π/2 · (1 − t)).</summary>
-    public override double AlphaDerivative(double t) => -HalfPi * Math.Sin(HalfPi * (1.0 - t));
+    /// <summary>α′(t) = −(π/2)·sin(π/2 · (1 − t)) = −(π/2)·cos(πt/2).</summary>
+    public override double AlphaDerivative(double t) => -HalfPi * Math.Cos(HalfPi * t);
 
-    public override Tensor AlphaDerivative(Tensor t) => ((1.0 - t) * HalfPi).sin_().mul_(-HalfPi);
+    public override Tensor AlphaDerivative(Tensor t) => (t * HalfPi).cos_().mul_(-HalfPi);
 
-    /// <summary>w(t) = (π/2)·sin(π/2 · (1 − t)) / (cos(π/2 · (1 − t)) + δ).</summary>
+    /// <summary>w(t) = (π/2)·sin(π/2 · (1 − t)) / (cos(π/2 · (1 − t)) + δ) = (π/2)·cos(πt/2) / (sin(πt/2) + δ).</summary>
     public override double LossWeight(double t) => -AlphaDerivative(Check(t)) / (MaskProbability(t) + DenominatorEpsilon);
 
     public override Tensor LossWeight(Tensor t)
