@@ -34,4 +34,12 @@ public static class ScheduleGenerators
 
     /// <summary>A seed for a torch.Generator.</summary>
     public static Gen<int> Seed => Gen.Choose(0, int.MaxValue);
+
+    /// <summary>Three independent generators as a tuple.</summary>
+    public static Gen<(A, B, C)> Zip<A, B, C>(Gen<A> a, Gen<B> b, Gen<C> c) =>
+        from x in a from y in b from z in c select (x, y, z);
+
+    /// <summary>Four independent generators as a tuple.</summary>
+    public static Gen<(A, B, C, D)> Zip<A, B, C, D>(Gen<A> a, Gen<B> b, Gen<C> c, Gen<D> d) =>
+        from x in a from y in b from z in c from w in d select (x, y, z, w);
 }
