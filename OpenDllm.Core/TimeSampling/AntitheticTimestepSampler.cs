@@ -9,6 +9,7 @@ namespace OpenDllm.TimeSampling;
 /// The SPEC writes one shared u0 (t_j = (u0/n + j/n) mod 1); mdlm's <c>_sample_t</c> draws an independent u_j per
 /// stratum. Both are supported: independent by default (mdlm), <c>sharedOffset: true</c> for the single-u0 form.
 /// Draw j is in stratum j (no shuffle), as in mdlm; bd3lms stratifies over the B·num_blocks flattened blocks.
+/// Times are computed in float64; casting to float32 can move a time lying within ~1e-7 of a stratum edge across it.
 /// </para>
 /// </summary>
 public sealed class AntitheticTimestepSampler(double epsilon = UniformTimestepSampler.DefaultEpsilon, bool sharedOffset = false)
