@@ -27,7 +27,7 @@ public class MdlmLossGoldenTests(ITestOutputHelper output)
             "opendllm_latest" => MdlmWeighting.OpenDllmLatest,
             _ => throw new ArgumentOutOfRangeException(nameof(variant)),
         },
-        Schedule = variant == "mdlm" ? TestLinearObjectiveSchedule.Instance : null,
+        Schedule = variant == "mdlm" ? OpenDllm.Schedules.LinearSchedule.Instance : null,
         ShiftLogits = shift,
     };
 

@@ -27,7 +27,7 @@ public sealed record MdlmCase(int B, int L, int V, int Seed, double MaskRate, bo
     public MdlmLossOptions Options => new()
     {
         Weighting = Weighting, Normalization = Normalization, ShiftLogits = Shift, MaskTokenId = Subs ? MaskId : null,
-        Schedule = Seed % 2 == 0 ? TestLinearObjectiveSchedule.Instance : null,     // both routes to w = 1/t
+        Schedule = Seed % 2 == 0 ? OpenDllm.Schedules.LinearSchedule.Instance : null,     // both routes to w = 1/t
     };
 
     public static Gen<MdlmCase> Generator() =>

@@ -16,7 +16,7 @@ public class TransferScheduleTests
         Rule.Dream => DreamTransferSchedule.Quotas(n, steps),
         Rule.DreamSkipZero => DreamTransferSchedule.Quotas(n, steps, skipZeroSteps: true),
         Rule.Llada => LladaTransferSchedule.Quotas(n, steps),
-        _ => AlphaTransferSchedule.Quotas(n, steps, TestLinearObjectiveSchedule.Instance),
+        _ => AlphaTransferSchedule.Quotas(n, steps, OpenDllm.Schedules.LinearSchedule.Instance),
     };
 
     /// <summary>Every rule, n ∈ [0, 300], steps ∈ [1, 300]: quotas ≥ 0, sum = n, at most <c>steps</c> entries.</summary>
@@ -77,9 +77,9 @@ public class TransferScheduleTests
     [Fact]
     public void AlphaRoundingIsBankersAndDropsEmptySteps()
     {
-        Assert.Equal(new[] { 2, 3, 2, 3 }, AlphaTransferSchedule.Quotas(10, 4, TestLinearObjectiveSchedule.Instance));   // 2.5 → 2, 2.67 → 3, 2.5 → 2
-        Assert.Equal(2, AlphaTransferSchedule.RoundedQuota(10, 0.75, 1.0, TestLinearObjectiveSchedule.Instance));
-        Assert.Equal(new[] { 1 }, AlphaTransferSchedule.Quotas(1, 4, TestLinearObjectiveSchedule.Instance));             // 0.25, 0.33, 0.5 → 0; then 1
+        Assert.Equal(new[] { 2, 3, 2, 3 }, AlphaTransferSchedule.Quotas(10, 4, OpenDllm.Schedules.LinearSchedule.Instance));   // 2.5 → 2, 2.67 → 3, 2.5 → 2
+        Assert.Equal(2, AlphaTransferSchedule.RoundedQuota(10, 0.75, 1.0, OpenDllm.Schedules.LinearSchedule.Instance));
+        Assert.Equal(new[] { 1 }, AlphaTransferSchedule.Quotas(1, 4, OpenDllm.Schedules.LinearSchedule.Instance));             // 0.25, 0.33, 0.5 → 0; then 1
     }
 
     private sealed class FloatTolerance(float tol) : IEqualityComparer<float>
