@@ -73,7 +73,7 @@ public sealed class FolderCorpus : ICorpus
     {
         if (Array.IndexOf(bytes, (byte)0) >= 0) { Stats.SkippedBinary++; return null; }
         var span = bytes.AsSpan();
-        if (span.StartsWith("\xEF\xBB\xBF"u8)) span = span[3..];
+        if (span.StartsWith(Encoding.UTF8.Preamble)) span = span[3..];
         try
         {
             return StrictUtf8.GetString(span);
