@@ -18,9 +18,9 @@ public sealed record PrepareOptions
     internal void Validate()
     {
         if (ValidationFraction is < 0 or >= 1 || double.IsNaN(ValidationFraction))
-            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "the validation fraction must lie in [0, 1)");
-        if (ShardTokens <= 0) throw new ArgumentOutOfRangeException(nameof(ShardTokens), ShardTokens, "shard tokens must be positive");
-        if (MaxDocuments is <= 0) throw new ArgumentOutOfRangeException(nameof(MaxDocuments), MaxDocuments, "max documents must be positive");
+            throw new ArgumentException($"validation fraction {ValidationFraction} is outside [0, 1)");
+        if (ShardTokens <= 0) throw new ArgumentException($"shard tokens {ShardTokens} must be positive");
+        if (MaxDocuments is <= 0) throw new ArgumentException($"max documents {MaxDocuments} must be positive");
     }
 }
 
