@@ -27,7 +27,7 @@ public static class CorpusPreparer
     {
         options ??= new PrepareOptions();
         options.Validate();
-        var output = Path.GetFullPath(outputDirectory);
+        var output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDirectory));
         if (Directory.Exists(output) && !File.Exists(Path.Combine(output, ShardManifest.FileName)) && Directory.EnumerateFileSystemEntries(output).Any())
             throw new IOException($"{output}: refusing to replace a folder that is not a token-shard folder (no {ShardManifest.FileName}); choose another --out");
         var parent = Path.GetDirectoryName(output)!;

@@ -33,7 +33,8 @@ public sealed class CorpusPreparerTests : IDisposable
     public void ASuccessfulPrepareReplacesTheOutputAndRefusesForeignFolders()
     {
         CorpusPreparer.Prepare(ListCorpus.Numbered(12), ByteTokenizer.Instance, Out);
-        CorpusPreparer.Prepare(ListCorpus.Numbered(20), ByteTokenizer.Instance, Out, new PrepareOptions { MaxDocuments = 15 });
+        CorpusPreparer.Prepare(ListCorpus.Numbered(20), ByteTokenizer.Instance, Out + "/", new PrepareOptions { MaxDocuments = 15 });
+        Assert.Equal([Out], Directory.EnumerateFileSystemEntries(_temp.Path));   // the old output and the temporary folder are gone
         using (var set = TokenShardSet.Open(Out))
             Assert.Equal(15, set.Train.DocumentCount + set.Validation.DocumentCount);
 
