@@ -12,6 +12,7 @@ public static class CliApp
         InspectCommand.Create(),
         SampleCommand.CreateSample(),
         SampleCommand.CreateInfill(),
+        PrepareCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (0 ok, 1 bad input, 2 usage).</summary>

@@ -12,7 +12,7 @@ public static class CliErrors
         {
             return action();
         }
-        catch (Exception e) when (e is TorchLoadException or CheckpointMismatchException or IOException
+        catch (Exception e) when (e is TorchLoadException or CheckpointMismatchException or IOException or InvalidDataException
                                       or ArgumentException or InvalidOperationException or NotSupportedException)
         {
             Console.Error.WriteLine($"error: {e.Message}");

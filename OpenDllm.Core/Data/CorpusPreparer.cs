@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using OpenDllm.Tokenization;
+
+namespace OpenDllm.Data;
+
+/// <summary>
+/// Turns a corpus into a token-shard folder (SPEC §2.1): every document becomes <c>tokenize(text) + [EOS]</c> (no BOS),
+/// goes to the train or validation split by its hashed id (<see cref="DocumentSplit"/>), and is appended to that split's
+/// shards (<see cref="ShardManifest"/>). Reopen the result with <see cref="TokenShardSet.Open"/>.
+/// </summary>
+/// <remarks>
+/// <para>Atomic: everything is written into a hidden sibling folder that replaces the output by rename only when complete,
+/// so a failure or cancellation midway leaves an existing output untouched. An existing output folder that is not a
+/// token-shard folder (no manifest) and is not empty is never replaced.</para>
+/// <para>Both splits non-empty when possible: with a fraction in (0, 1) and at least two documents, if the hash sends every
+/// document to one split, the last document read moves to the other one (deterministic: it depends only on the corpus
+/// order). Memory: one document per split is held back for this; everything else streams.</para>
+/// </remarks>
+public static class CorpusPreparer
+{
+    /// <summary>Prepares <paramref name="corpus"/> into <paramref name="outputDirectory"/> and returns the manifest written.</summary>
+    /// <exception cref="InvalidDataException">The corpus is empty or malformed.</exception>
+    /// <exception cref="IOException">The output exists and is not a token-shard folder.</exception>
+    public static async Task<ShardManifest> PrepareAsync(ICorpus corpus, ITokenizer tokenizer, string outputDirectory,
+        PrepareOptions? options = null, IProgress<PrepareProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new PrepareOptions();
+        options.Validate();
+        var output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDirectory));
+        if (Directory.Exists(output) && !File.Exists(Path.Combine(output, ShardManifest.FileName)) && Directory.EnumerateFileSystemEntries(output).Any())
+            throw new IOException($"{output}: refusing to replace a folder that is not a token-shard folder (no {ShardManifest.FileName}); choose another --out");
+        var parent = Path.GetDirectoryName(output)!;
+        Directory.CreateDirectory(parent);
+        var temp = Path.Combine(parent, $".{Path.GetFileName(output)}.tmp-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            long? totalBytes = progress is null ? null : corpus.TotalBytes;
+            var manifest = await WriteAsync(corpus, tokenizer, temp, options, progress, totalBytes, clock, cancellationToken).ConfigureAwait(false);
+            manifest.Save(Path.Combine(temp, ShardManifest.FileName));
+            Replace(temp, output);
+            progress?.Report(Report(corpus, totalBytes, manifest.Splits.Values.Sum(s => s.Documents), manifest.Splits.Values.Sum(s => s.Tokens), clock, true));
+            return manifest;
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Synchronous <see cref="PrepareAsync"/> (for scripts and notebooks).</summary>
+    public static ShardManifest Prepare(ICorpus corpus, ITokenizer tokenizer, string outputDirectory,
+        PrepareOptions? options = null, IProgress<PrepareProgress>? progress = null) =>
+        PrepareAsync(corpus, tokenizer, outputDirectory, options, progress).GetAwaiter().GetResult();
+
+    static async Task<ShardManifest> WriteAsync(ICorpus corpus, ITokenizer tokenizer, string directory, PrepareOptions options,
+        IProgress<PrepareProgress>? progress, long? totalBytes, Stopwatch clock, CancellationToken ct)
+    {
+        var dtype = ShardManifest.DTypeFor(tokenizer.VocabSize);
+        using var train = new ShardSplitWriter(directory, DocumentSplit.Train, dtype, options.ShardTokens, tokenizer.VocabSize);
+        using var validation = new ShardSplitWriter(directory, DocumentSplit.Validation, dtype, options.ShardTokens, tokenizer.VocabSize);
+        int[]? pendingTrain = null, pendingValidation = null;
+        long documents = 0, tokens = 0;
+        var lastReport = TimeSpan.Zero;
+        await foreach (var doc in corpus.ReadAsync(ct).ConfigureAwait(false))
+        {
+            var ids = Encode(tokenizer, doc.Text);
+            if (DocumentSplit.IsValidation(doc.Id, options.Seed, options.ValidationFraction))
+            {
+                if (pendingValidation is not null) validation.Add(pendingValidation);
+                pendingValidation = ids;
+            }
+            else
+            {
+                if (pendingTrain is not null) train.Add(pendingTrain);
+                pendingTrain = ids;
+            }
+            documents++;
+            tokens += ids.Length;
+            if (progress is not null && clock.Elapsed - lastReport >= TimeSpan.FromMilliseconds(100))
+            {
+                lastReport = clock.Elapsed;
+                progress.Report(Report(corpus, totalBytes, documents, tokens, clock, false));
+            }
+            if (documents == options.MaxDocuments) break;
+        }
+        if (documents == 0) throw corpus.Stats.Empty(corpus.Description);
+
+        long trainCount = train.Documents + (pendingTrain is null ? 0 : 1);
+        long validationCount = validation.Documents + (pendingValidation is null ? 0 : 1);
+        if (options.ValidationFraction > 0 && validationCount == 0 && trainCount >= 2)
+            (pendingValidation, pendingTrain) = (pendingTrain, null);
+        else if (options.ValidationFraction > 0 && trainCount == 0 && validationCount >= 2)
+            (pendingTrain, pendingValidation) = (pendingValidation, null);
+        if (pendingTrain is not null) train.Add(pendingTrain);
+        if (pendingValidation is not null) validation.Add(pendingValidation);
+
+        var splits = new Dictionary<string, SplitManifest>
+        {
+            [DocumentSplit.Train] = train.Complete(),
+            [DocumentSplit.Validation] = validation.Complete(),
+        };
+        return new ShardManifest
+        {
+            Format = ShardManifest.FormatName, Version = ShardManifest.CurrentVersion,
+            Tokenizer = new ShardTokenizer(tokenizer.Name, tokenizer.VocabSize, tokenizer.Special.Eos),
+            Dtype = dtype, Source = corpus.Description, Settings = options,
+            Corpus = CorpusCounts.From(corpus.Stats), Splits = splits, CreatedUtc = DateTimeOffset.UtcNow,
+        };
+    }
+
+    static int[] Encode(ITokenizer tokenizer, string text)
+    {
+        var encoded = tokenizer.Encode(text);
+        var ids = new int[encoded.Count + 1];
+        if (encoded is List<int> list) CollectionsMarshal.AsSpan(list).CopyTo(ids);
+        else for (int i = 0; i < encoded.Count; i++) ids[i] = encoded[i];
+        ids[^1] = tokenizer.Special.Eos;
+        return ids;
+    }
+
+    static PrepareProgress Report(ICorpus corpus, long? totalBytes, long documents, long tokens, Stopwatch clock, bool done) =>
+        new(documents, tokens, corpus.Stats.BytesRead, totalBytes, corpus.Stats.Skipped, clock.Elapsed, done);
+
+    /// <summary>Moves the complete <paramref name="temp"/> folder to <paramref name="output"/>, replacing an old output.</summary>
+    static void Replace(string temp, string output)
+    {
+        if (!Directory.Exists(output))
+        {
+            Directory.Move(temp, output);
+            return;
+        }
+        var old = Path.Combine(Path.GetDirectoryName(output)!, $".{Path.GetFileName(output)}.old-{Guid.NewGuid():N}");
+        Directory.Move(output, old);
+        try { Directory.Move(temp, output); }
+        catch
+        {
+            Directory.Move(old, output);
+            throw;
+        }
+        TryDelete(old);
+    }
+
+    static void TryDelete(string directory)
+    {
+        try { if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+    }
+}

@@ -1,0 +1,58 @@
+using OpenDllm.Attention;
+using OpenDllm.Models;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Data;
+
+/// <summary>
+/// One batch of fixed-length sequences from a <see cref="PackedLoader"/>, all [B, L]: token ids (int64), rotary positions
+/// (int64), packed-document ids (int64; equal ids = same document within a row, padding is −1) and key padding (bool,
+/// true for real tokens). Only the last sequence of an epoch can hold padding (the stream's tail, padded with EOS).
+/// Dispose it (or create it inside a dispose scope) to free the tensors.
+/// </summary>
+public sealed class PackedBatch : IDisposable
+{
+    internal PackedBatch(Tensor tokens, Tensor positionIds, Tensor documentIds, Tensor keyPadding, long paddingTokens, LoaderCursor next)
+    {
+        Mode = next.Mode;
+        (Tokens, PositionIds, DocumentIds, KeyPadding, PaddingTokens, Next) = (tokens, positionIds, documentIds, keyPadding, paddingTokens, next);
+    }
+
+    /// <summary>[B, L] int64 token ids.</summary>
+    public Tensor Tokens { get; }
+
+    /// <summary>[B, L] int64 positions: restart at 0 per document (<see cref="PackingMode.Documents"/>) or 0..L−1.</summary>
+    public Tensor PositionIds { get; }
+
+    /// <summary>[B, L] int64 document ids within each row (0, 1, …; −1 for padding).</summary>
+    public Tensor DocumentIds { get; }
+
+    /// <summary>[B, L] bool, true for real tokens.</summary>
+    public Tensor KeyPadding { get; }
+
+    /// <summary>Number of padding positions in the batch (usually 0).</summary>
+    public long PaddingTokens { get; }
+
+    /// <summary>The loader's cursor after this batch: save it with a checkpoint to resume right after it.</summary>
+    public LoaderCursor Next { get; }
+
+    /// <summary>How the sequences were built.</summary>
+    public PackingMode Mode { get; }
+
+    /// <summary>Batch size B.</summary>
+    public long BatchSize => Tokens.shape[0];
+
+    /// <summary>The model input for these sequences: positions, key padding when there is any, and document ids when
+    /// packing documents (no attention across documents, SPEC §2.1).</summary>
+    public ModelInput ToModelInput(AttentionPolicy attention) =>
+        new(Tokens, attention, PositionIds, PaddingTokens > 0 ? KeyPadding : null, Mode == PackingMode.Documents ? DocumentIds : null);
+
+    /// <summary>Disposes the four tensors.</summary>
+    public void Dispose()
+    {
+        Tokens.Dispose();
+        PositionIds.Dispose();
+        DocumentIds.Dispose();
+        KeyPadding.Dispose();
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OpenDllm.Config;
+using OpenDllm.IO;
+
+namespace OpenDllm.Training;
+
+/// <summary>
+/// A training recipe: <c>model</c>, <c>data</c> and <c>train</c> sections as in Open-dLLM's <c>configs/pretrain/*.yaml</c>.
+/// Loaded strictly (an unknown key fails with the valid keys listed), with dotted command-line overrides
+/// (<c>--train.micro_batch_size=16</c>), validated with the key named, and saved resolved beside every checkpoint.
+/// </summary>
+public sealed record Recipe
+{
+    public ModelSection Model { get; init; } = new();
+    public DataSection Data { get; init; } = new();
+    public TrainSection Train { get; init; } = new();
+
+    /// <summary>Reads a YAML (or JSON) recipe and applies overrides such as <c>--train.lr=1e-3</c>.</summary>
+    public static Recipe Load(string path, IEnumerable<string>? overrides = null)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: recipe not found", path);
+        var text = File.ReadAllText(path);
+        JsonNode? tree = path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? JsonNode.Parse(text) : YamlJson.Parse(text, path);
+        return StrictBinder.Bind<Recipe>(tree, path, overrides).Validate(path);
+    }
+
+    /// <summary>Parses recipe text (YAML) from memory; <paramref name="source"/> names it in errors.</summary>
+    public static Recipe Parse(string yaml, string source = "recipe", IEnumerable<string>? overrides = null) =>
+        StrictBinder.Bind<Recipe>(YamlJson.Parse(yaml, source), source, overrides).Validate(source);
+
+    public string ToJson() => JsonSerializer.Serialize(this, ConfigJson.Strict);
+
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
+
+    /// <summary>Checks ranges; throws <see cref="ArgumentOutOfRangeException"/> naming the dotted key.</summary>
+    public Recipe Validate(string source = "recipe")
+    {
+        void Check(bool ok, string key, object? value, string rule)
+        {
+            if (!ok) throw new ArgumentOutOfRangeException(key, value, $"{source}: {key} = {value ?? "null"} is out of range: {rule}");
+        }
+        var t = Train;
+        Check(t.MicroBatchSize >= 1, "train.micro_batch_size", t.MicroBatchSize, "≥ 1");
+        Check(t.GlobalBatchSize >= t.MicroBatchSize && t.GlobalBatchSize % t.MicroBatchSize == 0, "train.global_batch_size",
+              t.GlobalBatchSize, $"a multiple of train.micro_batch_size ({t.MicroBatchSize})");
+        Check(t.Lr > 0, "train.lr", t.Lr, "> 0");
+        Check(t.LrMin >= 0 && t.LrMin <= t.Lr, "train.lr_min", t.LrMin, $"in [0, train.lr = {t.Lr}]");
+        Check(t.WarmupRatio is >= 0 and < 1, "train.warmup_ratio", t.WarmupRatio, "in [0, 1)");
+        Check(t.WeightDecay >= 0, "train.weight_decay", t.WeightDecay, "≥ 0");
+        Check(t.MaxGradNorm > 0, "train.max_grad_norm", t.MaxGradNorm, "> 0");
+        Check(t.Beta1 is >= 0 and < 1, "train.beta1", t.Beta1, "in [0, 1)");
+        Check(t.Beta2 is >= 0 and < 1, "train.beta2", t.Beta2, "in [0, 1)");
+        Check(t.MaxSteps >= 1, "train.max_steps", t.MaxSteps, "≥ 1");
+        Check(t.MaxMinutes is null or > 0, "train.max_minutes", t.MaxMinutes, "> 0");
+        Check(t.EvalEvery >= 0, "train.eval_every", t.EvalEvery, "≥ 0 (0 = only at the end)");
+        Check(t.EvalBatches >= 1, "train.eval_batches", t.EvalBatches, "≥ 1");
+        Check(t.SaveEvery >= 0, "train.save_every", t.SaveEvery, "≥ 0 (0 = only at the end)");
+        Check(t.KeepLast >= 1, "train.keep_last", t.KeepLast, "≥ 1");
+        Check(t.Threads is null or >= 1, "train.threads", t.Threads, "≥ 1");
+        Check(t.Objective is "mdlm" or "ar", "train.objective", t.Objective, "one of: mdlm, ar");
+        Check(t.Loss is "mdlm" or "uniform" or "opendllm_v1" or "opendllm_latest" or "opendllm_qwen3", "train.loss", t.Loss,
+              "one of: mdlm, uniform, opendllm_v1, opendllm_latest, opendllm_qwen3");
+        Check(t.TimeSampling is "per_document" or "per_sequence" or "antithetic", "train.time_sampling", t.TimeSampling,
+              "one of: per_document, per_sequence, antithetic");
+        Check(Data.SeqLen >= 2, "data.seq_len", Data.SeqLen, "≥ 2");
+        Check(Data.Packing is "documents" or "chunks", "data.packing", Data.Packing, "one of: documents, chunks");
+        Check(Data.ValFraction is > 0 and < 1, "data.val_fraction", Data.ValFraction, "in (0, 1)");
+        Check(Data.Shards is not null || Data.Source is "python-stdlib" or "folder" or "jsonl" or "parquet", "data.source", Data.Source,
+              "one of: python-stdlib, folder, jsonl, parquet (or give data.shards)");
+        Check(Model.InitFrom is not null || Model.Preset is not null || Model.Config is not null, "model", null,
+              "give model.init_from (a Hugging Face directory), model.preset or model.config");
+        return this;
+    }
+}
+
+/// <summary>What to train: a Hugging Face directory to continue from, or a preset / inline config (HF field names).</summary>
+public sealed record ModelSection
+{
+    /// <summary>Hugging Face model directory to initialise from (Open-dLLM continues from Qwen2.5-Coder).</summary>
+    public string? InitFrom { get; init; }
+    /// <summary>"tiny", "quickstart", "bench" or "qwen2.5-coder-0.5b"; <see cref="Config"/> overrides its fields.</summary>
+    public string? Preset { get; init; }
+    /// <summary>Qwen2 config.json fields (hidden_size, num_hidden_layers, …); vocab_size defaults to the tokenizer's.</summary>
+    public JsonObject? Config { get; init; }
+    /// <summary>Dream/Open-dCoder-style shifted logits (SPEC §2.3); default true for init_from (AR checkpoints), false otherwise.</summary>
+    public bool? ShiftedLogits { get; init; }
+    /// <summary>Initialisation std for from-scratch weights.</summary>
+    public double InitStd { get; init; } = 0.02;
+}
+
+/// <summary>Where the tokens come from.</summary>
+public sealed record DataSection
+{
+    /// <summary>A prepared token-shard folder (opendllm prepare); when absent, <see cref="Source"/> is prepared into <see cref="PrepareDir"/>.</summary>
+    public string? Shards { get; init; }
+    public string Source { get; init; } = "python-stdlib";
+    public string? Path { get; init; }
+    /// <summary>JSONL field or Parquet column holding the text.</summary>
+    public string? Field { get; init; }
+    /// <summary>"byte" or a tokenizer directory / tokenizer.json.</summary>
+    public string Tokenizer { get; init; } = "byte";
+    public string PrepareDir { get; init; } = "runs/data/python-stdlib";
+    public double ValFraction { get; init; } = 0.02;
+    public long? MaxDocuments { get; init; }
+    public int SeqLen { get; init; } = 256;
+    /// <summary>"documents" (Open-dLLM packing: positions restart, no attention across documents) or "chunks".</summary>
+    public string Packing { get; init; } = "documents";
+}
+
+/// <summary>The optimisation: batch, AdamW, warmup + cosine schedule, clipping, evaluation and checkpoints.</summary>
+public sealed record TrainSection
+{
+    public string Objective { get; init; } = "mdlm";
+    public string Loss { get; init; } = "opendllm_v1";
+    public string Normalization { get; init; } = "masked_tokens";
+    public string Schedule { get; init; } = "linear";
+    public string TimeSampling { get; init; } = "per_document";
+    public int MicroBatchSize { get; init; } = 8;
+    public int GlobalBatchSize { get; init; } = 8;
+    public double Lr { get; init; } = 3e-4;
+    public double LrMin { get; init; } = 3e-6;
+    public double WarmupRatio { get; init; } = 0.001;
+    public double WeightDecay { get; init; } = 0.01;
+    public double MaxGradNorm { get; init; } = 1.0;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.95;
+    public long MaxSteps { get; init; } = 1000;
+    public double? MaxMinutes { get; init; }
+    public long EvalEvery { get; init; } = 200;
+    public int EvalBatches { get; init; } = 8;
+    public long SaveEvery { get; init; } = 500;
+    public int KeepLast { get; init; } = 2;
+    public long LogEvery { get; init; } = 10;
+    public long Seed { get; init; }
+    public int? Threads { get; init; }
+    public string OutputDir { get; init; } = "runs/train";
+    public string Dtype { get; init; } = "float32";
+}
