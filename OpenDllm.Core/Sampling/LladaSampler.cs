@@ -96,7 +96,7 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
                 using var scope = NewDisposeScope();
                 var k = quotas.Select(q => (long)q[i]).ToArray();
                 if (k.All(q => q == 0) && (o.SkipEmptySteps || counts.All(n => n == 0))) continue;
-                var logits = Logits(denoiser, x, canvas.KeyPadding).narrow(1, s, blockLength);   // [B, b, V]
+                var logits = BlockLogits(denoiser, x, canvas.KeyPadding, s, blockLength);       // [B, b, V]
                 forwards++;
                 var masked = x.narrow(1, s, blockLength).eq(maskId) & free.narrow(1, s, blockLength);   // [B, b]
                 var (proposal, confidence, rank) = Propose(logits, masked, generator);
@@ -120,11 +120,15 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
         return (blocks, steps / blocks);
     }
 
-    /// <summary>One full bidirectional forward, shifted rows re-aligned, EOS (optional) and [MASK] logits suppressed.</summary>
-    Tensor Logits(IDenoiser denoiser, Tensor x, Tensor? keyPadding)
+    /// <summary>
+    /// One full bidirectional forward; the block's rows [s, s + b) re-aligned for shifted models (row j reads the output at
+    /// j − 1: <see cref="TokenChoice.AlignShiftedLogits"/> restricted to the block, s ≥ 1 as column 0 is never a mask),
+    /// then EOS (optional) and [MASK] suppressed on the block only, so no [B, T, V] copy is made.
+    /// </summary>
+    Tensor BlockLogits(IDenoiser denoiser, Tensor x, Tensor? keyPadding, long s, long blockLength)
     {
-        var logits = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, KeyPadding: keyPadding)).Logits;
-        if (denoiser.ShiftedLogits) logits = TokenChoice.AlignShiftedLogits(logits);
+        var all = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, KeyPadding: keyPadding)).Logits;  // [B, T, V]
+        var logits = all.narrow(1, denoiser.ShiftedLogits ? s - 1 : s, blockLength);
         if (Options.LogitsEosInf) logits = SamplingGuards.SuppressToken(logits, Options.EosId!.Value);
         if (Options.SuppressMaskToken) logits = SamplingGuards.SuppressToken(logits, denoiser.MaskId);
         return logits;

@@ -71,16 +71,19 @@ public class LladaSamplerTests
         Assert.Equal(0.0, new LladaOptions().Temperature);
     }
 
-    [Fact]
-    public void GreedyOneTokenPerStepCommitsTheMostConfidentMask()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GreedyOneTokenPerStepCommitsTheMostConfidentMask(bool shifted)
     {
         using var scope = NewDisposeScope();
-        var denoiser = SamplingFixtures.RandomTiny();
+        var denoiser = SamplingFixtures.RandomTiny(shifted);
         var canvas = Canvas.ForCompletion([[1, 2, 3]], 6, denoiser.MaskId, 97);
         var result = new LladaSampler(new() { Steps = 6, RecordTrajectory = true }).Sample(denoiser, canvas);
         var first = result.Trajectory!.Steps[0].Events.Single();
 
         var logits = denoiser.Forward(new DenoiserInput(canvas.Tokens, OpenDllm.Attention.AttentionPolicy.Bidirectional)).Logits;
+        if (shifted) logits = TokenChoice.AlignShiftedLogits(logits);
         logits.select(-1, denoiser.MaskId).fill_(double.NegativeInfinity);
         var probs = logits.softmax(-1).max(-1);                                         // values, indexes [1, T]
         long best = probs.values.narrow(1, 3, 6).argmax(1).item<long>() + 3;
