@@ -1,0 +1,168 @@
+using OpenDllm.Attention;
+using OpenDllm.Sampling.Transfer;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Sampling;
+
+/// <summary>Which masked positions a LLaDA-style step commits (SPEC §5.3 <c>remasking</c>).</summary>
+public enum RemaskingStrategy
+{
+    /// <summary>The most confident: confidence = softmax(logits)[x0], without temperature (<c>low_confidence</c>).</summary>
+    LowConfidence,
+    /// <summary>Uniformly random: confidence ~ U(0, 1) (<c>random</c>).</summary>
+    Random,
+}
+
+/// <summary>Options of <see cref="LladaSampler"/>. Defaults follow ML-GSAI/LLaDA <c>generate</c> (SPEC §5.3).</summary>
+public sealed record LladaOptions
+{
+    /// <summary>Forwards over the whole generation region; must be a multiple of the number of blocks.</summary>
+    public int Steps { get; init; } = 128;
+    /// <summary>Semi-autoregressive block length; null = the generation length (one block). Must divide it.</summary>
+    public int? BlockLength { get; init; }
+    /// <summary>Gumbel-max temperature (0 = argmax).</summary>
+    public double Temperature { get; init; }
+    public RemaskingStrategy Remasking { get; init; } = RemaskingStrategy.LowConfidence;
+    /// <summary>LLaDA's EOS id (126081 for LLaDA-8B); needed by <see cref="LogitsEosInf"/> and <see cref="ConfidenceEosEotInf"/>.</summary>
+    public long? EosId { get; init; }
+    /// <summary>LLaDA's end-of-turn id (126348 for LLaDA-8B-Instruct); optional, used by <see cref="ConfidenceEosEotInf"/>.</summary>
+    public long? EotId { get; init; }
+    /// <summary><c>logits_eos_inf</c>: the EOS logit is −∞, so EOS is never proposed.</summary>
+    public bool LogitsEosInf { get; init; }
+    /// <summary><c>confidence_eos_eot_inf</c>: positions proposing EOS/EoT rank below every other candidate (committed last).</summary>
+    public bool ConfidenceEosEotInf { get; init; }
+    /// <summary>Skip steps whose quota is 0 in every row (n &lt; steps per block): no forward is spent on them.</summary>
+    public bool SkipEmptySteps { get; init; } = true;
+    /// <summary>Set the <c>[MASK]</c> logit to −∞ so it is never committed (SPEC §5.1).</summary>
+    public bool SuppressMaskToken { get; init; } = true;
+    public long Seed { get; init; }
+    public bool RecordTrajectory { get; init; }
+
+    public LladaOptions Validate()
+    {
+        if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "steps must be ≥ 1");
+        if (BlockLength is { } b && b < 1) throw new ArgumentOutOfRangeException(nameof(BlockLength), b, "block length must be ≥ 1");
+        if (Temperature < 0) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "temperature must be ≥ 0");
+        if ((LogitsEosInf || ConfidenceEosEotInf) && EosId is null)
+            throw new ArgumentException("logits_eos_inf / confidence_eos_eot_inf need EosId", nameof(EosId));
+        return this;
+    }
+}
+
+/// <summary>
+/// LLaDA low-confidence remasking with semi-autoregressive blocks (SPEC §5.3, ML-GSAI/LLaDA <c>generate.py</c>).
+/// The generation region is the span of columns holding a <c>[MASK]</c> in some row; it is cut into blocks of
+/// <see cref="LladaOptions.BlockLength"/> decoded left to right, each in steps / #blocks steps. Every step is a full
+/// bidirectional forward (the model sees the whole canvas, blocks only restrict what is committed); a row commits
+/// exactly its <see cref="LladaTransferSchedule"/> quota of the block's masks, chosen by confidence inside the block.
+/// Classifier-free guidance is not implemented.
+/// </summary>
+public sealed class LladaSampler(LladaOptions? options = null) : ISampler
+{
+    public LladaOptions Options { get; } = (options ?? new LladaOptions()).Validate();
+
+    public string Name => Options.Remasking == RemaskingStrategy.Random ? "llada-random" : "llada";
+
+    public SamplerOutput Sample(IDenoiser denoiser, Canvas canvas)
+    {
+        using var outer = NewDisposeScope();
+        var o = Options;
+        var x = canvas.Tokens.clone();                                              // [B, T]
+        long maskId = denoiser.MaskId;
+        var free = x.eq(maskId);                                                    // positions to decode
+        if (canvas.KeyPadding is not null) free &= canvas.KeyPadding;
+        SamplingGuards.RequireLeadingToken(denoiser, x, maskId);
+        var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
+        var columns = free.any(0);                                                  // [T]
+        if (!columns.any().item<bool>()) return new SamplerOutput(x.MoveToOuterDisposeScope(), 0, recorder?.Build());
+
+        // 1. generation region [start, start + length), blocks and steps per block (SPEC §5.3 requirements)
+        long start = columns.to(ScalarType.Int64).argmax().item<long>();
+        long length = x.shape[1] - start - columns.flip(0).to(ScalarType.Int64).argmax().item<long>();
+        var (blocks, stepsPerBlock) = Layout(length, o.BlockLength ?? (int)length, o.Steps);
+        long blockLength = length / blocks;
+        var generator = new Generator((ulong)o.Seed, x.device);
+        int forwards = 0;
+
+        for (int blk = 0; blk < blocks; blk++)
+        {
+            long s = start + blk * blockLength;
+            // 2. per-row quotas over the block's masks, exact per row                 [B][steps_b]
+            var counts = free.narrow(1, s, blockLength).sum(1).data<long>().Select(n => (int)n).ToArray();
+            var quotas = LladaTransferSchedule.Quotas(counts, stepsPerBlock);
+            for (int i = 0; i < stepsPerBlock; i++)
+            {
+                using var scope = NewDisposeScope();
+                var k = quotas.Select(q => (long)q[i]).ToArray();
+                if (k.All(q => q == 0) && (o.SkipEmptySteps || counts.All(n => n == 0))) continue;
+                var logits = BlockLogits(denoiser, x, canvas.KeyPadding, s, blockLength);       // [B, b, V]
+                forwards++;
+                var masked = x.narrow(1, s, blockLength).eq(maskId) & free.narrow(1, s, blockLength);   // [B, b]
+                var (proposal, confidence, rank) = Propose(logits, masked, generator);
+                var chosen = MaskedDiffusionSampler.SelectPerRow(rank, tensor(k, device: x.device), 0, generator);
+                var before = recorder is null ? null : x.clone();
+                x.narrow(1, s, blockLength).copy_(where(chosen, proposal, x.narrow(1, s, blockLength)));
+                recorder?.Record(before!, x, Widen(confidence, x, s));
+            }
+        }
+        return new SamplerOutput(x.MoveToOuterDisposeScope(), forwards, recorder?.Build());
+    }
+
+    /// <summary>Number of blocks and steps per block; gen length % block length == 0 and steps % blocks == 0 (SPEC §5.3).</summary>
+    internal static (int Blocks, int StepsPerBlock) Layout(long genLength, int blockLength, int steps)
+    {
+        if (blockLength < 1 || genLength % blockLength != 0)
+            throw new ArgumentException($"generation length {genLength} is not a multiple of the block length {blockLength}");
+        int blocks = (int)(genLength / blockLength);
+        if (steps % blocks != 0)
+            throw new ArgumentException($"steps {steps} is not a multiple of the number of blocks {blocks} (= {genLength} / {blockLength})");
+        return (blocks, steps / blocks);
+    }
+
+    /// <summary>
+    /// One full bidirectional forward; the block's rows [s, s + b) re-aligned for shifted models (row j reads the output at
+    /// j − 1: <see cref="TokenChoice.AlignShiftedLogits"/> restricted to the block, s ≥ 1 as column 0 is never a mask),
+    /// then EOS (optional) and [MASK] suppressed on the block only, so no [B, T, V] copy is made.
+    /// </summary>
+    Tensor BlockLogits(IDenoiser denoiser, Tensor x, Tensor? keyPadding, long s, long blockLength)
+    {
+        var all = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, KeyPadding: keyPadding)).Logits;  // [B, T, V]
+        var logits = all.narrow(1, denoiser.ShiftedLogits ? s - 1 : s, blockLength);
+        if (Options.LogitsEosInf) logits = SamplingGuards.SuppressToken(logits, Options.EosId!.Value);
+        if (Options.SuppressMaskToken) logits = SamplingGuards.SuppressToken(logits, denoiser.MaskId);
+        return logits;
+    }
+
+    /// <summary>
+    /// x0 = Gumbel-max in float64; confidence = softmax(logits)[x0] or U(0,1); rank = confidence, −∞ where not masked,
+    /// and (confidence_eos_eot_inf) confidence − 2 where x0 is EOS/EoT: below every other candidate but still committed
+    /// when the quota needs it, as LLaDA's topk over −∞ does (in probability order rather than an arbitrary one).
+    /// </summary>
+    (Tensor Proposal, Tensor Confidence, Tensor Rank) Propose(Tensor logits, Tensor masked, Generator generator) =>
+        ProposeTokens(logits, masked, Options.Temperature, Options.Remasking, generator, Demoted());
+
+    long[] Demoted() => !Options.ConfidenceEosEotInf ? []
+        : Options.EotId is { } eot ? [Options.EosId!.Value, eot] : [Options.EosId!.Value];
+
+    /// <summary>Shared with <see cref="BlockDiffusionSampler"/>: proposals, confidences and ranks for logits [B, L, V].</summary>
+    internal static (Tensor Proposal, Tensor Confidence, Tensor Rank) ProposeTokens(
+        Tensor logits, Tensor masked, double temperature, RemaskingStrategy remasking, Generator generator, long[] demoted)
+    {
+        var proposal = TokenChoice.GumbelArgmax(logits, temperature, generator);                 // [B, L]
+        var confidence = remasking == RemaskingStrategy.LowConfidence
+            ? logits.to(ScalarType.Float32).softmax(-1).gather(-1, proposal.unsqueeze(-1)).squeeze(-1)
+            : rand(proposal.shape, dtype: ScalarType.Float32, device: logits.device, generator: generator);
+        var rank = confidence.to(ScalarType.Float64);
+        foreach (var id in demoted) rank = where(proposal.eq(id), rank - 2, rank);
+        return (proposal, confidence, rank.masked_fill(masked.logical_not(), double.NegativeInfinity));
+    }
+
+    /// <summary>The block's confidences [B, b] placed in a [B, T] tensor (for the trajectory).</summary>
+    internal static Tensor Widen(Tensor blockConfidence, Tensor x, long start)
+    {
+        var full = zeros(x.shape, dtype: ScalarType.Float32, device: x.device);
+        full.narrow(1, start, blockConfidence.shape[1]).copy_(blockConfidence);
+        return full;
+    }
+}
