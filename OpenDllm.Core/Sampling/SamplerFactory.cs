@@ -13,6 +13,8 @@ public sealed record SamplerSettings
     public double? Factor { get; init; }
     public long Seed { get; init; }
     public bool RecordTrajectory { get; init; }
+    /// <summary>End-of-sequence id: AR and block samplers stop a row after it.</summary>
+    public long? EosId { get; init; }
 }
 
 /// <summary>Builds a sampler from its name (SPEC §5), so a command line or notebook can swap samplers by a string.</summary>
@@ -21,7 +23,7 @@ public static class SamplerFactory
     /// <summary>The names <see cref="Create"/> accepts.</summary>
     public static readonly IReadOnlyList<string> Names =
     [
-        "maskgit_plus", "origin", "topk_margin", "entropy", "p2", "fast-dllm", "fast-dllm-prefix", "fast-dllm-nocache", "ar", "ar-nocache",
+        "maskgit_plus", "origin", "topk_margin", "entropy", "p2", "fast-dllm", "fast-dllm-prefix", "fast-dllm-nocache", "llada", "block", "block-nocache", "ar", "ar-nocache",
     ];
 
     public static ISampler Create(string name, SamplerSettings? settings = null)
@@ -40,6 +42,12 @@ public static class SamplerFactory
         AutoregressiveSampler Ar(bool cache) => new(new AutoregressiveOptions
         {
             Temperature = s.Temperature, TopP = s.TopP, TopK = s.TopK, UseCache = cache, Seed = s.Seed, RecordTrajectory = s.RecordTrajectory,
+            EosId = s.EosId,
+        });
+        BlockDiffusionSampler Block(bool cache) => new(new BlockDiffusionOptions
+        {
+            BlockSize = s.BlockLength, Steps = s.Steps, Temperature = s.Temperature, UseCache = cache, Seed = s.Seed,
+            RecordTrajectory = s.RecordTrajectory, EosId = s.EosId,
         });
         return name switch
         {
@@ -51,6 +59,12 @@ public static class SamplerFactory
             "fast-dllm" => Fast(FastDllmCache.Dual),
             "fast-dllm-prefix" => Fast(FastDllmCache.Prefix),
             "fast-dllm-nocache" => Fast(FastDllmCache.None),
+            "llada" => new LladaSampler(new LladaOptions
+            {
+                Steps = s.Steps, BlockLength = s.BlockLength, Temperature = s.Temperature, Seed = s.Seed, RecordTrajectory = s.RecordTrajectory,
+            }),
+            "block" => Block(cache: true),
+            "block-nocache" => Block(cache: false),
             "ar" => Ar(cache: true),
             "ar-nocache" => Ar(cache: false),
             _ => throw new ArgumentException($"unknown sampler '{name}'; valid samplers: {string.Join(", ", Names)}"),
