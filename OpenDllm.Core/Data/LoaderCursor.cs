@@ -1,5 +1,5 @@
 using System.Text.Json;
-using OpenDllm.Config;
+using System.Text.Json.Serialization;
 using OpenDllm.IO;
 
 namespace OpenDllm.Data;
@@ -10,9 +10,11 @@ public enum PackingMode
     /// <summary>Open-dLLM packing (SPEC §2.1–2.2): documents + EOS back to back; per-token document ids and position ids
     /// that restart at 0 per document; a document cut by a sequence boundary (or longer than L) continues as a new
     /// document, with positions from 0, in the next sequence.</summary>
+    [JsonStringEnumMemberName("documents")]
     Documents,
 
     /// <summary>Plain chunking: contiguous windows, positions 0..L−1, one document id per sequence.</summary>
+    [JsonStringEnumMemberName("chunks")]
     Chunks,
 }
 
@@ -31,7 +33,7 @@ public enum PackingMode
 public sealed record LoaderCursor(int Epoch, long Index, long Seed, int SequenceLength, PackingMode Mode, long SplitTokens)
 {
     /// <summary>Writes the cursor atomically.</summary>
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, ConfigJson.Strict));
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, DataJson.Readable));
 
     /// <summary>Reads a cursor written by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidDataException">Not a cursor file; the message names it.</exception>
@@ -39,7 +41,7 @@ public sealed record LoaderCursor(int Epoch, long Index, long Seed, int Sequence
     {
         try
         {
-            var cursor = JsonSerializer.Deserialize<LoaderCursor>(File.ReadAllBytes(path), ConfigJson.Strict);
+            var cursor = JsonSerializer.Deserialize(File.ReadAllBytes(path), DataJson.Default.LoaderCursor);
             return cursor is { Epoch: >= 0, Index: >= 0, SequenceLength: > 0, SplitTokens: >= 0 } ? cursor
                 : throw new InvalidDataException($"{path}: damaged data cursor (fields out of range)");
         }

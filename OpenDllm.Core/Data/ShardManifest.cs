@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using OpenDllm.Config;
 using OpenDllm.IO;
 
 namespace OpenDllm.Data;
@@ -68,7 +67,7 @@ public sealed record ShardManifest
     public static TokenDType DTypeFor(int vocabSize) => vocabSize <= 1 << 16 ? TokenDType.UInt16 : TokenDType.Int32;
 
     /// <summary>Writes the manifest atomically.</summary>
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, ConfigJson.Strict));
+    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, DataJson.Readable));
 
     /// <summary>Reads and checks a manifest (format, version, field ranges, split/shard totals).</summary>
     /// <exception cref="InvalidDataException">Not a valid manifest; the message names the file.</exception>
@@ -76,7 +75,7 @@ public sealed record ShardManifest
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no token-shard manifest (run `opendllm prepare`)", path);
         ShardManifest? manifest;
-        try { manifest = JsonSerializer.Deserialize<ShardManifest>(File.ReadAllBytes(path), ConfigJson.Strict); }
+        try { manifest = JsonSerializer.Deserialize(File.ReadAllBytes(path), DataJson.Default.ShardManifest); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: damaged token-shard manifest ({e.Message})", e); }
         if (manifest is null) throw new InvalidDataException($"{path}: damaged token-shard manifest (null)");
         var problem = manifest.Problem();
