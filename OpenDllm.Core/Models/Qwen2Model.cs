@@ -44,7 +44,22 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         RegisterComponents();
     }
 
-    public ModelConfig Config { get; }
+    public ModelConfig Config { get; private set; }
+
+    /// <summary>
+    /// Replaces fields of the config that do not change the architecture (mask id, shifted logits, dtype name, ids);
+    /// throws if an architectural field differs.
+    /// </summary>
+    public Qwen2Model WithConfig(ModelConfig config)
+    {
+        var a = Config; var b = config.Validate();
+        if (a.HiddenSize != b.HiddenSize || a.IntermediateSize != b.IntermediateSize || a.NumHiddenLayers != b.NumHiddenLayers
+            || a.NumAttentionHeads != b.NumAttentionHeads || a.KeyValueHeads != b.KeyValueHeads || a.HeadDim != b.HeadDim
+            || a.VocabSize != b.VocabSize || a.TieWordEmbeddings != b.TieWordEmbeddings || a.RopeTheta != b.RopeTheta || a.RmsNormEps != b.RmsNormEps)
+            throw new ArgumentException("WithConfig cannot change the architecture; build a new model instead");
+        Config = b;
+        return this;
+    }
 
     /// <summary>The output projection's weight [V, D]: the embedding matrix when tied.</summary>
     public Tensor HeadWeight => _lmHead?.weight ?? _model.EmbedTokens.weight!;

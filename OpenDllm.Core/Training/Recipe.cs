@@ -127,6 +127,8 @@ public sealed record TrainSection
     public double Beta2 { get; init; } = 0.95;
     public long MaxSteps { get; init; } = 1000;
     public double? MaxMinutes { get; init; }
+    /// <summary>With <see cref="MaxMinutes"/>: after a few steps, plan the cosine schedule for as many steps as fit the time.</summary>
+    public bool FitStepsToTime { get; init; }
     public long EvalEvery { get; init; } = 200;
     public int EvalBatches { get; init; } = 8;
     public long SaveEvery { get; init; } = 500;

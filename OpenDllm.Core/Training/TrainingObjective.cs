@@ -69,7 +69,10 @@ public sealed class TrainingObjective
         if (!IsDiffusion)
         {
             var logits = model.forward(batch.ToModelInput(AttentionPolicy.Causal)).Logits;
-            var targets = real.narrow(1, 1, real.shape[1] - 1) & documentEnd.narrow(1, 0, real.shape[1] - 1).logical_not();
+            // token j is a target iff it is real and continues the document of j − 1 (Open-dLLM's casual_labels, SPEC §2.2)
+            var ids = batch.DocumentIds;
+            var continues = ids.narrow(1, 1, ids.shape[1] - 1).eq(ids.narrow(1, 0, ids.shape[1] - 1));
+            var targets = cat([zeros(ids.shape[0], 1, dtype: ScalarType.Bool, device: ids.device), continues], 1) & real;
             var ar = AutoregressiveLoss.NextToken(logits, batch.Tokens, targets);
             using var noGrad = no_grad();
             return new ObjectiveResult(ar.Loss, ar.Loss.item<float>() * ar.NumTargets, ar.NumTargets);

@@ -1,0 +1,61 @@
+using OpenDllm.Training;
+
+namespace OpenDllm.Tests.Training;
+
+public class RecipeTests
+{
+    [Fact]
+    public void ShippedRecipesLoad()
+    {
+        foreach (var file in new[] { "quickstart.yaml", "ar-baseline.yaml", "open-dcoder-0.5b.yaml" })
+        {
+            var recipe = Recipe.Load(Path.Combine(TestPaths.RepoRoot, "recipes", file));
+            Assert.NotNull(recipe.Train);
+        }
+        var big = Recipe.Load(Path.Combine(TestPaths.RepoRoot, "recipes", "open-dcoder-0.5b.yaml"));
+        Assert.Equal(512, big.Train.GlobalBatchSize);
+        Assert.Equal(4096, big.Data.SeqLen);
+        Assert.Equal(3e-4, big.Train.Lr);
+        Assert.Equal(3e-6, big.Train.LrMin);
+    }
+
+    [Fact]
+    public void DottedOverridesApply()
+    {
+        var recipe = Recipe.Parse("model: {preset: tiny}\ntrain: {micro_batch_size: 2, global_batch_size: 4}", "r",
+                                  ["--train.micro_batch_size=4", "--data.seq_len=64", "--model.config.hidden_size=48"]);
+        Assert.Equal(4, recipe.Train.MicroBatchSize);
+        Assert.Equal(64, recipe.Data.SeqLen);
+        Assert.Equal(48, (int)recipe.Model.Config!["hidden_size"]!);
+    }
+
+    [Theory]
+    [InlineData("train: {micro_batch_sise: 2}", "micro_batch_sise", "micro_batch_size")]
+    [InlineData("trian: {lr: 1}", "trian", "train")]
+    [InlineData("train: {lr: -1}", "train.lr", "> 0")]
+    [InlineData("train: {micro_batch_size: 3, global_batch_size: 4}", "train.global_batch_size", "multiple")]
+    [InlineData("train: {objective: gpt}", "train.objective", "mdlm, ar")]
+    [InlineData("train: {lr: fast}", "train.lr", "bad value")]
+    [InlineData("data: {packing: zip}", "data.packing", "documents, chunks")]
+    public void BadRecipesNameTheKey(string yaml, string key, string hint)
+    {
+        var error = Assert.ThrowsAny<Exception>(() => Recipe.Parse("model: {preset: tiny}\n" + yaml, "bad.yaml"));
+        Assert.True(error is InvalidDataException or ArgumentOutOfRangeException, error.GetType().Name);
+        Assert.Contains(key, error.Message);
+        Assert.Contains(hint, error.Message);
+        Assert.Contains("bad.yaml", error.Message);
+    }
+
+    [Fact]
+    public void LearningRateWarmsUpThenDecaysToTheFloor()
+    {
+        var s = LearningRateSchedule.FromRatio(1e-3, 1e-5, 0.1, 100);
+        Assert.Equal(10, s.WarmupSteps);
+        Assert.Equal(1e-4, s.At(0), 12);
+        Assert.Equal(1e-3, s.At(9), 12);
+        Assert.Equal(1e-3, s.At(10), 12);
+        Assert.Equal((1e-3 + 1e-5) / 2, s.At(55), 12);
+        Assert.Equal(1e-5, s.At(100), 12);
+        for (long i = 10; i < 100; i++) Assert.True(s.At(i + 1) <= s.At(i));
+    }
+}

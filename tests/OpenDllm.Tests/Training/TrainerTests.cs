@@ -1,0 +1,105 @@
+using OpenDllm.Checkpoints;
+using OpenDllm.Models;
+using OpenDllm.Training;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Tests.Training;
+
+public sealed class TrainerTests : IDisposable
+{
+    readonly TrainingFixture _f = new();
+
+    public void Dispose() => _f.Dispose();
+
+    [Theory]
+    [InlineData("mdlm")]
+    [InlineData("ar")]
+    public void SmokeRunTrainsEvaluatesAndSavesALoadableCheckpoint(string objective)
+    {
+        var output = Path.Combine(_f.Root, $"run-{objective}");
+        TrainSummary summary;
+        using (var trainer = Trainer.Create(_f.Recipe(output, objective, steps: 12, "--train.lr=1e-2")))
+            summary = trainer.Run();
+        Assert.Equal(12, summary.Steps);
+        Assert.NotNull(summary.First);
+        Assert.True(summary.Last!.BitsPerToken < summary.First!.BitsPerToken,
+            $"{summary.Last.Metric}: {summary.First.BitsPerToken:F3} → {summary.Last.BitsPerToken:F3} bits/token did not fall");
+        var metrics = MetricsLog.Read(Path.Combine(output, MetricsLog.FileName));
+        Assert.Equal(12, metrics.Count(m => m.ContainsKey("loss")));
+        Assert.Equal(2, metrics.Count(m => m.ContainsKey(summary.Last.Metric)));
+        var model = Qwen2Model.FromPretrained(summary.Checkpoint!);                        // a plain HF directory
+        Assert.Equal(objective == "mdlm" ? 258 : 258, model.Config.MaskTokenId);
+        Assert.True(File.Exists(Path.Combine(summary.Checkpoint!, "tokenizer_config.json")));
+    }
+
+    /// <summary>N steps + save + resume + N steps gives the same weights and losses as 2N steps, bit for bit.</summary>
+    [Fact]
+    public void ResumeIsExact()
+    {
+        const int n = 3;
+        var straight = Path.Combine(_f.Root, "straight");
+        var split = Path.Combine(_f.Root, "split");
+        using (var trainer = Trainer.Create(_f.Recipe(straight, steps: 2 * n)))
+            trainer.Run();
+        using (var trainer = Trainer.Create(_f.Recipe(split, steps: 2 * n)))
+        {
+            for (int i = 0; i < n; i++) trainer.TrainStep();
+            trainer.SaveCheckpoint();
+        }
+        using (var resumed = Trainer.Create(_f.Recipe(split, steps: 2 * n)))
+        {
+            Assert.NotNull(resumed.ResumedFrom);
+            Assert.Equal(n, resumed.Step);
+            resumed.Run();
+        }
+        using var a = SafetensorsCheckpoint.Open(CheckpointStore.Latest(straight)!);
+        using var b = SafetensorsCheckpoint.Open(CheckpointStore.Latest(split)!);
+        Assert.Equal(a.Names, b.Names);
+        foreach (var name in a.Names)
+            Assert.True(Fixture.Same(a.Read(name), b.Read(name)), $"{name} differs after resume");
+        var lossesA = MetricsLog.Read(Path.Combine(straight, MetricsLog.FileName)).Where(m => m.ContainsKey("loss")).Select(m => (double)m["loss"]!).ToList();
+        var lossesB = MetricsLog.Read(Path.Combine(split, MetricsLog.FileName)).Where(m => m.ContainsKey("loss")).Select(m => (double)m["loss"]!).ToList();
+        Assert.Equal(lossesA.Skip(n), lossesB.TakeLast(n));
+    }
+
+    [Fact]
+    public void KeepsOnlyTheLastCheckpoints()
+    {
+        var output = Path.Combine(_f.Root, "keep");
+        using (var trainer = Trainer.Create(_f.Recipe(output, "mdlm", 5, "--train.save_every=1", "--train.keep_last=2")))
+            trainer.Run();
+        Assert.Equal([4L, 5L], CheckpointStore.List(output).Select(c => c.Step));
+        Assert.Empty(Directory.EnumerateDirectories(output, ".*"));                       // no temporary folders left
+    }
+
+    [Fact]
+    public void DivergenceStopsWithAClearMessageAndKeepsTheLastGoodCheckpoint()
+    {
+        var output = Path.Combine(_f.Root, "nan");
+        using (var trainer = Trainer.Create(_f.Recipe(output, steps: 1)))
+            trainer.Run();
+        var first = CheckpointStore.Latest(output)!;
+        var firstBytes = File.ReadAllBytes(Path.Combine(first, "model.safetensors"));
+        using var diverging = Trainer.Create(_f.Recipe(output, "mdlm", 50, "--train.lr=1e30", "--train.save_every=1"));
+        var error = Assert.Throws<TrainingDivergedException>(() => diverging.Run());
+        Assert.Contains("loss is", error.Message);
+        var lastGood = CheckpointStore.Latest(output)!;                  // saved before the loss went bad
+        Assert.Contains(lastGood, error.Message);
+        Assert.True(Qwen2Model.FromPretrained(lastGood).Logits(arange(4).unsqueeze(0)).isfinite().all().item<bool>());
+        Assert.Equal(firstBytes, File.ReadAllBytes(Path.Combine(first, "model.safetensors")));
+        Assert.Empty(Directory.EnumerateDirectories(output, ".*"));
+    }
+
+    [Fact]
+    public void IncompatibleCheckpointInTheOutputFolderIsRefused()
+    {
+        var output = Path.Combine(_f.Root, "incompatible");
+        using (var trainer = Trainer.Create(_f.Recipe(output, steps: 1)))
+            trainer.Run();
+        var error = Assert.ThrowsAny<Exception>(() => Trainer.Create(_f.Recipe(output, "mdlm", 2, "--model.config.hidden_size=48")));
+        Assert.True(error is CheckpointMismatchException or InvalidDataException, error.GetType().Name);
+        Assert.Contains("model.embed_tokens.weight", error.Message);
+        var objective = Assert.Throws<InvalidDataException>(() => Trainer.Create(_f.Recipe(output, "ar", steps: 2)));
+        Assert.Contains("incompatible checkpoint", objective.Message);
+    }
+}
