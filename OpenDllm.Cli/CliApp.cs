@@ -13,6 +13,9 @@ public static class CliApp
         SampleCommand.CreateSample(),
         SampleCommand.CreateInfill(),
         PrepareCommand.Create(),
+        Commands.Bench.BenchCommand.Create(),
+        TrainCommand.Create(),
+        QuickstartCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (0 ok, 1 bad input, 2 usage).</summary>

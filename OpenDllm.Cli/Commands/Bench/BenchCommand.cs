@@ -1,0 +1,115 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using OpenDllm.Attention;
+using OpenDllm.Config;
+using OpenDllm.Masking;
+using OpenDllm.Models;
+using OpenDllm.Objectives;
+using OpenDllm.Runtime;
+using OpenDllm.Schedules;
+using OpenDllm.TimeSampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Cli.Commands.Bench;
+
+/// <summary>
+/// `opendllm bench train|sample|samplers`: throughput on exactly the configuration of ../shared/reference/bench_ref.py
+/// (hidden 256, intermediate 704, 4 layers, 4/2 heads, vocab 4096, rope_theta 1e6, tied; batch 8 × 256), printing JSON
+/// lines with the reference's keys. Speed targets live here, never in unit tests.
+/// </summary>
+public static partial class BenchCommand
+{
+    public const int Batch = 8, Seq = 256, Vocab = 4096;
+    public const long MaskId = Vocab - 1;
+
+    public static ModelConfig BenchConfig => new()
+    {
+        HiddenSize = 256, IntermediateSize = 704, NumHiddenLayers = 4, NumAttentionHeads = 4, NumKeyValueHeads = 2,
+        VocabSize = Vocab, RmsNormEps = 1e-6, RopeTheta = 1e6, TieWordEmbeddings = true, MaskTokenId = (int)MaskId, ShiftedLogits = true,
+    };
+
+    public static Command Create()
+    {
+        var threads = new Option<int>("--threads") { Description = "Intra-op threads.", DefaultValueFactory = _ => 2 };
+        var steps = new Option<int>("--steps") { Description = "Timed repetitions.", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions.", DefaultValueFactory = _ => 3 };
+        var output = new Option<string?>("--out") { Description = "Also write the JSON lines to this file." };
+        var bench = new Command("bench", "Benchmarks that print JSON lines (compare with ../shared/reference/bench_ref.py).");
+        var train = new Command("train", "Training step (MDLM opendllm_v1, shifted, AdamW) and bidirectional forward throughput.")
+        { threads, steps, warmup, output };
+        train.SetAction(p => CliErrors.Run(() => RunTrain(p.GetValue(threads), p.GetValue(steps), p.GetValue(warmup), p.GetValue(output))));
+        bench.Add(train);
+        bench.Add(CreateSample(threads, output));
+        bench.Add(CreateSamplers(threads, output));
+        return bench;
+    }
+
+    static BenchReport Start(int threads, string? output, string bench)
+    {
+        TorchRuntime.SetThreads(threads);
+        var report = new BenchReport(output);
+        report.Emit(new JsonObject
+        {
+            ["bench"] = "env", ["torchsharp"] = typeof(torch).Assembly.GetName().Version?.ToString(), ["libtorch"] = torch.__version__,
+            ["threads"] = torch.get_num_threads(), ["cpu_count"] = Environment.ProcessorCount, ["suite"] = bench,
+            ["load_average"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
+        });
+        return report;
+    }
+
+    /// <summary>The bench model with bench_ref's deterministic init (seed 0).</summary>
+    public static Qwen2Model BenchModel() => new Qwen2Model(BenchConfig).InitializeWeights(seed: 0);
+
+    static int RunTrain(int threads, int steps, int warmup, string? output)
+    {
+        var report = Start(threads, output, "train");
+        var model = BenchModel();
+        model.train();
+        var optimizer = optim.AdamW(model.parameters(), 3e-4, 0.9, 0.95, 1e-8, 0.01);
+        var data = new Generator(1);
+        var batches = Enumerable.Range(0, warmup + steps)
+            .Select(_ => randint(0, MaskId, [Batch, Seq], generator: data, dtype: ScalarType.Int64).DetachFromDisposeScope()).ToList();
+        var losses = new List<double>();
+        int next = 0;
+        var loss = MdlmLossOptions.OpenDllmRelease with { MaskTokenId = MaskId };
+        void TrainStep()
+        {
+            using var scope = NewDisposeScope();
+            var x0 = batches[next++];
+            // masking inside the timed step, as the reference: t ~ U clamped to [1/500, 1 − 1/500] per sequence
+            var t = TimeAssignment.PerSequence(ClampedUniformTimestepSampler.OpenDllm, Batch, Seq, data);
+            var noisy = ForwardMasking.Apply(x0, t, LinearSchedule.Instance, MaskId, null, data);
+            var logits = model.Logits(noisy.Tokens, AttentionPolicy.Bidirectional);
+            var result = MdlmLoss.Compute(logits, x0, noisy.Masked, t, loss);
+            optimizer.zero_grad();
+            result.Loss.backward();
+            optimizer.step();
+            losses.Add(result.Loss.item<float>());
+        }
+        var times = BenchReport.Time(TrainStep, warmup, steps);
+        var record = new JsonObject
+        {
+            ["bench"] = "train", ["config"] = JsonNode.Parse(BenchConfig.ToJson()), ["batch"] = Batch, ["seq"] = Seq,
+            ["params"] = model.ParameterCount, ["loss_variant"] = "opendllm_v1", ["optimizer"] = "AdamW(lr=3e-4,betas=(0.9,0.95),wd=0.01)",
+        };
+        foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
+        record["tokens_per_s"] = Batch * Seq / BenchReport.Median(times);
+        record["first_loss"] = losses[0];
+        record["last_loss"] = losses[^1];
+        report.Emit(record);
+
+        model.eval();
+        using (no_grad())
+        {
+            var x0 = batches[0];
+            var forward = BenchReport.Time(() => { using var s = NewDisposeScope(); model.Logits(x0, AttentionPolicy.Bidirectional); }, 2, steps);
+            var f = new JsonObject { ["bench"] = "forward", ["batch"] = Batch, ["seq"] = Seq, ["attention"] = "bidirectional" };
+            foreach (var (k, v) in BenchReport.Summary(forward)) f[k] = v?.DeepClone();
+            f["tokens_per_s"] = Batch * Seq / BenchReport.Median(forward);
+            report.Emit(f);
+        }
+        report.Finish();
+        return 0;
+    }
+}
