@@ -10,6 +10,7 @@ public static class CliApp
     {
         DoctorCommand.Create(),
         InspectCommand.Create(),
+        EvalCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (0 ok, 1 bad input, 2 usage).</summary>

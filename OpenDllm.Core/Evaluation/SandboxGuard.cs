@@ -52,7 +52,7 @@ def _opendllm_run():
         for name in ("kill", "killpg", "system", "popen", "putenv", "unsetenv", "remove", "unlink", "removedirs", "rmdir",
                      "rename", "renames", "replace", "truncate", "chmod", "fchmod", "lchmod", "chown", "fchown", "lchown",
                      "link", "symlink", "chroot", "chdir", "fchdir", "fork", "forkpty", "vfork", "setsid", "setpgid",
-                     "setuid", "setgid", "seteuid", "setegid", "setreuid", "setregid", "mkfifo", "mknod", "register_at_fork",
+                     "setuid", "setgid", "seteuid", "setegid", "setreuid", "setregid", "mkfifo", "mknod",
                      "execv", "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "posix_spawn", "posix_spawnp",
                      "spawnl", "spawnle", "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "pidfd_open"):
             if hasattr(mod, name): setattr(mod, name, blocked("os." + name))
