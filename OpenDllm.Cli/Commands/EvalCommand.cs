@@ -21,7 +21,7 @@ public static class EvalCommand
         var samples = new Argument<string>("samples") { Description = "samples.jsonl in the official format: {\"task_id\": …, \"completion\": …} per line." };
         var task = new Option<string>("--task")
         {
-            Description = "Benchmark: " + string.Join("|", BenchmarkTasks.All.Select(t => t.Name())) + ".", Required = true,
+            Description = "Benchmark to score against.", Required = true,
         };
         task.AcceptOnlyFromAmong([.. BenchmarkTasks.All.Select(t => t.Name())]);
         var data = new Option<string?>("--data") { Description = $"Benchmarks folder (default: ${BenchmarkData.EnvironmentVariable}, else ../shared/data/benchmarks)." };

@@ -26,6 +26,7 @@ public sealed record ScoreSummary(
     long MemoryBytes, long MaxFileBytes, int Workers, string PythonVersion, double ElapsedSeconds)
 {
     /// <summary>pass@1 over attempted problems (null when nothing was attempted).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public double? PassAt1 => PassAtK.TryGetValue("1", out var v) ? v : null;
 }
 

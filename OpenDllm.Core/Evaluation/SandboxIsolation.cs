@@ -23,13 +23,14 @@ public sealed record SandboxIsolation(
     string Label, IReadOnlyList<string> Prefix, string PythonExecutable, string PythonVersion,
     bool NetworkIsolated, (int Uid, int Gid)? UnprivilegedUser, bool ExternalLimits)
 {
-    static readonly ConcurrentDictionary<string, SandboxIsolation> Cache = new();
+    static readonly ConcurrentDictionary<string, Lazy<SandboxIsolation>> Cache = new();
 
     /// <summary>The uid/gid of <c>nobody</c>/<c>nogroup</c>.</summary>
     public const int NobodyId = 65534;
 
     /// <summary>Detects (once per interpreter name) the strongest isolation that works here.</summary>
-    public static SandboxIsolation Detect(string python = "python3") => Cache.GetOrAdd(python, DetectUncached);
+    public static SandboxIsolation Detect(string python = "python3") =>
+        Cache.GetOrAdd(python, p => new Lazy<SandboxIsolation>(() => DetectUncached(p))).Value;
 
     /// <summary>The argv of one run: prefix with <paramref name="options"/>' limits, interpreter, runner and its arguments.</summary>
     public IReadOnlyList<string> CommandLine(SandboxOptions options, string runnerPath, string programPath)
