@@ -151,5 +151,17 @@ public sealed class SandboxTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(10, results.Values.Count(r => r.Passed));
     }
 
+    [Fact]
+    public void WithoutOsToolsTheRunnerSetsTheLimitsItself()
+    {
+        // the weakest fallback (no setsid/unshare/prlimit/setpriv): limits come from the runner's resource.setrlimit
+        var bare = _sandbox.Isolation with { Label = "python-rlimit", Prefix = [], NetworkIsolated = false, UnprivilegedUser = null, ExternalLimits = false };
+        var sandbox = new PythonSandbox(new SandboxOptions { TimeoutSeconds = 2, MemoryBytes = 512L << 20 }, bare);
+        Assert.True(Run("print('ok')", sandbox).Passed);
+        Assert.False(Run("x = bytearray(2 * 1024 ** 3)", sandbox).Passed);
+        Assert.False(Run("open('big.bin', 'wb').write(b'0' * (64 << 20))", sandbox).Passed);
+        Assert.Equal(ExecutionStatus.TimedOut, Run("while True: pass", sandbox).Status);
+    }
+
     static string Quote(string s) => "'" + s.Replace("\\", "\\\\").Replace("'", "\\'") + "'";
 }
