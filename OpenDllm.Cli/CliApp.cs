@@ -16,6 +16,7 @@ public static class CliApp
         Commands.Bench.BenchCommand.Create(),
         TrainCommand.Create(),
         QuickstartCommand.Create(),
+        EvalCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (0 ok, 1 bad input, 2 usage).</summary>

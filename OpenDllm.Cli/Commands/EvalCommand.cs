@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Globalization;
+using OpenDllm.Evaluation;
+
+namespace OpenDllm.Cli.Commands;
+
+/// <summary>
+/// `opendllm eval …`: code-benchmark evaluation (SPEC §7). `eval score SAMPLES.jsonl --task T` re-scores a samples file in
+/// the official human-eval format through the sandbox and prints pass@1 with the count of passed tasks. Subcommands that
+/// generate with a model (`eval humaneval`, `eval humaneval-infill`, …) join this command later.
+/// </summary>
+public static class EvalCommand
+{
+    public static Command Create() => new("eval", "Evaluate on code benchmarks (HumanEval, MBPP, HumanEval-Infill).")
+    {
+        CreateScore(),
+    };
+
+    static Command CreateScore()
+    {
+        var samples = new Argument<string>("samples") { Description = "samples.jsonl in the official format: {\"task_id\": …, \"completion\": …} per line." };
+        var task = new Option<string>("--task")
+        {
+            Description = "Benchmark to score against.", Required = true,
+        };
+        task.AcceptOnlyFromAmong([.. BenchmarkTasks.All.Select(t => t.Name())]);
+        var data = new Option<string?>("--data") { Description = $"Benchmarks folder (default: ${BenchmarkData.EnvironmentVariable}, else ../shared/data/benchmarks)." };
+        var output = new Option<string?>("--out") { Description = "Results file, JSON lines (default: SAMPLES_results.jsonl); an existing one is resumed." };
+        var timeout = new Option<double>("--timeout") { Description = "Wall-clock seconds per program.", DefaultValueFactory = _ => 3.0 };
+        var ks = new Option<string>("--k") { Description = "pass@k to report, comma-separated (reported only when every task has n ≥ k).", DefaultValueFactory = _ => "1" };
+        var workers = new Option<int?>("--workers") { Description = "Programs run at once (default: the number of cores)." };
+        var command = new Command("score", "Score a samples file through the sandbox and print pass@1 and the passed count.")
+        {
+            samples, task, data, output, timeout, ks, workers,
+        };
+        command.SetAction(parse => CliErrors.Run(() => Score(parse.GetValue(samples)!, parse.GetValue(task)!, parse.GetValue(data),
+            parse.GetValue(output), parse.GetValue(timeout), parse.GetValue(ks)!, parse.GetValue(workers))));
+        return command;
+    }
+
+    static int Score(string samplesPath, string taskName, string? data, string? output, double timeout, string kList, int? workers)
+    {
+        try
+        {
+            var task = BenchmarkTasks.Parse(taskName);
+            var k = ParseK(kList);
+            var problems = BenchmarkLoader.Load(task, data);
+            if (!File.Exists(samplesPath)) throw new FileNotFoundException($"{samplesPath}: samples file not found", samplesPath);
+            var sandbox = new SandboxOptions { TimeoutSeconds = timeout };
+            if (workers is { } w) sandbox = sandbox with { Workers = w };
+            var summary = SampleScorer.ScoreAsync(samplesPath, problems, new ScoreOptions { ResultsPath = output, K = k, Sandbox = sandbox })
+                .GetAwaiter().GetResult();
+            Print(summary);
+            return 0;
+        }
+        catch (InvalidDataException e)       // a missing or malformed benchmark file: one line, exit 1
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+
+    static IReadOnlyList<int> ParseK(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var ks = new List<int>();
+        foreach (var part in parts)
+            ks.Add(int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var k) && k > 0 ? k
+                : throw new ArgumentException($"--k: '{part}' is not a positive integer"));
+        return ks.Count > 0 ? ks : throw new ArgumentException("--k: give at least one k, e.g. 1,10");
+    }
+
+    static void Print(ScoreSummary s)
+    {
+        string Percent(double? v) => v is { } x ? (100 * x).ToString("F2", CultureInfo.InvariantCulture) + "%" : "n/a";
+        Console.WriteLine($"{s.Task}: pass@1 = {Percent(s.PassAt1)} ({s.TasksPassed}/{s.ProblemsAttempted} tasks passed; " +
+                          $"{s.Samples} samples: {s.Passed} passed, {s.Failed} failed, {s.TimedOut} timed out, {s.Errors} errors)");
+        foreach (var (k, value) in s.PassAtK.Where(p => p.Key != "1"))
+            Console.WriteLine(value is null ? $"pass@{k}: not reported (some task has fewer than {k} samples)" : $"pass@{k} = {Percent(value)}");
+        if (s.ProblemsAttempted < s.ProblemsTotal)
+            Console.WriteLine($"note: {s.ProblemsTotal - s.ProblemsAttempted} of {s.ProblemsTotal} problems have no sample");
+        if (s.LineErrors > 0) Console.WriteLine($"note: {s.LineErrors} samples-file lines could not be read (see the results file)");
+        Console.WriteLine($"isolation {s.Isolation}, timeout {s.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s, python {s.PythonVersion}, " +
+                          $"{s.Resumed} resumed, {s.ElapsedSeconds.ToString(CultureInfo.InvariantCulture)} s; results: {s.ResultsFile}");
+    }
+}

@@ -1,0 +1,54 @@
+namespace OpenDllm.Evaluation;
+
+/// <summary>
+/// Prompts and completion post-processing for base (non-chat) diffusion models, as SPEC §7.2 describes
+/// Open-dLLM's eval_completion: HumanEval is prompted with the raw prompt and cut at its stop strings, then
+/// sanitized (<see cref="CodeSanitizer"/>); MBPP is prompted with the problem text and three asserts and its
+/// completion is cut, stripped and freed of code fences.
+/// </summary>
+public static class PromptFormats
+{
+    /// <summary>HumanEval stop strings; the continuation is split at the first occurrence of any of them.</summary>
+    public static IReadOnlyList<string> HumanEvalStops { get; } = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"];
+
+    /// <summary>MBPP stop strings (no <c>\ndef</c>: an MBPP answer may define helpers).</summary>
+    public static IReadOnlyList<string> MbppStops { get; } = ["\nclass", "\n#", "\nif", "\nprint"];
+
+    /// <summary>The HumanEval prompt: the raw <c>prompt</c> field (signature + docstring), 0-shot.</summary>
+    public static string HumanEvalPrompt(BenchmarkProblem problem) => problem.Prompt;
+
+    /// <summary>
+    /// The MBPP prompt <c>"{text} Your code should pass these tests:\n\n{t0}\n{t1}\n{t2}```python\n"</c>;
+    /// note that no newline precedes the fence (SPEC §7.2). Uses the first three asserts.
+    /// </summary>
+    public static string MbppPrompt(BenchmarkProblem problem)
+    {
+        var tests = problem.TestList ?? [];
+        return $"{problem.Prompt} Your code should pass these tests:\n\n{string.Join("\n", tests.Take(3))}```python\n";
+    }
+
+    /// <summary>The text before the first occurrence of any stop string (the whole text when none occurs).</summary>
+    public static string TruncateAtStops(string text, IEnumerable<string> stops)
+    {
+        int cut = text.Length;
+        foreach (var stop in stops)
+        {
+            if (stop.Length == 0) continue;
+            int at = text.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && at < cut) cut = at;
+        }
+        return text[..cut];
+    }
+
+    /// <summary>
+    /// HumanEval post-processing: cut the continuation at <see cref="HumanEvalStops"/>, then
+    /// <c>sanitize(prompt + "\n" + continuation, entry_point)</c>. The result is a whole program prefix
+    /// (run it with <see cref="ProgramBuilder.HumanEvalPrediction"/>).
+    /// </summary>
+    public static string HumanEvalPostProcess(BenchmarkProblem problem, string continuation, CodeSanitizer sanitizer) =>
+        sanitizer.Sanitize(problem.Prompt + "\n" + TruncateAtStops(continuation, HumanEvalStops), problem.EntryPoint);
+
+    /// <summary>MBPP post-processing: cut at <see cref="MbppStops"/>, strip, and remove every "```".</summary>
+    public static string MbppPostProcess(string continuation) =>
+        TruncateAtStops(continuation, MbppStops).Trim().Replace("```", "", StringComparison.Ordinal);
+}
