@@ -11,10 +11,12 @@ namespace OpenDllm.Cli.Commands;
 /// </summary>
 public static class EvalCommand
 {
-    public static Command Create() => new("eval", "Evaluate on code benchmarks (HumanEval, MBPP, HumanEval-Infill).")
+    public static Command Create()
     {
-        CreateScore(),
-    };
+        var eval = new Command("eval", "Evaluate on code benchmarks (HumanEval, MBPP, HumanEval-Infill) and held-out data.") { CreateScore() };
+        foreach (var c in EvalModelCommands.Create()) eval.Add(c);
+        return eval;
+    }
 
     static Command CreateScore()
     {

@@ -98,26 +98,9 @@ public sealed partial class Trainer : IDisposable
         return (total, norm);
     }
 
-    /// <summary>
-    /// The validation bound in bits per token over the first <c>eval_batches</c> validation batches, with the same t and
-    /// masks every time (a fixed generator): NELBO = Σ w(t)·CE over masked targets / tokens / ln 2 (SPEC §1.2), or the AR NLL.
-    /// </summary>
-    public EvalResult Evaluate()
-    {
-        Model.eval();
-        using var noGrad = no_grad();
-        var generator = new Generator((ulong)Recipe.Train.Seed + 0x5EED);
-        double nats = 0; long tokens = 0;
-        foreach (var batch in _validation.InOrder().Take(Recipe.Train.EvalBatches))
-        {
-            using var scope = NewDisposeScope();
-            using var _ = batch;
-            var r = _objective.Compute(Model, batch, generator);
-            nats += r.BoundNats; tokens += r.Tokens;
-        }
-        Model.train();
-        return new EvalResult(Step, _objective.IsDiffusion ? "val_nelbo_bits" : "val_nll_bits", nats / Math.Max(1, tokens) / Math.Log(2), tokens);
-    }
+    /// <summary>The validation bound in bits per token (see <see cref="HeldOutEvaluation"/>): NELBO for MDLM, NLL for AR.</summary>
+    public EvalResult Evaluate() =>
+        HeldOutEvaluation.Evaluate(Model, _objective, _validation, Recipe.Train.EvalBatches, Recipe.Train.Seed + 0x5EED, Step);
 
     public void Dispose()
     {

@@ -79,7 +79,7 @@ public sealed class TrainingObjective
         }
         // 1. t per document / sequence                                              [B, L]
         var t = _train.TimeSampling == "per_document"
-            ? TimeAssignment.PerDocument(batch.DocumentIds, _times, generator)
+            ? TimeAssignment.PerDocument(batch.DocumentIds.clamp_min(0), _times, generator)   // padding (id −1) is never masked
             : TimeAssignment.PerSequence(_times, batch.Tokens.shape[0], batch.Tokens.shape[1], generator);
         t = t.to(batch.Tokens.device);
         // 2. mask with probability 1 − α(t) where there are tokens                   [B, L]

@@ -103,3 +103,22 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("incompatible checkpoint", objective.Message);
     }
 }
+
+public sealed class TrainingObjectiveTests : IDisposable
+{
+    readonly TrainingFixture _f = new();
+
+    public void Dispose() => _f.Dispose();
+
+    /// <summary>Regression: the padded tail of an epoch (document id −1) must not break per-document time sampling.</summary>
+    [Theory]
+    [InlineData("mdlm")]
+    [InlineData("ar")]
+    public void EveryValidationBatchIncludingThePaddedTailGivesAFiniteBound(string objective)
+    {
+        using var trainer = Trainer.Create(_f.Recipe(Path.Combine(_f.Root, "bound-" + objective), objective, 1, "--train.eval_batches=100000"));
+        var result = trainer.Evaluate();                                   // every validation batch, the padded tail included
+        Assert.True(double.IsFinite(result.BitsPerToken) && result.BitsPerToken > 0, $"{result.Metric} = {result.BitsPerToken}");
+        Assert.True(result.Tokens > 0);
+    }
+}

