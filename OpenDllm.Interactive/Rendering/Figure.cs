@@ -57,7 +57,8 @@ public class Figure
         var panels = _panels();
         if (panels.Count == 1) return panels[0].GetImageBytes(width, height, ImageFormat.Png);
         var multi = new Multiplot();
-        foreach (var p in panels) multi.AddPlot(p);
+        multi.Reset(panels[0]); // a new Multiplot starts with an empty plot of its own
+        foreach (var p in panels.Skip(1)) multi.AddPlot(p);
         multi.Layout = new ScottPlot.MultiplotLayouts.Columns();
         var file = Path.Combine(Path.GetTempPath(), $"odl-fig-{Guid.NewGuid():N}.png");
         try

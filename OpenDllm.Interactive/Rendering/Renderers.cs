@@ -53,7 +53,7 @@ public static class Renderers
         TrainingRun r => Plotly(TrainingCurves.FromRuns(r)),
         Figure f => Plotly(f),
         GenericChart c => PlotlyHtml.Fragment(c, IncludePlotlyJs()),
-        IMaskSchedule s => Plotly(ScheduleCharts.Schedules(s)),
+        IMaskSchedule s => Plotly(ScheduleCharts.Schedules(new[] { s })),
         AttentionPolicy p => ScheduleCharts.AttentionMask(p).ToHtmlFragment(),
         HtmlReport r => r.ToBodyHtml(IncludePlotlyJs()),
         _ => null,

@@ -18,10 +18,12 @@ public static class ScheduleCharts
 {
     /// <summary>α(t) and the ELBO weight w(t) (log scale) of the named schedules (all of <see cref="MaskSchedules.Names"/> when none).</summary>
     public static Figure Schedules(params string[] names) =>
-        Schedules((names.Length == 0 ? MaskSchedules.Names : names).Select(MaskSchedules.Create).ToArray());
+        Schedules((names.Length == 0 ? MaskSchedules.Names : names).Select(MaskSchedules.Create));
 
     /// <summary>α(t) and w(t) of the given schedules.</summary>
-    public static Figure Schedules(params IMaskSchedule[] schedules)
+    public static Figure Schedules(IEnumerable<IMaskSchedule> schedules) => Build(schedules.ToArray());
+
+    static Figure Build(IMaskSchedule[] schedules)
     {
         const int n = 200;
         double[] ta = Enumerable.Range(0, n + 1).Select(i => i / (double)n).ToArray();
@@ -138,6 +140,9 @@ public static class ScheduleCharts
                 var p = new Plot();
                 var h = p.Add.Heatmap(m.M);
                 h.Colormap = new ScottPlot.Colormaps.Viridis();
+                h.ManualRange = new ScottPlot.Range(0, 1); // all-allowed (bidirectional) must still read as allowed
+                // ScottPlot draws data row 0 at the top of the extent; inverting Y puts the labels in the same order.
+                p.Axes.InvertY(); // query 0 at the top, as in the HTML table
                 p.Title(m.Name); p.XLabel("key"); p.YLabel("query");
                 return p;
             }).ToList());
