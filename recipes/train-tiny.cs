@@ -50,8 +50,9 @@ try
     if (Directory.Exists(output))
     {
         // start fresh, but only delete what this recipe wrote
-        if (Directory.EnumerateFileSystemEntries(output).Any() && CheckpointStore.List(output).Count == 0
-            && !File.Exists(Path.Combine(output, MetricsLog.FileName)))
+        bool ours = CheckpointStore.List(output).Count > 0 || File.Exists(Path.Combine(output, MetricsLog.FileName))
+                    || Directory.EnumerateFileSystemEntries(output).All(e => Path.GetFileName(e) == "data");
+        if (!ours)
             throw new IOException($"{output} exists and is not a training run folder; choose another output path");
         Directory.Delete(output, recursive: true);
     }
