@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every file-based recipe (recipes/*.cs, with `dotnet run recipes/NAME.cs`, exactly as a user does) in small mode,
+# then the F# REPL recipe (`dotnet fsi recipes/fsharp-repl.fsx`) against the Release build of OpenDllm.Cli.
+# Stops at the first failure, naming the recipe; prints each recipe's time and the total.
+#   bash .ci/recipes.sh              # from anywhere; outputs go to runs/recipes/ (git-ignored)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export OPENDLLM_RECIPE_SMALL=1          # every recipe's CI size
+start=$(date +%s.%N)
+timings=()
+
+elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+run_step() {                            # run_step NAME COMMAND...
+  local name=$1; shift
+  local t0 log
+  t0=$(date +%s.%N)
+  log=$(mktemp)
+  echo "== recipe $name: $*"
+  local status=0
+  "$@" >"$log" 2>&1 || status=$?
+  if (( status != 0 )); then
+    tail -n 40 "$log"
+    rm -f "$log"
+    echo "recipes: FAILED: $name (exit $status after $(elapsed "$t0") s): $*"
+    exit 1
+  fi
+  tail -n 6 "$log" | sed 's/^/   | /'
+  rm -f "$log"
+  local s; s=$(elapsed "$t0")
+  timings+=("$(printf '%-22s %6s s' "$name" "$s")")
+  echo "   ok in $s s"
+}
+
+# the .fsx loads the Release output folder; build it once (the .cs recipes build what they need themselves)
+run_step "build (Release)" dotnet build OpenDllm.Cli -c Release -v q -nologo
+
+# train-tiny first: sample.cs reads its checkpoint (runs/recipes/tiny); then every other recipe in name order
+recipes=(recipes/train-tiny.cs)
+for f in recipes/*.cs; do [[ $f == recipes/train-tiny.cs ]] || recipes+=("$f"); done
+for f in "${recipes[@]}"; do
+  run_step "$(basename "$f")" dotnet run "$f"
+done
+for f in recipes/*.fsx; do
+  run_step "$(basename "$f")" dotnet fsi "$f"
+done
+
+echo "== recipe timings"
+printf '   %s\n' "${timings[@]}"
+echo "recipes: all passed in $(elapsed "$start") s"
