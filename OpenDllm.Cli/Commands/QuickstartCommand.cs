@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using OpenDllm.Data;
 using OpenDllm.Inference;
+using OpenDllm.Interactive;
 using OpenDllm.Sampling;
 using OpenDllm.Training;
 
@@ -53,34 +54,46 @@ public static class QuickstartCommand
         if (evals.Count >= 2)
             Console.WriteLine($"\nvalidation NELBO: {(double)evals[0]["val_nelbo_bits"]!:F3} → {(double)evals[^1]["val_nelbo_bits"]!:F3} bits/token "
                               + $"(step {(long)evals[0]["step"]!} → {(long)evals[^1]["step"]!})");
-        Demo(summary.Checkpoint!, recipe.Data.PrepareDir, demoTasks);
+        var (demoText, trajectory, tokenizer) = Demo(summary.Checkpoint!, recipe.Data.PrepareDir, demoTasks);
+        var report = HtmlReport.Create("OpenDllm quickstart")
+            .AddParagraph($"Checkpoint {summary.Checkpoint}: {summary.Steps} steps in {summary.Elapsed:hh\\:mm\\:ss}.")
+            .Add(TrainingCurves.Load(("quickstart", output)), "Training curves (loss, validation NELBO, learning rate)");
+        if (trajectory is not null) report.Add(trajectory, tokenizer, "Infill demo 1: the denoising order (move the slider)");
+        report.AddPreformatted(demoText);
+        Console.WriteLine($"report: {report.Save(Path.Combine(output, "report.html"))}");
         return 0;
     }
 
-    /// <summary>Fills held-out single lines back in (oracle length, maskgit_plus with one token per step) and prints a few.</summary>
-    static void Demo(string checkpoint, string shards, int count)
+    /// <summary>Fills held-out single lines back in (oracle length, maskgit_plus with one token per step) and prints a few;
+    /// returns the printed text and the first demo's trajectory for the report.</summary>
+    static (string Text, Sampling.Trajectory? Trajectory, Tokenization.ITokenizer Tokenizer) Demo(string checkpoint, string shards, int count)
     {
+        var text = new StringWriter();
         var pipeline = DiffusionPipeline.Load(checkpoint);
         using var set = TokenShardSet.Open(shards, verify: false);
         var tasks = HeldOutInfill.Tasks(set.Validation, pipeline.Tokenizer, count, seed: 1);
         int exact = 0;
+        Sampling.Trajectory? first = null;
         for (int i = 0; i < tasks.Count; i++)
         {
             var task = tasks[i];
             int length = pipeline.TokenCount(task.Middle);
-            var g = pipeline.Infill(task.Prefix, task.Suffix, length, new MaskedDiffusionSampler(new() { Steps = length }));
+            var g = pipeline.Infill(task.Prefix, task.Suffix, length, new MaskedDiffusionSampler(new() { Steps = length, RecordTrajectory = i == 0 }));
+            first ??= g.Output.Trajectory;
             bool ok = HeldOutInfill.ExactMatch(task.Middle, g.Text);
             exact += ok ? 1 : 0;
             if (i < 3)
             {
-                Console.WriteLine($"\n--- infill demo {i + 1}: {task.Id} ({length} masked tokens) ---");
-                foreach (var line in task.Prefix.Split('\n').TakeLast(3)) Console.WriteLine($"    {line}");
-                Console.WriteLine($"  truth: {task.Middle}");
-                Console.WriteLine($"  model: {g.Text.Replace("\n", "⏎")}{(ok ? "   ✓ exact" : "")}");
-                foreach (var line in task.Suffix.Split('\n').Skip(1).Take(2)) Console.WriteLine($"    {line}");
+                text.WriteLine($"\n--- infill demo {i + 1}: {task.Id} ({length} masked tokens) ---");
+                foreach (var line in task.Prefix.Split('\n').TakeLast(3)) text.WriteLine($"    {line}");
+                text.WriteLine($"  truth: {task.Middle}");
+                text.WriteLine($"  model: {g.Text.Replace("\n", "⏎")}{(ok ? "   ✓ exact" : "")}");
+                foreach (var line in task.Suffix.Split('\n').Skip(1).Take(2)) text.WriteLine($"    {line}");
             }
         }
-        Console.WriteLine($"\ninfill exact match on {tasks.Count} held-out lines: {exact}/{tasks.Count}");
+        text.WriteLine($"\ninfill exact match on {tasks.Count} held-out lines: {exact}/{tasks.Count}");
+        Console.Write(text.ToString());
         Console.WriteLine($"try: dotnet run --project OpenDllm.Cli -c Release -- infill {checkpoint} --prefix-file P --suffix-file S --length 16");
+        return (text.ToString(), first, pipeline.Tokenizer);
     }
 }
