@@ -19,6 +19,7 @@
 // (above --threshold 0.9), several tokens per forward (the tiny model rarely is: expect about one), ar one forward per
 // token, then the trajectory JSON's path and the canvas replayed after the first, middle and last step.
 #:project ../OpenDllm.Core/OpenDllm.Core.csproj
+#:project ../OpenDllm.Interactive/OpenDllm.Interactive.csproj
 #:property OpenDllmTorchNatives=true
 
 using System.Diagnostics;
@@ -77,6 +78,10 @@ Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(trajectoryPath)
 trajectory.Save(trajectoryPath);
 int committed = trajectory.Steps.Sum(s => s.Events.Count);
 Console.WriteLine($"trajectory: {trajectoryPath} ({trajectory.Steps.Count} steps, {committed} tokens committed)");
+// the same trajectory as an offline page with a step slider (OpenDllm.Interactive's viewer)
+var page = Path.ChangeExtension(trajectoryPath, ".html");
+OpenDllm.IO.AtomicFile.WriteAllText(page, OpenDllm.Interactive.TrajectoryHtml.RenderPage(trajectory, pipeline.Tokenizer, "maskgit_plus trajectory"));
+Console.WriteLine($"viewer: {page}");
 // replay it: the canvas (masks as ▢) after the first, middle and last step
 foreach (int k in new[] { 1, trajectory.Steps.Count / 2, trajectory.Steps.Count }.Distinct())
 {

@@ -17,6 +17,7 @@
 // over 262 byte tokens), a few loss lines, the NELBO after (lower: about 5.4 after 20 steps, 4.3 after 1000), and the
 // checkpoint path, which recipes/sample.cs takes as its argument. It exits 1 if the NELBO did not go down.
 #:project ../OpenDllm.Core/OpenDllm.Core.csproj
+#:project ../OpenDllm.Interactive/OpenDllm.Interactive.csproj
 #:property OpenDllmTorchNatives=true
 
 using System.Diagnostics;
@@ -112,6 +113,9 @@ try
     Console.WriteLine($"validation NELBO: {summary.First!.BitsPerToken:F3} → {summary.Last!.BitsPerToken:F3} bits/token "
                       + $"(step {summary.First.Step} → {summary.Last.Step}, {summary.Elapsed.TotalSeconds:F1} s)");
     Console.WriteLine($"checkpoint: {summary.Checkpoint}");
+    var curves = Path.Combine(output, "training.html");             // loss / NELBO / learning-rate curves, offline page
+    OpenDllm.Interactive.TrainingCurves.Load(output).SavePage(curves);
+    Console.WriteLine($"curves: {curves}");
     Console.WriteLine($"next: dotnet run recipes/sample.cs -- {Path.GetRelativePath(Environment.CurrentDirectory, summary.Checkpoint!)}");
     if (!(summary.Last.BitsPerToken < summary.First.BitsPerToken))
     {
