@@ -15,9 +15,9 @@ public sealed class HostPackages
     readonly Dictionary<string, Library> _libraries = new(StringComparer.OrdinalIgnoreCase);
     readonly Dictionary<string, string> _assemblyPaths = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>The packages of the current process (its deps.json files and trusted platform assemblies).</summary>
+    /// <summary>The packages of the current process (its deps.json files, which the host lists with ';', and trusted platform assemblies).</summary>
     public static HostPackages Current { get; } = new(
-        (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries),
+        (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries),
         (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") as string ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
 
     public HostPackages(IEnumerable<string> depsFiles, IEnumerable<string> trustedAssemblies)

@@ -67,11 +67,18 @@ public sealed class NotebookRunner
             results.Add(Report(options, await run.CellAsync(cells[i], i + 1, false, cancellationToken).ConfigureAwait(false)));
             if (i == parametersCell && options.Parameters.Count > 0 && results[^1].Status == CellStatus.Ok)
             {
-                var injected = new NotebookCell(CellKind.Code, NotebookLanguages.CSharp,
-                    NotebookParameters.InjectedSource(options.Parameters, run.Session.VariableType)) { Id = CellIds.NewId() };
+                string source;
+                string? failure = null;
+                try { source = NotebookParameters.InjectedSource(options.Parameters, run.Session.VariableType); }
+                catch (ArgumentException e)
+                {
+                    source = NotebookParameters.InjectedSource(options.Parameters, _ => null);
+                    failure = e.Message;
+                }
+                var injected = new NotebookCell(CellKind.Code, NotebookLanguages.CSharp, source) { Id = CellIds.NewId() };
                 injected.Tags.Add(NotebookParameters.InjectedTag);
                 executed.Cells.Insert(executed.Cells.IndexOf(cells[i]) + 1, injected);
-                results.Add(Report(options, await run.CellAsync(injected, i + 1, true, cancellationToken).ConfigureAwait(false)));
+                results.Add(Report(options, await run.CellAsync(injected, i + 1, true, cancellationToken, failure).ConfigureAwait(false)));
             }
         }
         CellIds.Fill(executed);
@@ -95,7 +102,9 @@ public sealed class NotebookRunner
         public ScriptSession Session => session;
         public List<string> Sources { get; } = new();
 
-        public async Task<CellRunResult> CellAsync(NotebookCell cell, int number, bool injected, CancellationToken cancellationToken)
+        /// <param name="failure">When set, the cell is not run and fails with this message (e.g. a parameter of the wrong type).</param>
+        public async Task<CellRunResult> CellAsync(NotebookCell cell, int number, bool injected, CancellationToken cancellationToken,
+                                                   string? failure = null)
         {
             var magics = cell.IsCode ? CellMagics.Parse(cell.Source) : null;
             var language = magics?.Language ?? cell.Language;
@@ -108,6 +117,7 @@ public sealed class NotebookRunner
             string? error = null;
             try
             {
+                if (failure is not null) throw new CellException(failure);
                 Prepare(magics, language, sink);
                 await ExecuteAsync(magics.Code, injected ? $"cell{number}+" : $"cell{number}", sink, cancellationToken).ConfigureAwait(false);
                 if (magics.Time) sink.AppendStream("stdout", $"Wall time: {clock.Elapsed.TotalMilliseconds:0.###}ms\n");
