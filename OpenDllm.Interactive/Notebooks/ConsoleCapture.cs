@@ -3,25 +3,24 @@ using System.Text;
 namespace OpenDllm.Interactive.Notebooks;
 
 /// <summary>
-/// Routes Console.Out/Console.Error, for the code running under <see cref="Begin"/> (its async flow, including tasks and
-/// threads it starts), into a cell's outputs; other code keeps writing to the real console. The routing writers are
-/// installed while at least one capture is active and the original writers are restored when the last one ends.
+/// Sends Console.Out/Console.Error written by a cell (its async flow, including tasks and threads it starts) into the
+/// cell's outputs, while other code keeps writing to the real console. <see cref="Install"/> puts routing writers in place
+/// for the length of a run (nested runs share them; the original writers come back when the last run ends, even if a
+/// timed-out cell is still running); <see cref="RouteTo"/> picks the sink for the calling flow.
 /// </summary>
-internal sealed class ConsoleCapture : IDisposable
+internal static class ConsoleCapture
 {
     static readonly AsyncLocal<CellOutputSink?> Current = new();
     static readonly object Gate = new();
-    static int _active;
+    static int _installed;
     static TextWriter? _originalOut, _originalError;
 
-    readonly CellOutputSink? _previous;
-    bool _disposed;
-
-    ConsoleCapture(CellOutputSink sink)
+    /// <summary>Installs the routing writers until the result is disposed.</summary>
+    public static IDisposable Install()
     {
         lock (Gate)
         {
-            if (_active++ == 0)
+            if (_installed++ == 0)
             {
                 _originalOut = Console.Out;
                 _originalError = Console.Error;
@@ -29,25 +28,25 @@ internal sealed class ConsoleCapture : IDisposable
                 Console.SetError(new RoutingWriter("stderr", _originalError));
             }
         }
-        _previous = Current.Value;
-        Current.Value = sink;
+        return new Installation();
     }
 
-    /// <summary>Starts sending this flow's console output to <paramref name="sink"/>; dispose to stop.</summary>
-    public static ConsoleCapture Begin(CellOutputSink sink) => new(sink);
+    /// <summary>From now on, console output of the calling flow (and flows it starts) goes to <paramref name="sink"/>.</summary>
+    public static void RouteTo(CellOutputSink? sink) => Current.Value = sink;
 
-    public void Dispose()
+    sealed class Installation : IDisposable
     {
-        if (_disposed) return;
-        _disposed = true;
-        Current.Value = _previous;
-        lock (Gate)
+        int _disposed;
+
+        public void Dispose()
         {
-            if (--_active > 0) return;
-            Console.Out.Flush();
-            Console.Error.Flush();
-            Console.SetOut(_originalOut!);
-            Console.SetError(_originalError!);
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            lock (Gate)
+            {
+                if (--_installed > 0) return;
+                Console.SetOut(_originalOut!);
+                Console.SetError(_originalError!);
+            }
         }
     }
 

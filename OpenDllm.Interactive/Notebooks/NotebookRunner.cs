@@ -56,6 +56,7 @@ public sealed class NotebookRunner
         var globals = new NotebookGlobals(_renderer, options.Parameters);
         var run = new Run(this, new ScriptSession(globals, _host, baseDirectory), globals, options, baseDirectory);
         var results = new List<CellRunResult>();
+        using var console = ConsoleCapture.Install();
         var cells = executed.Cells.ToList();
         for (int i = 0; i < cells.Count; i++)
         {
@@ -162,7 +163,7 @@ public sealed class NotebookRunner
             globals.Sink = sink;
             var task = Task.Run(async () =>
             {
-                using var capture = ConsoleCapture.Begin(sink);
+                ConsoleCapture.RouteTo(sink);
                 await session.RunAsync(code, name, cancellationToken).ConfigureAwait(false);
             }, cancellationToken);
             if (options.CellTimeout is { } timeout)
