@@ -54,7 +54,7 @@ public sealed class NotebookRunner
                             ?? (notebook.SourcePath is { } p ? Path.GetDirectoryName(Path.GetFullPath(p)) : null)
                             ?? Directory.GetCurrentDirectory();
         var globals = new NotebookGlobals(_renderer, options.Parameters);
-        var run = new Run(this, new ScriptSession(globals, _host, baseDirectory), globals, options, baseDirectory);
+        using var run = new Run(this, new ScriptSession(globals, _host, baseDirectory), globals, options, baseDirectory);
         var results = new List<CellRunResult>();
         using var console = ConsoleCapture.Install();
         var cells = executed.Cells.ToList();
@@ -97,10 +97,14 @@ public sealed class NotebookRunner
 
     /// <summary>The state of one run: the scripting session, execution counter and recorded <c>#i</c> sources.</summary>
     sealed class Run(NotebookRunner runner, ScriptSession session, NotebookGlobals globals, NotebookRunOptions options, string baseDirectory)
+        : IDisposable
     {
+        readonly CellThread _thread = new("notebook cells");
         int _executionCount;
 
         public ScriptSession Session => session;
+
+        public void Dispose() => _thread.Dispose();
         public List<string> Sources { get; } = new();
 
         /// <param name="failure">When set, the cell is not run and fails with this message (e.g. a parameter of the wrong type).</param>
@@ -161,11 +165,11 @@ public sealed class NotebookRunner
         async Task ExecuteAsync(string code, string name, CellOutputSink sink, CancellationToken cancellationToken)
         {
             globals.Sink = sink;
-            var task = Task.Run(async () =>
+            var task = _thread.RunAsync(() =>
             {
                 ConsoleCapture.RouteTo(sink);
-                await session.RunAsync(code, name, cancellationToken).ConfigureAwait(false);
-            }, cancellationToken);
+                return session.RunAsync(code, name, cancellationToken);
+            });
             if (options.CellTimeout is { } timeout)
             {
                 var finished = await Task.WhenAny(task, Task.Delay(timeout, cancellationToken)).ConfigureAwait(false);

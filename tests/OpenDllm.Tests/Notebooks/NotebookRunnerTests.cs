@@ -164,6 +164,40 @@ public sealed class NotebookRunnerTests
     }
 
     [Fact]
+    public async Task CellsShareOneThreadSoThreadLocalTorchStateCarriesOver()
+    {
+        var result = await Run(Cells("var thread = Environment.CurrentManagedThreadId;\nvar noGrad = torch.no_grad();",
+                                     "(thread == Environment.CurrentManagedThreadId, torch.is_grad_enabled())",
+                                     "noGrad.Dispose();\ntorch.is_grad_enabled()"));
+        Assert.True(result.Success, result.FailureMessage);
+        Assert.Equal("(True, False)", Single(result.Notebook.Cells[1], OutputType.ExecuteResult).Data["text/plain"]);
+        Assert.Equal("True", Single(result.Notebook.Cells[2], OutputType.ExecuteResult).Data["text/plain"]);
+    }
+
+    [Fact]
+    public async Task AssemblyReferencesResolveFromTheNotebookFolder()
+    {
+        var folder = Directory.CreateTempSubdirectory("opendllm-nbref-").FullName;
+        try
+        {
+            var compilation = Microsoft.CodeAnalysis.CSharp.CSharpCompilation.Create("TinyNotebookLib",
+                [Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree.ParseText("namespace Tiny; public static class Hello { public static string World() => \"hi\"; }")],
+                [Microsoft.CodeAnalysis.MetadataReference.CreateFromFile(typeof(object).Assembly.Location)],
+                new Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions(Microsoft.CodeAnalysis.OutputKind.DynamicallyLinkedLibrary));
+            Directory.CreateDirectory(Path.Combine(folder, "lib"));
+            using (var dll = File.Create(Path.Combine(folder, "lib", "TinyNotebookLib.dll")))
+                Assert.True(compilation.Emit(dll).Success);
+
+            var result = await Run(Cells("#r \"lib/TinyNotebookLib.dll\"\nTiny.Hello.World()", "#r \"missing/Nope.dll\""),
+                                   new NotebookRunOptions { BaseDirectory = folder });
+
+            Assert.Equal("hi", Single(result.Notebook.Cells[0], OutputType.ExecuteResult).Data["text/plain"]);
+            Assert.StartsWith("cell 2 failed: #r \"missing/Nope.dll\": assembly not found", result.FailureMessage);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    [Fact]
     public async Task FSharpCellsFailWithAPointerToDotnetFsi()
     {
         var notebook = Cells("1", "#!fsharp\nlet x = 1", "2");
