@@ -1,12 +1,14 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using OpenDllm.Cli;
 using OpenDllm.Interactive.Notebooks;
+using Xunit.Abstractions;
 
 namespace OpenDllm.Tests.Notebooks;
 
 /// <summary>`opendllm notebook run`: a line per cell, the executed notebook written, exit 1 with the failing cell.</summary>
 [Collection("Console")]
-public sealed class NotebookCommandTests : IDisposable
+public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("opendllm-nbcli-").FullName;
 
@@ -65,6 +67,44 @@ public sealed class NotebookCommandTests : IDisposable
         Assert.Equal("bad cell", executed.Cells[1].Outputs.Single().EValue);
         Assert.Empty(executed.Cells[2].Outputs);
         Assert.Equal(notebook.Cells.Select(c => c.Id), executed.Cells.Select(c => c.Id));   // ids kept
+    }
+
+    /// <summary>Jupyter's own validator and writer, where a python3 with nbformat exists (Debian: python3-nbformat).</summary>
+    [Fact]
+    public void ExecutedNotebookPassesJupyterValidationAndMatchesItsWriter()
+    {
+        const string check = "import sys, nbformat; nb = nbformat.read(sys.argv[1], as_version=nbformat.NO_CONVERT); nbformat.validate(nb); "
+                             + "sys.exit(0 if nbformat.writes(nb) + '\\n' == open(sys.argv[1], encoding='utf-8').read() else 3)";
+        var python = new[] { "python3", "/usr/bin/python3" }.FirstOrDefault(p => Python(p, "-c", "import nbformat") == 0);
+        if (python is null)
+        {
+            log.WriteLine("SKIPPED: no python3 with nbformat (apt-get install python3-nbformat)");
+            return;
+        }
+        var notebook = NotebookRunnerTests.Cells("md:# Title ✓", "Console.WriteLine(\"out\"); Console.Error.WriteLine(\"err\");\ndisplay(HTML(\"<i>é</i>\"));\n41 + 1",
+                                                 "throw new Exception(\"stop\");", "1");
+        var input = Path.Combine(_dir, "all-outputs.ipynb");
+        IpynbWriter.Write(notebook, input);
+
+        Assert.Equal(1, Cli("notebook", "run", input).Code);
+
+        Assert.Equal(0, Python(python, "-c", check, Path.Combine(_dir, "all-outputs.out.ipynb")));
+    }
+
+    int Python(string python, params string[] args)
+    {
+        var start = new ProcessStartInfo(python) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        try
+        {
+            using var process = Process.Start(start)!;
+            var err = process.StandardError.ReadToEndAsync();
+            log.WriteLine(process.StandardOutput.ReadToEnd());
+            process.WaitForExit();
+            log.WriteLine(err.Result);
+            return process.ExitCode;
+        }
+        catch (System.ComponentModel.Win32Exception) { return -1; }
     }
 
     [Fact]
