@@ -44,6 +44,8 @@ public sealed class NotebookRunner
                                             + string.Join(", ", options.Parameters.Keys));
             NotebookParameters.Validate(options.Parameters, NotebookParameters.DeclaredNames(executed.Cells[parametersCell].Source), where);
         }
+        // As papermill does, new overrides replace the parameters a previous run injected (when re-running its output).
+        var staleInjected = options.Parameters.Count > 0 ? executed.Cells.Where(c => c.Tags.Contains(NotebookParameters.InjectedTag)).ToHashSet() : [];
         foreach (var cell in executed.Cells.Where(c => c.Kind == CellKind.Code))
         {
             cell.Outputs.Clear();
@@ -58,8 +60,10 @@ public sealed class NotebookRunner
         var results = new List<CellRunResult>();
         using var console = ConsoleCapture.Install();
         var cells = executed.Cells.ToList();
+        executed.Cells.RemoveAll(staleInjected.Contains);
         for (int i = 0; i < cells.Count; i++)
         {
+            if (staleInjected.Contains(cells[i])) continue;
             if (results.Any(r => r.Status == CellStatus.Failed))
             {
                 results.Add(Report(options, new CellRunResult(i + 1, false, cells[i].Language, CellStatus.NotRun, TimeSpan.Zero, null)));

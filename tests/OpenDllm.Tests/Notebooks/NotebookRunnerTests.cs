@@ -117,6 +117,22 @@ public sealed class NotebookRunnerTests
     }
 
     [Fact]
+    public async Task RerunningAnExecutedNotebookReplacesTheInjectedParameters()
+    {
+        var notebook = Cells("var steps = 2;", "steps");
+        notebook.Cells[0].Tags.Add("parameters");
+        var first = await Run(notebook, new NotebookRunOptions { Parameters = new Dictionary<string, string> { ["steps"] = "5" } });
+
+        var second = await Run(first.Notebook, new NotebookRunOptions { Parameters = new Dictionary<string, string> { ["steps"] = "9" } });
+
+        Assert.True(second.Success, second.FailureMessage);
+        Assert.Equal(3, second.Notebook.Cells.Count);
+        Assert.Contains("steps = 9;", second.Notebook.Cells[1].Source);
+        Assert.Equal("9", Single(second.Notebook.Cells[2], OutputType.ExecuteResult).Data["text/plain"]);
+        Assert.Equal([1, 1, 3], second.Cells.Select(c => c.Number));            // numbers are positions in the file given
+    }
+
+    [Fact]
     public async Task UnknownParameterNamesTheDeclaredOnes()
     {
         var notebook = Cells("var steps = 2; var seed = 1;", "steps");
