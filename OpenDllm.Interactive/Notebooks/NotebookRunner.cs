@@ -96,8 +96,11 @@ public sealed class NotebookRunner
         return result;
     }
 
-    /// <summary>A failure that is the notebook's fault, not the code's (unsupported language, unknown package, …).</summary>
-    sealed class CellException(string message) : Exception(message);
+    /// <summary>A failure of the run rather than of the code (unsupported language, unknown package, timeout, …).</summary>
+    sealed class CellException(string message, string ename = "NotebookError") : Exception(message)
+    {
+        public string EName => ename;
+    }
 
     /// <summary>The state of one run: the scripting session, execution counter and recorded <c>#i</c> sources.</summary>
     sealed class Run(NotebookRunner runner, ScriptSession session, NotebookGlobals globals, NotebookRunOptions options, string baseDirectory)
@@ -108,8 +111,9 @@ public sealed class NotebookRunner
 
         public ScriptSession Session => session;
 
-        public void Dispose() => _thread.Dispose();
         public List<string> Sources { get; } = new();
+
+        public void Dispose() => _thread.Dispose();
 
         /// <param name="failure">When set, the cell is not run and fails with this message (e.g. a parameter of the wrong type).</param>
         public async Task<CellRunResult> CellAsync(NotebookCell cell, int number, bool injected, CancellationToken cancellationToken,
@@ -179,7 +183,7 @@ public sealed class NotebookRunner
                 var finished = await Task.WhenAny(task, Task.Delay(timeout, cancellationToken)).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
                 if (finished != task)
-                    throw new TimeoutException($"the cell did not finish within {timeout.TotalSeconds:0.###} s (--timeout-seconds)");
+                    throw new CellException($"the cell did not finish within {timeout.TotalSeconds:0.###} s (the per-cell timeout)", "Timeout");
             }
             await task.ConfigureAwait(false);
         }
@@ -195,8 +199,8 @@ public sealed class NotebookRunner
                 var diagnostics = compile.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.ToString()).ToList();
                 if (diagnostics.Count == 0) diagnostics.Add(compile.Message);
                 return (CellOutput.Error("CompilationError", string.Join("\n", diagnostics), diagnostics), diagnostics[0]);
-            case CellException or TimeoutException:
-                return (CellOutput.Error(e is TimeoutException ? "Timeout" : "NotebookError", e.Message, [e.Message]), e.Message);
+            case CellException cell:
+                return (CellOutput.Error(cell.EName, e.Message, [e.Message]), e.Message);
             default:
                 var trace = e.ToString().ReplaceLineEndings("\n").Split('\n')
                     .TakeWhile(l => !l.TrimStart().StartsWith("at Microsoft.CodeAnalysis.Scripting", StringComparison.Ordinal)).ToList();
