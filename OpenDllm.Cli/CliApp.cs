@@ -17,6 +17,7 @@ public static class CliApp
         TrainCommand.Create(),
         QuickstartCommand.Create(),
         EvalCommand.Create(),
+        NotebookCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (0 ok, 1 bad input, 2 usage).</summary>
