@@ -67,7 +67,15 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
 {
     public MaskedDiffusionOptions Options { get; } = (options ?? new MaskedDiffusionOptions()).Validate();
 
-    public string Name => Options.Algorithm.ToString().ToLowerInvariant();
+    /// <summary>The SPEC §5.2 name of the algorithm: origin, maskgit_plus, topk_margin, entropy or p2.</summary>
+    public string Name => Options.Algorithm switch
+    {
+        UnmaskingAlgorithm.Origin => "origin",
+        UnmaskingAlgorithm.MaskGitPlus => "maskgit_plus",
+        UnmaskingAlgorithm.TopKMargin => "topk_margin",
+        UnmaskingAlgorithm.Entropy => "entropy",
+        _ => "p2",
+    };
 
     public SamplerOutput Sample(IDenoiser denoiser, Canvas canvas)
     {
