@@ -35,7 +35,7 @@ public static class EvalModelCommands
 
     static Command CreateGeneration(string name, string description, Func<string, BenchmarkTask> task, bool infill)
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory.", Required = true };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint directory (default: the newest in runs/quickstart)." };
         var subset = new Option<string>("--subset") { Description = "single-line, multi-line, random-span or random-span-light.", DefaultValueFactory = _ => "single-line" };
         var limit = new Option<int?>("--limit") { Description = "Only the first N problems." };
         var samples = new Option<int>("--samples") { Description = "Samples per problem (n).", DefaultValueFactory = _ => 1 };
@@ -75,9 +75,11 @@ public static class EvalModelCommands
                 Sandbox = new SandboxOptions { TimeoutSeconds = p.GetValue(timeout) },
             };
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
-            var pipeline = DiffusionPipeline.Load(p.GetValue(checkpoint)!);
+            var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));
+            Console.WriteLine($"checkpoint: {ckpt}");
+            var pipeline = DiffusionPipeline.Load(ckpt);
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var results = GenerationEvaluation.Run(pipeline, p.GetValue(checkpoint)!, options, dir, Console.WriteLine);
+            var results = GenerationEvaluation.Run(pipeline, ckpt, options, dir, Console.WriteLine);
             foreach (var r in results)
                 Console.WriteLine($"{t.Name()} [{r.Length}]: pass@1 = {100 * (r.Score.PassAt1 ?? 0):F2}% ({r.Score.TasksPassed}/{r.Score.ProblemsAttempted} tasks), isolation {r.Score.Isolation}");
             if (results.Count > 1) Console.WriteLine($"mean over lengths: pass@1 = {100 * results.Average(r => r.Score.PassAt1 ?? 0):F2}%");
@@ -87,16 +89,21 @@ public static class EvalModelCommands
         return command;
     }
 
+    /// <summary>The given checkpoint, or the newest one the quickstart wrote.</summary>
+    static string ResolveCheckpoint(string? given) =>
+        given ?? CheckpointStore.Latest(Path.Combine("runs", "quickstart"))
+        ?? throw new ArgumentException("no --checkpoint given and no checkpoint in runs/quickstart; run `opendllm quickstart` first or pass --checkpoint DIR");
+
     static Command CreateNelbo()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (with recipe.json from opendllm train).", Required = true };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint directory with recipe.json (default: the newest in runs/quickstart)." };
         var shards = new Option<string>("--shards") { Description = "Token shards (validation split).", DefaultValueFactory = _ => DefaultCorpus.DefaultOutputDirectory };
         var batches = new Option<int>("--batches") { Description = "Validation batches.", DefaultValueFactory = _ => 16 };
         var command = new Command("nelbo", "Held-out bound in bits/token: MDLM NELBO for diffusion checkpoints, NLL for AR ones.") { checkpoint, shards, batches };
         command.SetAction(p => CliErrors.Run(() =>
         {
             TorchRuntime.EnsureLoaded();
-            var dir = p.GetValue(checkpoint)!;
+            var dir = ResolveCheckpoint(p.GetValue(checkpoint));
             var recipePath = Path.Combine(dir, "recipe.json");
             var recipe = File.Exists(recipePath) ? Recipe.Load(recipePath)
                 : throw new FileNotFoundException($"{recipePath}: not found; nelbo needs a checkpoint written by opendllm train", recipePath);

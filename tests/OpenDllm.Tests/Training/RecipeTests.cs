@@ -59,3 +59,28 @@ public class RecipeTests
         for (long i = 10; i < 100; i++) Assert.True(s.At(i + 1) <= s.At(i));
     }
 }
+
+public sealed class TrainCommandTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("opendllm-train-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Theory]
+    [InlineData("train:\n  micro_batch_sise: 2\n", new string[0])]
+    [InlineData("train:\n  lr: -1\n", new string[0])]
+    [InlineData("model: {preset: tiny}\n", new[] { "--train.nope=1" })]
+    [InlineData("model: {preset: tiny}\n", new[] { "not-an-override" })]
+    public void BadRecipesExitWithOneAndWriteNothing(string yaml, string[] extra)
+    {
+        var recipe = Path.Combine(_dir, "bad.yaml");
+        var output = Path.Combine(_dir, "out");
+        File.WriteAllText(recipe, (yaml.StartsWith("model") ? "" : "model: {preset: tiny}\n") + yaml);
+        Assert.Equal(1, OpenDllm.Cli.CliApp.Run(["train", recipe, $"--train.output_dir={output}", .. extra]));
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void MissingRecipeExitsWithOne() =>
+        Assert.Equal(1, OpenDllm.Cli.CliApp.Run(["train", Path.Combine(_dir, "missing.yaml")]));
+}
