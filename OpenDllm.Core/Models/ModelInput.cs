@@ -17,6 +17,8 @@ namespace OpenDllm.Models;
 /// A smaller value overwrites positions [CacheOffset, CacheOffset + Lq) (Fast-dLLM dual cache, SPEC §5.4).</param>
 /// <param name="ReturnCache">return the keys/values this call attended to as a new <see cref="KvCache"/>.</param>
 /// <param name="ReturnHiddenStates">return the HF-style hidden states (SPEC §3).</param>
+/// <param name="OutputPositions">[B, Lq] bool: apply the LM head only there; <see cref="ModelOutput.Logits"/> is then
+/// [N, V] for the N selected positions in row-major order (samplers need logits at masked positions only).</param>
 public sealed record ModelInput(
     Tensor Tokens,
     AttentionPolicy? Attention = null,
@@ -26,10 +28,12 @@ public sealed record ModelInput(
     KvCache? Cache = null,
     long? CacheOffset = null,
     bool ReturnCache = false,
-    bool ReturnHiddenStates = false);
+    bool ReturnHiddenStates = false,
+    Tensor? OutputPositions = null);
 
 /// <summary>What a forward returns.</summary>
-/// <param name="Logits">[B, Lq, V], unshifted: position i's row is the model's output at position i.</param>
+/// <param name="Logits">[B, Lq, V], unshifted: position i's row is the model's output at position i
+/// ([N, V] when <see cref="ModelInput.OutputPositions"/> selects positions).</param>
 /// <param name="HiddenStates">num_layers + 1 tensors [B, Lq, D] as in Hugging Face: the embedding output, the input of
 /// every later layer, and the final-norm output (what representation alignment uses, SPEC §3).</param>
 /// <param name="Cache">the keys/values this call attended to (cache + new), when requested.</param>

@@ -82,6 +82,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         // 1. rotary angles for the query positions                                  [Lq, d] or [B, Lq, d]
         var positions = input.PositionIds ?? arange(offset, offset + lq, dtype: ScalarType.Int64, device: tokens.device);
         var (cos, sin) = RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
+        (cos, sin) = RotaryEmbedding.ForHeads(cos, sin, _model.EmbedTokens.weight!.dtype);   // [B|1, 1, Lq, d], once for all layers
 
         // 2. the one attention mask of this call                                     [B|1, 1, Lq, Lk] or null
         bool plainCausal = policy is CausalAttention && input.Cache is null && input.KeyPadding is null && input.DocumentIds is null;
@@ -103,6 +104,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         }
         x = _model.Norm.forward(x);
         hidden?.Add(x);
+        if (input.OutputPositions is { } selected) x = x[TensorIndex.Tensor(selected)];    // [N, D]: only the rows asked for
         var logits = _lmHead is not null ? _lmHead.forward(x) : x.matmul(_model.EmbedTokens.weight!.t());
 
         logits.MoveToOuterDisposeScope();

@@ -24,11 +24,8 @@ public sealed class DecoderLayer : nn.Module<AttentionInput, AttentionOutput>
     /// <summary>Input hidden in <see cref="AttentionInput.Hidden"/>; returns the residual stream after the block.</summary>
     public override AttentionOutput forward(AttentionInput input)
     {
-        using var scope = NewDisposeScope();
         var attended = _attention.forward(input with { Hidden = _inputNorm.forward(input.Hidden) });
         var h = input.Hidden + attended.Hidden;
-        var y = h + _mlp.forward(_postNorm.forward(h));
-        return new AttentionOutput(y.MoveToOuterDisposeScope(),
-                                   new LayerKv(attended.Kv.Keys.MoveToOuterDisposeScope(), attended.Kv.Values.MoveToOuterDisposeScope()));
+        return new AttentionOutput(h + _mlp.forward(_postNorm.forward(h)), attended.Kv);
     }
 }

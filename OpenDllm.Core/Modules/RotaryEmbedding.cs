@@ -21,14 +21,18 @@ public static class RotaryEmbedding
         return (emb.cos().MoveToOuterDisposeScope(), emb.sin().MoveToOuterDisposeScope());
     }
 
-    /// <summary>Applies the rotation to x [B, H, L, d] with cos/sin [B, L, d] (or [L, d]).</summary>
+    /// <summary>cos/sin [B, L, d] or [L, d] → [B|1, 1, L, d] in <paramref name="dtype"/>, ready to broadcast over heads.</summary>
+    public static (Tensor Cos, Tensor Sin) ForHeads(Tensor cos, Tensor sin, ScalarType dtype)
+    {
+        if (cos.dim() == 2) { cos = cos.unsqueeze(0); sin = sin.unsqueeze(0); }
+        return (cos.unsqueeze(1).to(dtype), sin.unsqueeze(1).to(dtype));
+    }
+
+    /// <summary>Applies the rotation to x [B, H, L, d] with cos/sin [B, L, d], [L, d] or already [B|1, 1, L, d].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
-        using var scope = NewDisposeScope();
-        if (cos.dim() == 2) { cos = cos.unsqueeze(0); sin = sin.unsqueeze(0); }
-        cos = cos.unsqueeze(1).to(x.dtype);                                               // [B, 1, L, d]
-        sin = sin.unsqueeze(1).to(x.dtype);
-        return (x * cos + RotateHalf(x) * sin).MoveToOuterDisposeScope();
+        if (cos.dim() < 4) (cos, sin) = ForHeads(cos, sin, x.dtype);
+        return x * cos + RotateHalf(x) * sin;
     }
 
     /// <summary>[x₁ | x₂] → [−x₂ | x₁] on the last dimension.</summary>

@@ -25,6 +25,8 @@ public sealed record AttentionOutput(Tensor Hidden, LayerKv Kv);
 /// <summary>
 /// Grouped-query self-attention as in Qwen2: q/k/v projections with bias, o_proj without, RoPE on q and k,
 /// scores scaled by d^−½, query head h served by kv head h / (H / H_kv) (HF <c>repeat_kv</c>).
+/// Modules below the model keep no dispose scope of their own: <see cref="Models.Qwen2Model"/>'s forward scope owns every
+/// temporary, which saves native calls on the small per-step forwards of samplers.
 /// </summary>
 public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>
 {
@@ -47,7 +49,6 @@ public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>
 
     public override AttentionOutput forward(AttentionInput input)
     {
-        using var scope = NewDisposeScope();
         var x = input.Hidden;
         long b = x.shape[0], lq = x.shape[1];
         var q = _q.forward(x).view(b, lq, _heads, _headDim).transpose(1, 2);        // [B, H, Lq, d]
@@ -63,8 +64,7 @@ public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>
         var attended = nn.functional.scaled_dot_product_attention(q, keys, values, input.Mask,
                                                                   is_casual: input.UseCausalKernel && input.Mask is null);
         var output = _o.forward(attended.transpose(1, 2).reshape(b, lq, _heads * _headDim)); // [B, Lq, D]
-        return new AttentionOutput(output.MoveToOuterDisposeScope(),
-                                   new LayerKv(kv.Keys.MoveToOuterDisposeScope(), kv.Values.MoveToOuterDisposeScope()));
+        return new AttentionOutput(output, kv);
     }
 
     /// <summary>past[:Offset] ++ new ++ past[Offset + Lq:] along the time axis (append when Offset = past length).</summary>

@@ -20,9 +20,5 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = NewDisposeScope();
-        return _down.forward(nn.functional.silu(_gate.forward(x)) * _up.forward(x)).MoveToOuterDisposeScope();
-    }
+    public override Tensor forward(Tensor x) => _down.forward(nn.functional.silu(_gate.forward(x)) * _up.forward(x));
 }

@@ -26,7 +26,8 @@ public interface IDenoiser
     DenoiserOutput Forward(DenoiserInput input);
 }
 
-/// <summary>A denoiser call. <see cref="CacheOffset"/> as in <see cref="ModelInput.CacheOffset"/>.</summary>
+/// <summary>A denoiser call. <see cref="CacheOffset"/> and <see cref="OutputPositions"/> as in <see cref="ModelInput"/>
+/// (with output positions the logits are [N, V] for the selected positions, row-major).</summary>
 public sealed record DenoiserInput(
     Tensor Tokens,
     AttentionPolicy Attention,
@@ -34,7 +35,8 @@ public sealed record DenoiserInput(
     Tensor? KeyPadding = null,
     KvCache? Cache = null,
     long? CacheOffset = null,
-    bool ReturnCache = false);
+    bool ReturnCache = false,
+    Tensor? OutputPositions = null);
 
 /// <summary>Logits [B, Lq, V] and the keys/values the call attended to (when requested).</summary>
 public sealed record DenoiserOutput(Tensor Logits, KvCache? Cache = null);
@@ -55,7 +57,8 @@ public sealed class Qwen2Denoiser(Qwen2Model model, long maskId, bool shiftedLog
     public DenoiserOutput Forward(DenoiserInput input)
     {
         var output = Model.forward(new ModelInput(input.Tokens, input.Attention, input.PositionIds, input.KeyPadding,
-                                                  Cache: input.Cache, CacheOffset: input.CacheOffset, ReturnCache: input.ReturnCache));
+                                                  Cache: input.Cache, CacheOffset: input.CacheOffset, ReturnCache: input.ReturnCache,
+                                                  OutputPositions: input.OutputPositions));
         return new DenoiserOutput(output.Logits, output.Cache);
     }
 }

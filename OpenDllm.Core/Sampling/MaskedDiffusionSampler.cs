@@ -101,14 +101,18 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
             var quota = o.Algorithm == UnmaskingAlgorithm.P2 ? null : Quota(i, nMasked, timesteps, uniform);
             if (quota is not null && o.SkipEmptySteps && o.Algorithm != UnmaskingAlgorithm.Origin && !quota.any().item<bool>()) continue;
 
-            var logits = Logits(denoiser, x, canvas.KeyPadding);                    // [B, T, V]
+            // P2 scores every position; the others only need the masked rows ([N, V]), which saves most of the LM head
+            var logits = o.Algorithm == UnmaskingAlgorithm.P2
+                ? Logits(denoiser, x, canvas.KeyPadding)                                // [B, T, V]
+                : MaskedRowLogits(denoiser, x, masked, canvas.KeyPadding);              // [N, V]
             forwards++;
             var before = recorder is null ? null : x.clone();
             var (next, confidence) = o.Algorithm switch
             {
-                UnmaskingAlgorithm.Origin => Origin(x, masked, logits, timesteps, i, generator),
-                UnmaskingAlgorithm.P2 => PathPlanning(x, fixedPositions, logits, i, maskId, generator),
-                _ => Confident(x, masked, logits, quota!, generator),
+                UnmaskingAlgorithm.Origin => Origin(x, masked, logits, timesteps, i, maskId, generator),
+                UnmaskingAlgorithm.P2 => PathPlanning(x, fixedPositions,
+                    o.SuppressMaskToken ? SamplingGuards.SuppressToken(logits, maskId) : logits, i, maskId, generator),
+                _ => Confident(x, masked, logits, quota!, maskId, generator),
             };
             x.copy_(next);
             recorder?.Record(before!, x, confidence);
@@ -120,9 +124,20 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
     {
         var logits = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional,
                                                         PositionIds: SamplingGuards.PositionIds(keyPadding), KeyPadding: keyPadding)).Logits;
-        if (denoiser.ShiftedLogits) logits = TokenChoice.AlignShiftedLogits(logits);
-        if (Options.SuppressMaskToken) logits = SamplingGuards.SuppressToken(logits, denoiser.MaskId);
-        return logits;
+        return denoiser.ShiftedLogits ? TokenChoice.AlignShiftedLogits(logits) : logits;
+    }
+
+    /// <summary>
+    /// Logits at the masked positions only, [N, V] in row-major order: the model applies its head to those rows (for a
+    /// shifted model, to the rows one to the left, whose outputs predict the masked tokens, SPEC §2.3).
+    /// </summary>
+    static Tensor MaskedRowLogits(IDenoiser denoiser, Tensor x, Tensor masked, Tensor? keyPadding)
+    {
+        var rows = denoiser.ShiftedLogits
+            ? cat([masked.narrow(1, 1, masked.shape[1] - 1), zeros(masked.shape[0], 1, dtype: ScalarType.Bool, device: masked.device)], 1)
+            : masked;
+        return denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, PositionIds: SamplingGuards.PositionIds(keyPadding),
+                                                  KeyPadding: keyPadding, OutputPositions: rows)).Logits;
     }
 
     /// <summary>Tokens to reveal per row at step i [B] (SPEC §5.2): the Dream floor rule on each row's remaining masks,
@@ -137,7 +152,7 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         return tensor(k, device: nMasked.device);
     }
 
-    (Tensor, Tensor) Confident(Tensor x, Tensor masked, Tensor logits, Tensor quota, Generator generator)
+    (Tensor, Tensor) Confident(Tensor x, Tensor masked, Tensor logits, Tensor quota, long maskId, Generator generator)
     {
         var o = Options;
         var kind = o.Algorithm switch
@@ -146,15 +161,14 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
             UnmaskingAlgorithm.Entropy => ConfidenceKind.NegativeEntropy,
             _ => ConfidenceKind.Probability,
         };
-        var (conf, proposal) = Propose(logits, kind, generator);                    // [B, T] each
-        conf = conf.masked_fill(masked.logical_not(), double.NegativeInfinity);
+        var (conf, proposal) = ProposeAtMasks(x, masked, logits, kind, maskId, generator);   // [B, T] each, −∞ off the masks
         var chosen = SelectPerRow(conf, quota, o.AlgTemp, generator);               // [B, T] bool
         return (where(chosen, proposal, x), conf);
     }
 
-    (Tensor, Tensor) Origin(Tensor x, Tensor masked, Tensor logits, float[] timesteps, int i, Generator generator)
+    (Tensor, Tensor) Origin(Tensor x, Tensor masked, Tensor logits, float[] timesteps, int i, long maskId, Generator generator)
     {
-        var (conf, proposal) = Propose(logits, ConfidenceKind.Probability, generator);
+        var (conf, proposal) = ProposeAtMasks(x, masked, logits, ConfidenceKind.Probability, maskId, generator);
         double p = i == Options.Steps - 1 ? 1.0 : 1 - timesteps[i + 1] / timesteps[i];
         var reveal = masked & (rand(x.shape, generator: generator, device: x.device) < p);
         return (where(reveal, proposal, x), conf);
@@ -179,6 +193,21 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         var remask = SelectPerRow(conf.neg(), nRemask, 0, generator);               // lowest confidence
         var decoded = where(masked, proposal, x);
         return (where(remask, full_like(x, maskId), decoded), conf);
+    }
+
+    /// <summary>
+    /// Proposals and confidences at the masked positions only (as the reference scores <c>logits[mask_index]</c>), from the
+    /// [N, V] logits of those rows, so filtering and softmax never touch fixed positions. Elsewhere: confidence −∞, token unchanged.
+    /// </summary>
+    (Tensor Confidence, Tensor Proposal) ProposeAtMasks(Tensor x, Tensor masked, Tensor logits, ConfidenceKind kind, long maskId,
+                                                        Generator generator)
+    {
+        var rows = logits;                                                          // [N, V]: fresh from the model, edited in place
+        if (Options.SuppressMaskToken && maskId < rows.shape[^1]) rows.select(-1, maskId).fill_(double.NegativeInfinity);
+        var (c, token) = TokenChoice.Choose(rows, Options.Temperature, Options.TopP, Options.TopK, kind, generator);
+        var conf = full(x.shape, double.NegativeInfinity, dtype: ScalarType.Float32, device: x.device).masked_scatter(masked, c.to(ScalarType.Float32));
+        var proposal = x.masked_scatter(masked, token);
+        return (conf, proposal);
     }
 
     (Tensor Confidence, Tensor Proposal) Propose(Tensor logits, ConfidenceKind kind, Generator generator)
