@@ -133,7 +133,10 @@ public static class GenerationEvaluation
             }).ToArray()),
             ["pass_at_1_mean"] = results.Average(r => r.Score.PassAt1 ?? 0),
         };
-        AtomicFile.WriteAllText(path, record.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(path, record.ToJsonString(new JsonSerializerOptions
+        {
+            WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }));
     }
 
     /// <summary>SHA-256 over the checkpoint's weight files (names and bytes), so a result names the exact weights.</summary>
