@@ -13,7 +13,9 @@ public static class CliErrors
             return action();
         }
         catch (Exception e) when (e is TorchLoadException or CheckpointMismatchException or IOException or InvalidDataException
-                                      or ArgumentException or InvalidOperationException or NotSupportedException)
+                                      or ArgumentException or InvalidOperationException or NotSupportedException
+                                      or UnauthorizedAccessException or FormatException or System.Text.Json.JsonException
+                                      or System.Runtime.InteropServices.ExternalException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

@@ -42,27 +42,19 @@ public static class EvalCommand
 
     static int Score(string samplesPath, string taskName, string? data, string? output, double timeout, string kList, int? workers)
     {
-        try
-        {
-            var task = BenchmarkTasks.Parse(taskName);
-            var k = ParseK(kList);
-            var problems = BenchmarkLoader.Load(task, data);
-            if (!File.Exists(samplesPath)) throw new FileNotFoundException($"{samplesPath}: samples file not found", samplesPath);
-            var sandbox = new SandboxOptions { TimeoutSeconds = timeout };
-            if (workers is { } w) sandbox = sandbox with { Workers = w };
-            var summary = SampleScorer.ScoreAsync(samplesPath, problems, new ScoreOptions { ResultsPath = output, K = k, Sandbox = sandbox })
-                .GetAwaiter().GetResult();
-            Print(summary);
-            return 0;
-        }
-        catch (InvalidDataException e)       // a missing or malformed benchmark file: one line, exit 1
-        {
-            Console.Error.WriteLine($"error: {e.Message}");
-            return 1;
-        }
+        var task = BenchmarkTasks.Parse(taskName);
+        var k = ParseK(kList);
+        var problems = BenchmarkLoader.Load(task, data);         // a missing or malformed file: one line via CliErrors, exit 1
+        if (!File.Exists(samplesPath)) throw new FileNotFoundException($"{samplesPath}: samples file not found", samplesPath);
+        var sandbox = new SandboxOptions { TimeoutSeconds = timeout };
+        if (workers is { } w) sandbox = sandbox with { Workers = w };
+        var summary = SampleScorer.ScoreAsync(samplesPath, problems, new ScoreOptions { ResultsPath = output, K = k, Sandbox = sandbox })
+            .GetAwaiter().GetResult();
+        Print(summary);
+        return 0;
     }
 
-    static IReadOnlyList<int> ParseK(string text)
+    internal static IReadOnlyList<int> ParseK(string text)
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var ks = new List<int>();

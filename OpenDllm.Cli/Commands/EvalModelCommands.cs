@@ -41,7 +41,7 @@ public static class EvalModelCommands
         var samples = new Option<int>("--samples") { Description = "Samples per problem (n).", DefaultValueFactory = _ => 1 };
         var ks = new Option<string>("--k") { Description = "pass@k to report.", DefaultValueFactory = _ => "1" };
         var sampler = new Option<string>("--sampler") { Description = $"One of: {string.Join(", ", SamplerFactory.Names)}.", DefaultValueFactory = _ => "maskgit_plus" };
-        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the number of new tokens)." };
+        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the number of tokens to fill: the new tokens, or each middle's length)." };
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 0.0, Description = "0 = greedy." };
         var topP = new Option<double?>("--top-p") { Description = "Nucleus filtering (honoured, unlike Open-dLLM's eval wrapper, SPEC §11.4)." };
         var topK = new Option<int?>("--top-k") { Description = "Top-k filtering." };
@@ -65,11 +65,11 @@ public static class EvalModelCommands
             var options = new GenerationEvalOptions
             {
                 Task = t, Limit = p.GetValue(limit), SamplesPerTask = p.GetValue(samples),
-                K = p.GetValue(ks)!.Split(',').Select(k => int.Parse(k, CultureInfo.InvariantCulture)).ToList(),
+                K = EvalCommand.ParseK(p.GetValue(ks)!),
                 Sampler = p.GetValue(sampler)!, MaxNewTokens = maxNew, FixedLengths = fixedLengths, DataDirectory = p.GetValue(data),
                 Settings = new SamplerSettings
                 {
-                    Steps = p.GetValue(steps) ?? (infill ? 1024 : maxNew), Temperature = p.GetValue(temperature), TopP = p.GetValue(topP),
+                    Steps = p.GetValue(steps) ?? (infill ? GenerationEvalOptions.StepsPerToken : maxNew), Temperature = p.GetValue(temperature), TopP = p.GetValue(topP),
                     TopK = p.GetValue(topK), Seed = p.GetValue(seed),
                 },
                 Sandbox = new SandboxOptions { TimeoutSeconds = p.GetValue(timeout) },
@@ -82,7 +82,8 @@ public static class EvalModelCommands
             var results = GenerationEvaluation.Run(pipeline, ckpt, options, dir, Console.WriteLine);
             foreach (var r in results)
                 Console.WriteLine($"{t.Name()} [{r.Length}]: pass@1 = {100 * (r.Score.PassAt1 ?? 0):F2}% ({r.Score.TasksPassed}/{r.Score.ProblemsAttempted} tasks), isolation {r.Score.Isolation}");
-            if (results.Count > 1) Console.WriteLine($"mean over lengths: pass@1 = {100 * results.Average(r => r.Score.PassAt1 ?? 0):F2}%");
+            if (results.Count > 1 && results.All(r => r.Score.PassAt1 is not null))
+                Console.WriteLine($"mean over lengths: pass@1 = {100 * results.Average(r => r.Score.PassAt1!.Value):F2}%");
             Console.WriteLine($"wrote {Path.Combine(dir, "results.json")} ({clock.Elapsed.TotalSeconds:F0} s)");
             return 0;
         }));
@@ -112,9 +113,8 @@ public static class EvalModelCommands
             var tokenizer = OpenDllm.Tokenization.Tokenizers.Load(dir, model.Config.VocabSize);
             set.EnsureTokenizer(tokenizer);
             var objective = new TrainingObjective(recipe.Train, model.Config.MaskTokenId ?? tokenizer.Special.Mask, model.Config.IsShifted);
-            var loader = new PackedLoader(set.Validation, recipe.Train.MicroBatchSize, recipe.Data.SeqLen,
-                recipe.Data.Packing == "documents" ? PackingMode.Documents : PackingMode.Chunks, recipe.Train.Seed);
-            var result = HeldOutEvaluation.Evaluate(model, objective, loader, p.GetValue(batches), recipe.Train.Seed + 0x5EED);
+            var loader = new PackedLoader(set.Validation, recipe.Train.MicroBatchSize, recipe.Data.SeqLen, recipe.Data.PackingMode, recipe.Train.Seed);
+            var result = HeldOutEvaluation.Evaluate(model, objective, loader, p.GetValue(batches), HeldOutEvaluation.SeedFor(recipe));
             Console.WriteLine($"{result.Metric}: {result.BitsPerToken:F4} bits/token over {result.Tokens:N0} held-out tokens ({recipe.Train.Objective}, {dir})");
             return 0;
         }));

@@ -64,36 +64,33 @@ public static class QuickstartCommand
         return 0;
     }
 
-    /// <summary>Fills held-out single lines back in (oracle length, maskgit_plus with one token per step) and prints a few;
-    /// returns the printed text and the first demo's trajectory for the report.</summary>
+    /// <summary>Fills held-out single lines back in (oracle length, maskgit_plus with as many steps as masked tokens) and
+    /// prints a few; returns the printed text and the first demo's trajectory for the report.</summary>
     static (string Text, Sampling.Trajectory? Trajectory, Tokenization.ITokenizer Tokenizer) Demo(string checkpoint, string shards, int count)
     {
         var text = new StringWriter();
         var pipeline = DiffusionPipeline.Load(checkpoint);
         using var set = TokenShardSet.Open(shards, verify: false);
         var tasks = HeldOutInfill.Tasks(set.Validation, pipeline.Tokenizer, count, seed: 1);
-        int exact = 0;
-        Sampling.Trajectory? first = null;
-        for (int i = 0; i < tasks.Count; i++)
+        bool first = true;
+        var scored = HeldOutInfill.Score(pipeline, tasks, n =>
         {
-            var task = tasks[i];
-            int length = pipeline.TokenCount(task.Middle);
-            var g = pipeline.Infill(task.Prefix, task.Suffix, length, new MaskedDiffusionSampler(new() { Steps = length, RecordTrajectory = i == 0 }));
-            first ??= g.Output.Trajectory;
-            bool ok = HeldOutInfill.ExactMatch(task.Middle, g.Text);
-            exact += ok ? 1 : 0;
-            if (i < 3)
-            {
-                text.WriteLine($"\n--- infill demo {i + 1}: {task.Id} ({length} masked tokens) ---");
-                foreach (var line in task.Prefix.Split('\n').TakeLast(3)) text.WriteLine($"    {line}");
-                text.WriteLine($"  truth: {task.Middle}");
-                text.WriteLine($"  model: {g.Text.Replace("\n", "⏎")}{(ok ? "   ✓ exact" : "")}");
-                foreach (var line in task.Suffix.Split('\n').Skip(1).Take(2)) text.WriteLine($"    {line}");
-            }
+            var sampler = new MaskedDiffusionSampler(new() { Steps = n, RecordTrajectory = first });
+            first = false;
+            return sampler;
+        });
+        int exact = scored.Count(r => r.Exact);
+        foreach (var (r, i) in scored.Take(3).Select((r, i) => (r, i)))
+        {
+            text.WriteLine($"\n--- infill demo {i + 1}: {r.Task.Id} ({pipeline.TokenCount(r.Task.Middle)} masked tokens) ---");
+            foreach (var line in r.Task.Prefix.Split('\n').TakeLast(3)) text.WriteLine($"    {line}");
+            text.WriteLine($"  truth: {r.Task.Middle}");
+            text.WriteLine($"  model: {r.Generation.Text.Replace("\n", "⏎")}{(r.Exact ? "   ✓ exact" : "")}");
+            foreach (var line in r.Task.Suffix.Split('\n').Skip(1).Take(2)) text.WriteLine($"    {line}");
         }
         text.WriteLine($"\ninfill exact match on {tasks.Count} held-out lines: {exact}/{tasks.Count}");
         Console.Write(text.ToString());
         Console.WriteLine($"try: dotnet run --project OpenDllm.Cli -c Release -- infill {checkpoint} --prefix-file P --suffix-file S --length 16");
-        return (text.ToString(), first, pipeline.Tokenizer);
+        return (text.ToString(), scored.Count > 0 ? scored[0].Generation.Output.Trajectory : null, pipeline.Tokenizer);
     }
 }

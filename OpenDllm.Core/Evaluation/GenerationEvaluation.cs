@@ -11,6 +11,9 @@ namespace OpenDllm.Evaluation;
 /// <summary>Every setting of a generation evaluation that can change a number (SPEC §7, §11).</summary>
 public sealed record GenerationEvalOptions
 {
+    /// <summary><see cref="SamplerSettings.Steps"/> value meaning "one step per token to fill" (the new tokens, or the middle's length).</summary>
+    public const int StepsPerToken = 0;
+
     public required BenchmarkTask Task { get; init; }
     /// <summary>The first N problems of the file (all when null).</summary>
     public int? Limit { get; init; }
@@ -61,8 +64,8 @@ public static class GenerationEvaluation
             {
                 for (int s = 0; s < options.SamplesPerTask; s++)
                 {
-                    var sampler = SamplerFactory.Create(options.Sampler, options.Settings with { Seed = options.Settings.Seed + s });
-                    string completion = Generate(pipeline, problem, options, fixedLength, sampler, sanitizer);
+                    var settings = options.Settings with { Seed = options.Settings.Seed + s };
+                    string completion = Generate(pipeline, problem, options, fixedLength, settings, sanitizer);
                     lines.Add(JsonSerializer.Serialize(new Dictionary<string, string> { ["task_id"] = problem.TaskId, ["completion"] = completion }));
                 }
                 if (++done % 10 == 0) log?.Invoke($"  {tag}: generated {done}/{problems.Count} tasks ({clock.Elapsed.TotalSeconds:F0} s)");
@@ -81,13 +84,16 @@ public static class GenerationEvaluation
 
     /// <summary>One completion (post-processed for the benchmark) or one infilled middle (cut at EOS).</summary>
     static string Generate(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o, int? fixedLength,
-                           ISampler sampler, CodeSanitizer sanitizer)
+                           SamplerSettings settings, CodeSanitizer sanitizer)
     {
+        ISampler Sampler(int tokens) => SamplerFactory.Create(o.Sampler,
+            settings.Steps == GenerationEvalOptions.StepsPerToken ? settings with { Steps = tokens } : settings);
         if (o.Task.IsInfill())
         {
             int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
-            return pipeline.Infill(problem.Prompt, problem.Suffix ?? "", length, sampler).Text;
+            return pipeline.Infill(problem.Prompt, problem.Suffix ?? "", length, Sampler(length)).Text;
         }
+        var sampler = Sampler(o.MaxNewTokens);
         var prompt = o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problem) : PromptFormats.HumanEvalPrompt(problem);
         prompt = TruncateLeft(pipeline, prompt, o.MaxLength - o.MaxNewTokens);
         var text = pipeline.Complete(prompt, o.MaxNewTokens, sampler).Text;
@@ -114,7 +120,9 @@ public static class GenerationEvaluation
             ["checkpoint"] = Path.GetFullPath(checkpoint), ["checkpoint_sha256"] = CheckpointHash(checkpoint),
             ["tokenizer"] = pipeline.Tokenizer.Name, ["mask_id"] = pipeline.Denoiser.MaskId, ["shifted_logits"] = pipeline.Denoiser.ShiftedLogits,
             ["sampler"] = o.Sampler, ["steps"] = s.Steps, ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["top_k"] = s.TopK,
-            ["alg_temp"] = s.AlgTemp, ["block_length"] = s.BlockLength, ["threshold"] = s.Threshold, ["seed"] = s.Seed,
+            ["steps_rule"] = s.Steps == GenerationEvalOptions.StepsPerToken ? "one step per token to fill" : "fixed",
+            ["alg_temp"] = s.AlgTemp, ["block_length"] = s.BlockLength, ["threshold"] = s.Threshold, ["factor"] = s.Factor,
+            ["eos_id"] = s.EosId, ["seed"] = s.Seed,
             ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens, ["max_length"] = o.MaxLength,
             ["infill_length"] = o.Task.IsInfill() ? (o.FixedLengths is null ? "oracle" : string.Join(",", o.FixedLengths)) : null,
             ["versions"] = new JsonObject
@@ -131,7 +139,7 @@ public static class GenerationEvaluation
                 ["problems_attempted"] = r.Score.ProblemsAttempted, ["isolation"] = r.Score.Isolation, ["timeout_s"] = r.Score.TimeoutSeconds,
                 ["python"] = r.Score.PythonVersion, ["per_task_records"] = Path.GetFileName(r.Score.ResultsFile),
             }).ToArray()),
-            ["pass_at_1_mean"] = results.Average(r => r.Score.PassAt1 ?? 0),
+            ["pass_at_1_mean"] = results.All(r => r.Score.PassAt1 is not null) ? results.Average(r => r.Score.PassAt1!.Value) : null,
         };
         AtomicFile.WriteAllText(path, record.ToJsonString(new JsonSerializerOptions
         {

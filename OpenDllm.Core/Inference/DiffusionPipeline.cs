@@ -43,7 +43,7 @@ public sealed class DiffusionPipeline
         using var noGrad = no_grad();
         var ids = Tokenizer.Encode(prompt).Select(i => (long)i).ToList();
         if (ids.Count == 0) ids.Add(Tokenizer.Special.Eos);                    // shifted models need a leading token
-        var output = sampler.Sample(Denoiser, Canvas.ForCompletion([ids], length, Denoiser.MaskId, Tokenizer.Special.Pad));
+        var output = sampler.Sample(Denoiser, OnModelDevice(Canvas.ForCompletion([ids], length, Denoiser.MaskId, Tokenizer.Special.Pad)));
         return Decode(output, ids.Count, length);
     }
 
@@ -55,8 +55,15 @@ public sealed class DiffusionPipeline
         var p = Tokenizer.Encode(prefix).Select(i => (long)i).ToList();
         if (p.Count == 0) p.Add(Tokenizer.Special.Eos);
         var s = Tokenizer.Encode(suffix).Select(i => (long)i).ToList();
-        var output = sampler.Sample(Denoiser, Canvas.ForInfill([(p, length, s)], Denoiser.MaskId, Tokenizer.Special.Pad));
+        var output = sampler.Sample(Denoiser, OnModelDevice(Canvas.ForInfill([(p, length, s)], Denoiser.MaskId, Tokenizer.Special.Pad)));
         return Decode(output, p.Count, length);
+    }
+
+    /// <summary>The canvas moved to the model's device (CUDA when the model is there).</summary>
+    Canvas OnModelDevice(Canvas canvas)
+    {
+        var device = Model.HeadWeight.device;
+        return canvas.Tokens.device == device ? canvas : new Canvas(canvas.Tokens.to(device), canvas.KeyPadding?.to(device));
     }
 
     /// <summary>Number of tokens <paramref name="text"/> encodes to (the oracle infill length of a known middle).</summary>
@@ -64,7 +71,7 @@ public sealed class DiffusionPipeline
 
     Generation Decode(SamplerOutput output, int start, int length)
     {
-        var row = output.Sequences[0].data<long>().ToArray();
+        var row = output.Sequences[0].cpu().data<long>().ToArray();
         var middle = row.Skip(start).Take(length).TakeWhile(t => t != Tokenizer.Special.Eos).ToArray();
         output.Sequences.MoveToOuterDisposeScope();
         return new Generation(Tokenizer.Decode(middle.Select(t => (int)t)), middle, output);

@@ -43,6 +43,25 @@ public static class HeldOutInfill
         return t.Length is >= 8 and <= 80 && !t.StartsWith('#') && !t.StartsWith("\"\"\"") && !t.StartsWith("'''");
     }
 
+    /// <summary>One task's outcome: the model's middle, whether it matches, and the sampler's output.</summary>
+    public sealed record Scored(InfillTask Task, Generation Generation, bool Exact);
+
+    /// <summary>
+    /// Fills every task at its oracle length (the middle's token count) with the sampler <paramref name="samplerFor"/>
+    /// builds for that length, and scores exact match.
+    /// </summary>
+    public static IReadOnlyList<Scored> Score(DiffusionPipeline pipeline, IEnumerable<InfillTask> tasks, Func<int, OpenDllm.Sampling.ISampler> samplerFor)
+    {
+        var results = new List<Scored>();
+        foreach (var task in tasks)
+        {
+            int length = Math.Max(1, pipeline.TokenCount(task.Middle));
+            var g = pipeline.Infill(task.Prefix, task.Suffix, length, samplerFor(length));
+            results.Add(new Scored(task, g, ExactMatch(task.Middle, g.Text)));
+        }
+        return results;
+    }
+
     /// <summary>Exact match after stripping surrounding whitespace (SantaCoder-FIM style, SPEC §7.4).</summary>
     public static bool ExactMatch(string expected, string actual) => expected.Trim() == actual.Trim();
 }

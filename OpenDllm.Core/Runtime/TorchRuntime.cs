@@ -83,8 +83,13 @@ public static class TorchRuntime
         var native = NativeLibraryPath();
         var system = GlibcxxCompat.FindSystemLibStdCxx();
         if (native == null)
-            return "TorchSharp failed to load: libLibTorchSharp.so is not next to the application; the executable must reference "
-                   + "libtorch-cpu-linux-x64 (OpenDllm projects set <OpenDllmTorchNatives>true</OpenDllmTorchNatives>).";
+        {
+            var shadow = new[] { "/lib/x86_64-linux-gnu/libtorch_cpu.so", "/usr/lib/x86_64-linux-gnu/libtorch_cpu.so" }.FirstOrDefault(File.Exists);
+            return "TorchSharp failed to load: libLibTorchSharp.so is not next to the application; an executable must reference "
+                   + "libtorch-cpu-linux-x64 (OpenDllm projects set <OpenDllmTorchNatives>true</OpenDllmTorchNatives>), and a script host "
+                   + "such as dotnet fsi must NativeLibrary.Load the built natives by full path first (see recipes/fsharp-repl.fsx)"
+                   + (shadow is null ? "." : $"; {shadow} (another libtorch) would otherwise be loaded instead.");
+        }
         if (system != null)
         {
             try

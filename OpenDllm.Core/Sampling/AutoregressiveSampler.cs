@@ -46,7 +46,7 @@ public sealed class AutoregressiveSampler(AutoregressiveOptions? options = null)
 
         var real = canvas.KeyPadding ?? ones_like(x, dtype: ScalarType.Bool);
         var positions = SamplingGuards.PositionIds(real)!;                                // left padding skipped
-        var generator = new Generator((ulong)o.Seed, x.device);
+        using var generator = new Generator((ulong)o.Seed, x.device);
         var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
         var done = zeros(x.shape[0], dtype: ScalarType.Bool, device: x.device);
         KvCache? cache = null;
@@ -76,8 +76,12 @@ public sealed class AutoregressiveSampler(AutoregressiveOptions? options = null)
             var before = recorder is null ? null : x.clone();
             x.select(1, j).copy_(token);
             if (o.EosId is { } e) done.bitwise_or_(token.eq(e));
-            recorder?.Record(before!, x, zeros(x.shape, dtype: ScalarType.Float32).index_put_(conf.unsqueeze(1),
-                TensorIndex.Colon, TensorIndex.Single(j)));
+            if (recorder is not null)
+            {
+                var confidence = zeros(x.shape, dtype: ScalarType.Float32, device: x.device);
+                confidence.select(1, j).copy_(conf);
+                recorder.Record(before!, x, confidence);
+            }
         }
         cache?.Dispose();
         return new SamplerOutput(x.MoveToOuterDisposeScope(), forwards, recorder?.Build());

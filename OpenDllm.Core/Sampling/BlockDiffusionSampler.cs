@@ -78,7 +78,7 @@ public sealed class BlockDiffusionSampler(BlockDiffusionOptions? options = null)
         var positions = (real.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
         long total = x.shape[1];
         int blocks = (int)((total - prefix + b - 1) / b), stepsPerBlock = (o.Steps + blocks - 1) / blocks;
-        var generator = new Generator((ulong)o.Seed, device);
+        using var generator = new Generator((ulong)o.Seed, device);
         var done = zeros(rows, dtype: ScalarType.Bool, device: device);
         int forwards = 0;
         KvCache? cache = null;

@@ -68,7 +68,7 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
         if (columns.Length == 0) return new SamplerOutput(x.MoveToOuterDisposeScope(), 0, recorder?.Build());
         long first = columns[0], last = columns[^1] + 1;
         var positions = SamplingGuards.PositionIds(canvas.KeyPadding) ?? arange(width, device: x.device).unsqueeze(0).expand(x.shape[0], -1);
-        var generator = new Generator((ulong)o.Seed, x.device);
+        using var generator = new Generator((ulong)o.Seed, x.device);
         int shift = denoiser.ShiftedLogits ? 1 : 0;
         int forwards = 0;
 
@@ -85,8 +85,8 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
                 if (refresh || o.Cache == FastDllmCache.None)
                 {
                     var full = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, positions, canvas.KeyPadding,
-                                                                  ReturnCache: o.Cache != FastDllmCache.None));
-                    blockLogits = full.Logits.narrow(1, fedStart, e - s);
+                        ReturnCache: o.Cache != FastDllmCache.None, OutputPositions: Columns(x, width, fedStart, e - s)));
+                    blockLogits = full.Logits.reshape(x.shape[0], e - s, -1);
                     if (full.Cache is not null)
                     {
                         var kept = o.Cache == FastDllmCache.Prefix ? full.Cache.Truncate(fedStart) : full.Cache;
@@ -99,8 +99,9 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
                 {
                     long fedEnd = o.Cache == FastDllmCache.Prefix ? width : e;
                     var output = denoiser.Forward(new DenoiserInput(x.narrow(1, fedStart, fedEnd - fedStart), AttentionPolicy.Bidirectional,
-                        positions.narrow(1, fedStart, fedEnd - fedStart), canvas.KeyPadding, cache, CacheOffset: fedStart));
-                    blockLogits = output.Logits.narrow(1, 0, e - s);
+                        positions.narrow(1, fedStart, fedEnd - fedStart), canvas.KeyPadding, cache, CacheOffset: fedStart,
+                        OutputPositions: Columns(x, fedEnd - fedStart, 0, e - s)));
+                    blockLogits = output.Logits.reshape(x.shape[0], e - s, -1);
                 }
                 forwards++;
                 if (o.SuppressMaskToken) blockLogits = SamplingGuards.SuppressToken(blockLogits, maskId);
@@ -111,6 +112,15 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
             cache?.Dispose();
         }
         return new SamplerOutput(x.MoveToOuterDisposeScope(), forwards, recorder?.Build());
+    }
+
+    /// <summary>[B, width] bool, true at columns [from, from + count): the rows whose logits the block needs (the LM head
+    /// then runs on those only).</summary>
+    static Tensor Columns(Tensor x, long width, long from, long count)
+    {
+        var selected = zeros(x.shape[0], width, dtype: ScalarType.Bool, device: x.device);
+        selected.narrow(1, from, count).fill_(true);
+        return selected;
     }
 
     /// <summary>Proposes tokens for the block's masks, applies the acceptance rule per row and commits in place.</summary>

@@ -82,7 +82,7 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
         long length = x.shape[1] - start - columns.flip(0).to(ScalarType.Int64).argmax().item<long>();
         var (blocks, stepsPerBlock) = Layout(length, o.BlockLength ?? (int)length, o.Steps);
         long blockLength = length / blocks;
-        var generator = new Generator((ulong)o.Seed, x.device);
+        using var generator = new Generator((ulong)o.Seed, x.device);
         int forwards = 0;
 
         for (int blk = 0; blk < blocks; blk++)
@@ -127,7 +127,8 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
     /// </summary>
     Tensor BlockLogits(IDenoiser denoiser, Tensor x, Tensor? keyPadding, long s, long blockLength)
     {
-        var all = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, KeyPadding: keyPadding)).Logits;  // [B, T, V]
+        var all = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, SamplingGuards.PositionIds(keyPadding),
+                                                     keyPadding)).Logits;                             // [B, T, V]; positions skip padding
         var logits = all.narrow(1, denoiser.ShiftedLogits ? s - 1 : s, blockLength);
         if (Options.LogitsEosInf) logits = SamplingGuards.SuppressToken(logits, Options.EosId!.Value);
         if (Options.SuppressMaskToken) logits = SamplingGuards.SuppressToken(logits, denoiser.MaskId);

@@ -86,7 +86,7 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         var fixedPositions = x.ne(maskId);                                          // prompt, suffix, padding
         if (canvas.KeyPadding is not null) fixedPositions = fixedPositions | canvas.KeyPadding.logical_not();
         SamplingGuards.RequireLeadingToken(denoiser, x, maskId);
-        var generator = new Generator((ulong)o.Seed, x.device);
+        using var generator = new Generator((ulong)o.Seed, x.device);
         var timesteps = DreamTransferSchedule.Timesteps(o.Steps, o.Eps);             // float32, as torch.linspace
         var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
         int forwards = 0;

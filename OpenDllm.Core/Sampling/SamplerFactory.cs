@@ -59,9 +59,10 @@ public static class SamplerFactory
             "fast-dllm" => Fast(FastDllmCache.Dual),
             "fast-dllm-prefix" => Fast(FastDllmCache.Prefix),
             "fast-dllm-nocache" => Fast(FastDllmCache.None),
+            // one block (LLaDA's default, block = generation length): any length works; semi-AR blocks need LladaSampler directly
             "llada" => new LladaSampler(new LladaOptions
             {
-                Steps = s.Steps, BlockLength = s.BlockLength, Temperature = s.Temperature, Seed = s.Seed, RecordTrajectory = s.RecordTrajectory,
+                Steps = s.Steps, Temperature = s.Temperature, Seed = s.Seed, RecordTrajectory = s.RecordTrajectory,
             }),
             "block" => Block(cache: true),
             "block-nocache" => Block(cache: false),

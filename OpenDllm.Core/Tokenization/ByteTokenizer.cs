@@ -155,7 +155,7 @@ public sealed class ByteTokenizer : ITokenizer
             ["fim_middle_token"] = FimMiddleToken,
             ["fim_suffix_token"] = FimSuffixToken,
         };
-        File.WriteAllText(Path.Combine(directory, HuggingFaceTokenizer.TokenizerConfigFileName),
+        OpenDllm.IO.AtomicFile.WriteAllText(Path.Combine(directory, HuggingFaceTokenizer.TokenizerConfigFileName),
             config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 

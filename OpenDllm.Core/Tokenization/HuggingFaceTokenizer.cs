@@ -159,7 +159,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
     public void Save(string directory)
     {
         Directory.CreateDirectory(directory);
-        File.WriteAllBytes(Path.Combine(directory, TokenizerJsonFileName), _tokenizerJson);
+        OpenDllm.IO.AtomicFile.WriteAllBytes(Path.Combine(directory, TokenizerJsonFileName), _tokenizerJson);
 
         JsonObject config;
         if (_configJson is not null)
@@ -191,7 +191,7 @@ public sealed class HuggingFaceTokenizer : ITokenizer
                     ["special"] = true,
                 };
         }
-        File.WriteAllText(Path.Combine(directory, TokenizerConfigFileName),
+        OpenDllm.IO.AtomicFile.WriteAllText(Path.Combine(directory, TokenizerConfigFileName),
             config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 

@@ -18,11 +18,26 @@ public static class CheckpointStore
     public static IReadOnlyList<(long Step, string Path)> List(string outputDir)
     {
         if (!Directory.Exists(outputDir)) return [];
+        RecoverInterruptedReplace(outputDir);
         return Directory.EnumerateDirectories(outputDir, Prefix + "*")
             .Select(p => (Path: p, Name: System.IO.Path.GetFileName(p)))
             .Where(d => long.TryParse(d.Name[Prefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out _))
             .Select(d => (long.Parse(d.Name[Prefix.Length..], CultureInfo.InvariantCulture), d.Path))
             .OrderBy(d => d.Item1).ToList();
+    }
+
+    /// <summary>
+    /// A re-save of an existing step moves the old folder to <c>.checkpoint-N.tmp-*.old</c> before renaming the new one into
+    /// place; if a crash came between the two renames, put the old folder back so the step is not lost.
+    /// </summary>
+    static void RecoverInterruptedReplace(string outputDir)
+    {
+        foreach (var old in Directory.EnumerateDirectories(outputDir, $".{Prefix}*.old"))
+        {
+            var name = System.IO.Path.GetFileName(old)[1..];
+            var final = System.IO.Path.Combine(outputDir, name[..name.IndexOf(".tmp-", StringComparison.Ordinal)]);
+            if (!Directory.Exists(final)) Directory.Move(old, final);
+        }
     }
 
     /// <summary>The newest complete checkpoint, or null.</summary>

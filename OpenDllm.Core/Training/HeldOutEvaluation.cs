@@ -13,12 +13,15 @@ namespace OpenDllm.Training;
 /// </summary>
 public static class HeldOutEvaluation
 {
+    /// <summary>The fixed seed of a recipe's validation noise (t and masks), shared by training and `eval nelbo`.</summary>
+    public static long SeedFor(Recipe recipe) => recipe.Train.Seed + 0x5EED;
+
     public static EvalResult Evaluate(Qwen2Model model, TrainingObjective objective, PackedLoader validation, int batches, long seed, long step = 0)
     {
         bool training = model.training;
         model.eval();
         using var noGrad = no_grad();
-        var generator = new Generator((ulong)seed);
+        using var generator = new Generator((ulong)seed);
         double nats = 0; long tokens = 0;
         foreach (var batch in validation.InOrder().Take(batches))
         {

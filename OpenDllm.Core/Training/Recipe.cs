@@ -57,6 +57,10 @@ public sealed record Recipe
         Check(t.EvalBatches >= 1, "train.eval_batches", t.EvalBatches, "≥ 1");
         Check(t.SaveEvery >= 0, "train.save_every", t.SaveEvery, "≥ 0 (0 = only at the end)");
         Check(t.KeepLast >= 1, "train.keep_last", t.KeepLast, "≥ 1");
+        Check(t.LogEvery >= 1, "train.log_every", t.LogEvery, "≥ 1");
+        Check(t.Dtype is "float32" or "bfloat16", "train.dtype", t.Dtype, "one of: float32, bfloat16");
+        Check(Schedules.MaskSchedules.Names.Contains(t.Schedule), "train.schedule", t.Schedule,
+              $"one of: {string.Join(", ", Schedules.MaskSchedules.Names)}");
         Check(t.Threads is null or >= 1, "train.threads", t.Threads, "≥ 1");
         Check(t.Objective is "mdlm" or "ar", "train.objective", t.Objective, "one of: mdlm, ar");
         Check(t.Loss is "mdlm" or "uniform" or "opendllm_v1" or "opendllm_latest" or "opendllm_qwen3", "train.loss", t.Loss,
@@ -106,6 +110,10 @@ public sealed record DataSection
     public int SeqLen { get; init; } = 256;
     /// <summary>"documents" (Open-dLLM packing: positions restart, no attention across documents) or "chunks".</summary>
     public string Packing { get; init; } = "documents";
+
+    /// <summary><see cref="Packing"/> as the loader's enum.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public OpenDllm.Data.PackingMode PackingMode => Packing == "documents" ? OpenDllm.Data.PackingMode.Documents : OpenDllm.Data.PackingMode.Chunks;
 }
 
 /// <summary>The optimisation: batch, AdamW, warmup + cosine schedule, clipping, evaluation and checkpoints.</summary>

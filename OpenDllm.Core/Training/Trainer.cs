@@ -21,7 +21,7 @@ public sealed record EvalResult(long Step, string Metric, double BitsPerToken, l
 public sealed record TrainSummary(long Steps, EvalResult? First, EvalResult? Last, string? Checkpoint, TimeSpan Elapsed, bool Interrupted);
 
 /// <summary>The loss became NaN or infinite; the run stopped without saving (the last good checkpoint is intact).</summary>
-public sealed class TrainingDivergedException(string message) : Exception(message);
+public sealed class TrainingDivergedException(string message) : InvalidOperationException(message);
 
 /// <summary>
 /// Trains a Qwen2-family model with the MDLM (Open-dLLM variants) or AR objective: AdamW, warmup + cosine LR, gradient
@@ -46,7 +46,7 @@ public sealed partial class Trainer : IDisposable
         var t = recipe.Train;
         _objective = new TrainingObjective(t, model.Config.MaskTokenId ?? tokenizer.Special.Mask, model.Config.IsShifted);
         _optimizer = optim.AdamW(model.parameters(), t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);
-        var mode = recipe.Data.Packing == "documents" ? PackingMode.Documents : PackingMode.Chunks;
+        var mode = recipe.Data.PackingMode;
         _train = new PackedLoader(shards.Train, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
         _validation = new PackedLoader(shards.Validation, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
         _rng = new Generator((ulong)t.Seed);
@@ -100,7 +100,7 @@ public sealed partial class Trainer : IDisposable
 
     /// <summary>The validation bound in bits per token (see <see cref="HeldOutEvaluation"/>): NELBO for MDLM, NLL for AR.</summary>
     public EvalResult Evaluate() =>
-        HeldOutEvaluation.Evaluate(Model, _objective, _validation, Recipe.Train.EvalBatches, Recipe.Train.Seed + 0x5EED, Step);
+        HeldOutEvaluation.Evaluate(Model, _objective, _validation, Recipe.Train.EvalBatches, HeldOutEvaluation.SeedFor(Recipe), Step);
 
     public void Dispose()
     {

@@ -72,7 +72,7 @@ public static partial class BenchCommand
             {
                 var sampler = SamplerFactory.Create(name, settings);
                 SamplerOutput? last = null;
-                var times = BenchReport.Time(() => { using var s = NewDisposeScope(); last = sampler.Sample(denoiser, canvas); last.Sequences.DetachFromDisposeScope(); }, 0, 1);
+                var times = BenchReport.Time(() => { using var s = NewDisposeScope(); last = sampler.Sample(denoiser, canvas); }, 0, 1);
                 var record = new JsonObject { ["bench"] = "sampler", ["sampler"] = sampler.Name, ["model"] = p.GetValue(checkpoint) ?? "bench (random)",
                                               ["prompt"] = prompt.shape[1], ["gen_len"] = n, ["forwards"] = last!.Forwards };
                 foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
@@ -94,15 +94,10 @@ public static partial class BenchCommand
         var held = HeldOutInfill.Tasks(set.Validation, pipeline.Tokenizer, count, seed: 1);
         foreach (var name in new[] { "maskgit_plus", "fast-dllm" })
         {
-            int exact = 0, forwards = 0, tokens = 0;
             var clock = Stopwatch.StartNew();
-            foreach (var task in held)
-            {
-                int length = pipeline.TokenCount(task.Middle);
-                var g = pipeline.Infill(task.Prefix, task.Suffix, length, SamplerFactory.Create(name, new SamplerSettings { Steps = length, BlockLength = 32 }));
-                exact += HeldOutInfill.ExactMatch(task.Middle, g.Text) ? 1 : 0;
-                forwards += g.Output.Forwards; tokens += length;
-            }
+            var scored = HeldOutInfill.Score(pipeline, held, n => SamplerFactory.Create(name, new SamplerSettings { Steps = n, BlockLength = 32 }));
+            int exact = scored.Count(r => r.Exact), forwards = scored.Sum(r => r.Generation.Output.Forwards);
+            int tokens = scored.Sum(r => Math.Max(1, pipeline.TokenCount(r.Task.Middle)));
             report.Emit(new JsonObject
             {
                 ["bench"] = "infill_quality", ["sampler"] = name, ["tasks"] = held.Count, ["exact_match"] = held.Count == 0 ? 0 : (double)exact / held.Count,

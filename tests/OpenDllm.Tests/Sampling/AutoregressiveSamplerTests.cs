@@ -42,3 +42,20 @@ public class AutoregressiveSamplerTests
         Assert.True(Fixture.Same(ids.narrow(1, 3, 5), predicted.narrow(1, 2, 5)));
     }
 }
+
+public class AutoregressiveTrajectoryTests
+{
+    [Fact]
+    public void RecordedTrajectoryReplaysToTheOutputWithOneTokenPerStep()
+    {
+        using var scope = NewDisposeScope();
+        var denoiser = SamplingFixtures.RandomTiny();
+        var result = new AutoregressiveSampler(new() { RecordTrajectory = true })
+            .Sample(denoiser, Canvas.ForCompletion([[5, 6, 7], [8, 9]], 4, denoiser.MaskId, 97));
+        var t = result.Trajectory!;
+        Assert.Equal(4, t.Steps.Count);
+        Assert.All(t.Steps, s => Assert.Equal(2, s.Events.Count));                    // one token per row per step
+        Assert.All(t.Steps.SelectMany(s => s.Events), e => Assert.InRange(e.Confidence, 0f, 1f));
+        Assert.Equal(SamplingFixtures.Rows(result.Sequences), t.CanvasAfter(4));
+    }
+}

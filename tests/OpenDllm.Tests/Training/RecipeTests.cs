@@ -37,6 +37,9 @@ public class RecipeTests
     [InlineData("train: {objective: gpt}", "train.objective", "mdlm, ar")]
     [InlineData("train: {lr: fast}", "train.lr", "bad value")]
     [InlineData("data: {packing: zip}", "data.packing", "documents, chunks")]
+    [InlineData("train: {log_every: 0}", "train.log_every", "≥ 1")]
+    [InlineData("train: {dtype: bf16}", "train.dtype", "float32, bfloat16")]
+    [InlineData("train: {schedule: cosinus}", "train.schedule", "cosine")]
     public void BadRecipesNameTheKey(string yaml, string key, string hint)
     {
         var error = Assert.ThrowsAny<Exception>(() => Recipe.Parse("model: {preset: tiny}\n" + yaml, "bad.yaml"));

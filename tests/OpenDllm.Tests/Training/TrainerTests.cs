@@ -122,3 +122,31 @@ public sealed class TrainingObjectiveTests : IDisposable
         Assert.True(result.Tokens > 0);
     }
 }
+
+public sealed class CheckpointStoreTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("opendllm-store-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Fact]
+    public void ReSavingAStepReplacesItAndAnInterruptedReplaceIsRecovered()
+    {
+        CheckpointStore.Save(_dir, 5, keepLast: 3, d => File.WriteAllText(Path.Combine(d, "a"), "first"));
+        var path = CheckpointStore.Save(_dir, 5, keepLast: 3, d => File.WriteAllText(Path.Combine(d, "a"), "second"));
+        Assert.Equal("second", File.ReadAllText(Path.Combine(path, "a")));
+        // a crash between the two renames of a re-save: only the hidden .old folder is left
+        Directory.Move(path, Path.Combine(_dir, $".{CheckpointStore.NameOf(5)}.tmp-0123.old"));
+        Assert.Equal([5L], CheckpointStore.List(_dir).Select(c => c.Step));
+        Assert.Equal("second", File.ReadAllText(Path.Combine(CheckpointStore.Latest(_dir)!, "a")));
+    }
+
+    [Fact]
+    public void AFailedWriteLeavesNoFolderAndKeepsThePrevious()
+    {
+        CheckpointStore.Save(_dir, 1, keepLast: 3, d => File.WriteAllText(Path.Combine(d, "a"), "ok"));
+        Assert.Throws<IOException>(() => CheckpointStore.Save(_dir, 2, keepLast: 3, _ => throw new IOException("disk full")));
+        Assert.Equal([1L], CheckpointStore.List(_dir).Select(c => c.Step));
+        Assert.Single(Directory.EnumerateDirectories(_dir));
+    }
+}
