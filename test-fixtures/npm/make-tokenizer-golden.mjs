@@ -7,7 +7,8 @@
 //   npm ci --prefix test-fixtures/npm
 //   node test-fixtures/npm/make-tokenizer-golden.mjs /work/shared/data/benchmarks [out.jsonl.gz]
 //
-// Texts: every HumanEval prompt and canonical_solution, every MBPP (mbpp.jsonl) text and code,
+// Texts: every HumanEval prompt and canonical_solution, every MBPP (mbpp.jsonl) text and code, every sanitized-MBPP
+// prompt and code,
 // and the edge cases below. One JSON line per text: {"source": "...", "text": "...", "ids": [...]}.
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -68,6 +69,11 @@ const mbpp = readJsonl(pick(join(benchDir, "mbpp", "mbpp.jsonl"), join(benchDir,
 for (const row of mbpp) {
   texts.push({ source: `mbpp/${row.task_id}/text`, text: row.text });
   texts.push({ source: `mbpp/${row.task_id}/code`, text: row.code });
+}
+const sanitized = JSON.parse(readFileSync(pick(join(benchDir, "mbpp", "sanitized-mbpp.json")), "utf8"));
+for (const row of sanitized) {
+  texts.push({ source: `mbpp-sanitized/${row.task_id}/prompt`, text: row.prompt });
+  texts.push({ source: `mbpp-sanitized/${row.task_id}/code`, text: row.code });
 }
 
 const edge = [

@@ -9,7 +9,7 @@ namespace OpenDllm.Tests.Tokenization;
 
 /// <summary>
 /// C# ids versus the Tokenizers.js oracle (golden file made by test-fixtures/npm/make-tokenizer-golden.mjs) on
-/// every HumanEval prompt/solution, every MBPP text/code and ~20 edge cases.
+/// every HumanEval prompt/solution, every MBPP text/code, every sanitized-MBPP prompt/code and ~20 edge cases (3,153 texts).
 /// </summary>
 [Collection(QwenTokenizerCollection.Name)]
 public sealed class HuggingFaceTokenizerParityTests(QwenTokenizerFixture qwen, ITestOutputHelper output)
