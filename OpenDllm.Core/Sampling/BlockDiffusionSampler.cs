@@ -116,7 +116,7 @@ public sealed class BlockDiffusionSampler(BlockDiffusionOptions? options = null)
                     var block = x.narrow(1, s, len);
                     var (proposal, confidence, rank) = LladaSampler.ProposeTokens(logits, block.eq(maskId), o.Temperature,
                                                                                   o.Remasking, generator, []);
-                    var chosen = MaskedDiffusionSampler.SelectPerRow(rank, tensor(k, device: device), 0, generator);
+                    var chosen = SamplingGuards.SelectPerRow(rank, tensor(k, device: device), 0, generator);
                     var before = recorder is null ? null : x.narrow(1, extra, width).clone();
                     block.copy_(where(chosen, proposal, block));
                     if (i == last) StopFinishedRows(x, done, s, e);

@@ -100,7 +100,7 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
                 forwards++;
                 var masked = x.narrow(1, s, blockLength).eq(maskId) & free.narrow(1, s, blockLength);   // [B, b]
                 var (proposal, confidence, rank) = Propose(logits, masked, generator);
-                var chosen = MaskedDiffusionSampler.SelectPerRow(rank, tensor(k, device: x.device), 0, generator);
+                var chosen = SamplingGuards.SelectPerRow(rank, tensor(k, device: x.device), 0, generator);
                 var before = recorder is null ? null : x.clone();
                 x.narrow(1, s, blockLength).copy_(where(chosen, proposal, x.narrow(1, s, blockLength)));
                 recorder?.Record(before!, x, Widen(confidence, x, s));

@@ -162,7 +162,7 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
             _ => ConfidenceKind.Probability,
         };
         var (conf, proposal) = ProposeAtMasks(x, masked, logits, kind, maskId, generator);   // [B, T] each, −∞ off the masks
-        var chosen = SelectPerRow(conf, quota, o.AlgTemp, generator);               // [B, T] bool
+        var chosen = SamplingGuards.SelectPerRow(conf, quota, o.AlgTemp, generator);               // [B, T] bool
         return (where(chosen, proposal, x), conf);
     }
 
@@ -190,7 +190,7 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         double kappa = (i + 1) / (double)o.Steps;
         var free = fixedPositions.logical_not().sum(1);                              // [B]
         var nRemask = (free.to(ScalarType.Float64) * (1 - kappa)).floor().to(ScalarType.Int64);
-        var remask = SelectPerRow(conf.neg(), nRemask, 0, generator);               // lowest confidence
+        var remask = SamplingGuards.SelectPerRow(conf.neg(), nRemask, 0, generator);               // lowest confidence
         var decoded = where(masked, proposal, x);
         return (where(remask, full_like(x, maskId), decoded), conf);
     }
@@ -215,22 +215,5 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         long b = logits.shape[0], t = logits.shape[1], v = logits.shape[2];
         var (conf, token) = TokenChoice.Choose(logits.reshape(b * t, v), Options.Temperature, Options.TopP, Options.TopK, kind, generator);
         return (conf.reshape(b, t), token.reshape(b, t));
-    }
-
-    /// <summary>Per row, the k highest scores (or k sampled by Gumbel-top-k on score / temp) as a bool mask; −∞ never chosen.</summary>
-    internal static Tensor SelectPerRow(Tensor score, Tensor k, double temperature, Generator generator)
-    {
-        long kmax = k.max().item<long>();
-        if (kmax == 0) return zeros_like(score, dtype: ScalarType.Bool);
-        var ranked = score.to(ScalarType.Float64);
-        if (temperature > 0)
-        {
-            var u = rand(score.shape, dtype: ScalarType.Float64, generator: generator, device: score.device).clamp(1e-20, 1 - 1e-16);
-            ranked = ranked / temperature - (-u.log()).log();
-        }
-        var index = ranked.topk((int)Math.Min(kmax, score.shape[1]), 1).indexes;   // [B, kmax]
-        var keep = arange(index.shape[1], device: score.device).unsqueeze(0) < k.unsqueeze(1);
-        keep &= score.gather(1, index).isfinite() | score.gather(1, index).gt(0);  // never pick −∞
-        return zeros_like(score, dtype: ScalarType.Bool).scatter(1, index, keep);
     }
 }

