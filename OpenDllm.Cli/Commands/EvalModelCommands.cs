@@ -51,7 +51,9 @@ public static class EvalModelCommands
         var timeout = new Option<double>("--timeout") { DefaultValueFactory = _ => 3.0, Description = "Seconds per program." };
         var data = new Option<string?>("--data") { Description = "Benchmarks folder." };
         var output = new Option<string?>("--out") { Description = "Output folder (default runs/eval/<task>)." };
+        var model = new ModelOptions();
         var command = new Command(name, description) { checkpoint, limit, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, data, output };
+        model.AddTo(command);
         if (infill) { command.Add(subset); command.Add(lengths); } else command.Add(newTokens);
         command.SetAction(p => CliErrors.Run(() =>
         {
@@ -77,7 +79,7 @@ public static class EvalModelCommands
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
             var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));
             Console.WriteLine($"checkpoint: {ckpt}");
-            var pipeline = DiffusionPipeline.Load(ckpt);
+            var pipeline = DiffusionPipeline.Load(ckpt, model.ResolveDevice(p), model.ShiftedOverride(p));
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var results = GenerationEvaluation.Run(pipeline, ckpt, options, dir, Console.WriteLine);
             foreach (var r in results)
@@ -100,7 +102,9 @@ public static class EvalModelCommands
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint directory with recipe.json (default: the newest in runs/quickstart)." };
         var shards = new Option<string>("--shards") { Description = "Token shards (validation split).", DefaultValueFactory = _ => DefaultCorpus.DefaultOutputDirectory };
         var batches = new Option<int>("--batches") { Description = "Validation batches.", DefaultValueFactory = _ => 16 };
+        var options = new ModelOptions();
         var command = new Command("nelbo", "Held-out bound in bits/token: MDLM NELBO for diffusion checkpoints, NLL for AR ones.") { checkpoint, shards, batches };
+        options.AddTo(command);
         command.SetAction(p => CliErrors.Run(() =>
         {
             TorchRuntime.EnsureLoaded();
@@ -108,12 +112,14 @@ public static class EvalModelCommands
             var recipePath = Path.Combine(dir, "recipe.json");
             var recipe = File.Exists(recipePath) ? Recipe.Load(recipePath)
                 : throw new FileNotFoundException($"{recipePath}: not found; nelbo needs a checkpoint written by opendllm train", recipePath);
-            var model = Qwen2Model.FromPretrained(dir);
+            var device = options.ResolveDevice(p);
+            var model = Qwen2Model.FromPretrained(dir, device);
+            if (options.ShiftedOverride(p) is { } shifted) model.WithConfig(model.Config with { ShiftedLogits = shifted });
             using var set = TokenShardSet.Open(p.GetValue(shards)!);
             var tokenizer = OpenDllm.Tokenization.Tokenizers.Load(dir, model.Config.VocabSize);
             set.EnsureTokenizer(tokenizer);
             var objective = new TrainingObjective(recipe.Train, model.Config.MaskTokenId ?? tokenizer.Special.Mask, model.Config.IsShifted);
-            var loader = new PackedLoader(set.Validation, recipe.Train.MicroBatchSize, recipe.Data.SeqLen, recipe.Data.PackingMode, recipe.Train.Seed);
+            var loader = new PackedLoader(set.Validation, recipe.Train.MicroBatchSize, recipe.Data.SeqLen, recipe.Data.PackingMode, recipe.Train.Seed, device);
             var result = HeldOutEvaluation.Evaluate(model, objective, loader, p.GetValue(batches), HeldOutEvaluation.SeedFor(recipe));
             Console.WriteLine($"{result.Metric}: {result.BitsPerToken:F4} bits/token over {result.Tokens:N0} held-out tokens ({recipe.Train.Objective}, {dir})");
             return 0;

@@ -26,21 +26,28 @@ public static class InspectCommand
         };
         attention.AcceptOnlyFromAmong("causal", "bidirectional");
         var output = new Option<string?>("--out") { Description = "Where to write the logits (safetensors, tensor \"logits\")." };
+        var force = new Option<bool>("--force") { Description = "Allow --out to overwrite a file of the model directory or the input." };
+        var model = new ModelOptions();
         var command = new Command("inspect", "Print a model directory's config, parameter count and dtypes; optionally write logits.")
         {
-            modelDir, input, attention, output,
+            modelDir, input, attention, output, force,
         };
+        model.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(modelDir)!, parse.GetValue(input),
-                                                            parse.GetValue(attention)!, parse.GetValue(output))));
+                                                            parse.GetValue(attention)!, parse.GetValue(output), parse.GetValue(force),
+                                                            model, parse)));
         return command;
     }
 
-    static int Run(string directory, string? inputPath, string attention, string? outputPath)
+    static int Run(string directory, string? inputPath, string attention, string? outputPath, bool force, ModelOptions options, ParseResult parse)
     {
         if ((inputPath is null) != (outputPath is null))
             throw new ArgumentException("--input and --out go together");
+        if (outputPath is not null) OpenDllm.IO.OutputGuard.EnsureSafe(outputPath, "--out", force, directory, inputPath);
         using var scope = NewDisposeScope();
-        var model = Qwen2Model.FromPretrained(directory);
+        var device = options.ResolveDevice(parse);
+        var model = Qwen2Model.FromPretrained(directory, device);
+        if (options.ShiftedOverride(parse) is { } shifted) model.WithConfig(model.Config with { ShiftedLogits = shifted });
         var config = model.Config;
         var ids = inputPath is null ? null : ReadIds(inputPath, config.VocabSize);   // fail before printing anything
 
@@ -51,7 +58,8 @@ public static class InspectCommand
                      ("num_hidden_layers", config.NumHiddenLayers), ("num_attention_heads", config.NumAttentionHeads),
                      ("num_key_value_heads", config.KeyValueHeads), ("head_dim", config.HeadDim), ("vocab_size", config.VocabSize),
                      ("rope_theta", config.RopeTheta), ("rms_norm_eps", config.RmsNormEps), ("tie_word_embeddings", config.TieWordEmbeddings),
-                     ("torch_dtype", config.TorchDtype), ("parameters", $"{model.ParameterCount:N0}"),
+                     ("torch_dtype", config.TorchDtype), ("shifted_logits", config.IsShifted ? "true" : "false"),
+                     ("device", device.ToString()), ("parameters", $"{model.ParameterCount:N0}"),
                      ("checkpoint dtypes", CheckpointDtypes(directory)),
                      ("unknown config keys", config.UnknownKeys.Count == 0 ? "none" : string.Join(", ", config.UnknownKeys)),
                  })
@@ -61,7 +69,7 @@ public static class InspectCommand
         if (ids is null) return 0;
         var policy = attention == "bidirectional" ? AttentionPolicy.Bidirectional : AttentionPolicy.Causal;
         using var noGrad = no_grad();
-        var logits = model.Logits(ids, policy).to(ScalarType.Float32);
+        var logits = model.Logits(ids.to(device), policy).to(ScalarType.Float32).cpu();
         SafetensorsWriter.Save(outputPath!, [("logits", logits)], new Dictionary<string, string>
         {
             ["producer"] = "opendllm inspect", ["attention"] = attention, ["model_dir"] = Path.GetFullPath(directory),

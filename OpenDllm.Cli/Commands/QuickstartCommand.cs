@@ -21,12 +21,15 @@ public static class QuickstartCommand
         var output = new Option<string>("--output") { Description = "Run folder.", DefaultValueFactory = _ => "runs/quickstart" };
         var fresh = new Option<bool>("--fresh") { Description = "Delete an earlier quickstart run in --output first." };
         var demos = new Option<int>("--demo-tasks") { Description = "Held-out lines to fill in for the exact-match score.", DefaultValueFactory = _ => 20 };
+        var model = new ModelOptions();
         var command = new Command("quickstart", "Train a small diffusion coder on the Python standard library for a few minutes, then infill held-out code.")
         {
             minutes, output, fresh, demos,
         };
+        model.AddTo(command);
         command.TreatUnmatchedTokensAsErrors = false;
-        command.SetAction(p => CliErrors.Run(() => Run(p.GetValue(minutes), p.GetValue(output)!, p.GetValue(fresh), p.GetValue(demos), p.UnmatchedTokens)));
+        command.SetAction(p => CliErrors.Run(() => Run(p.GetValue(minutes), p.GetValue(output)!, p.GetValue(fresh), p.GetValue(demos),
+                                                       [.. p.UnmatchedTokens, .. model.AsRecipeOverrides(p)])));
         return command;
     }
 
@@ -54,7 +57,8 @@ public static class QuickstartCommand
         if (evals.Count >= 2)
             Console.WriteLine($"\nvalidation NELBO: {(double)evals[0]["val_nelbo_bits"]!:F3} → {(double)evals[^1]["val_nelbo_bits"]!:F3} bits/token "
                               + $"(step {(long)evals[0]["step"]!} → {(long)evals[^1]["step"]!})");
-        var (demoText, trajectory, tokenizer) = Demo(summary.Checkpoint!, recipe.Data.PrepareDir, demoTasks);
+        var (demoText, trajectory, tokenizer) = Demo(summary.Checkpoint!, recipe.Data.PrepareDir, demoTasks,
+                                                    Runtime.TorchRuntime.ParseDevice(recipe.Train.Device, "--device"));
         var report = HtmlReport.Create("OpenDllm quickstart")
             .AddParagraph($"Checkpoint {summary.Checkpoint}: {summary.Steps} steps in {summary.Elapsed:hh\\:mm\\:ss}.")
             .Add(TrainingCurves.Load(("quickstart", output)), "Training curves (loss, validation NELBO, learning rate)");
@@ -66,10 +70,11 @@ public static class QuickstartCommand
 
     /// <summary>Fills held-out single lines back in (oracle length, maskgit_plus with as many steps as masked tokens) and
     /// prints a few; returns the printed text and the first demo's trajectory for the report.</summary>
-    static (string Text, Sampling.Trajectory? Trajectory, Tokenization.ITokenizer Tokenizer) Demo(string checkpoint, string shards, int count)
+    static (string Text, Sampling.Trajectory? Trajectory, Tokenization.ITokenizer Tokenizer) Demo(string checkpoint, string shards, int count,
+                                                                                        TorchSharp.torch.Device device)
     {
         var text = new StringWriter();
-        var pipeline = DiffusionPipeline.Load(checkpoint);
+        var pipeline = DiffusionPipeline.Load(checkpoint, device);
         using var set = TokenShardSet.Open(shards, verify: false);
         var tasks = HeldOutInfill.Tasks(set.Validation, pipeline.Tokenizer, count, seed: 1);
         bool first = true;

@@ -24,11 +24,23 @@ public static class SampleCommand
         public readonly Option<double> Threshold = new("--threshold") { Description = "Fast-dLLM confidence threshold.", DefaultValueFactory = _ => 0.9 };
         public readonly Option<long> Seed = new("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 0L };
         public readonly Option<string?> Trajectory = new("--trajectory") { Description = "Write the denoising trajectory (JSON) here." };
+        public readonly Option<bool> Force = new("--force") { Description = "Allow --trajectory to overwrite a file of the checkpoint." };
+        public readonly ModelOptions Model = new();
 
         public void AddTo(Command c)
         {
             c.Add(Checkpoint);
-            foreach (var o in new Option[] { Sampler, Steps, Temperature, TopP, TopK, AlgTemp, BlockLength, Threshold, Seed, Trajectory }) c.Add(o);
+            foreach (var o in new Option[] { Sampler, Steps, Temperature, TopP, TopK, AlgTemp, BlockLength, Threshold, Seed, Trajectory, Force }) c.Add(o);
+            Model.AddTo(c);
+        }
+
+        /// <summary>Checks the output paths, then loads the checkpoint onto the chosen device.</summary>
+        public DiffusionPipeline Load(ParseResult p, params string?[] otherInputs)
+        {
+            var checkpoint = p.GetValue(Checkpoint)!;
+            if (p.GetValue(Trajectory) is { } path)
+                OpenDllm.IO.OutputGuard.EnsureSafe(path, "--trajectory", p.GetValue(Force), [checkpoint, .. otherInputs]);
+            return DiffusionPipeline.Load(checkpoint, Model.ResolveDevice(p), Model.ShiftedOverride(p));
         }
 
         public ISampler Build(ParseResult p) => SamplerFactory.Create(p.GetValue(Sampler)!, new SamplerSettings
@@ -63,7 +75,7 @@ public static class SampleCommand
         command.SetAction(p => CliErrors.Run(() =>
         {
             TorchRuntime.EnsureLoaded();
-            var pipeline = DiffusionPipeline.Load(p.GetValue(a.Checkpoint)!);
+            var pipeline = a.Load(p);
             var watch = System.Diagnostics.Stopwatch.StartNew();
             var g = pipeline.Complete(p.GetValue(prompt)!, p.GetValue(length), a.Build(p));
             return a.Report(p, g, watch.Elapsed);
@@ -88,7 +100,7 @@ public static class SampleCommand
             string Read(Option<string> o) => File.Exists(p.GetValue(o)) ? File.ReadAllText(p.GetValue(o)!)
                 : throw new FileNotFoundException($"{p.GetValue(o)}: file not found ({o.Name})");
             var (pre, suf) = (Read(prefix), Read(suffix));
-            var pipeline = DiffusionPipeline.Load(p.GetValue(a.Checkpoint)!);
+            var pipeline = a.Load(p, p.GetValue(prefix), p.GetValue(suffix));
             var watch = System.Diagnostics.Stopwatch.StartNew();
             var g = pipeline.Infill(pre, suf, p.GetValue(length), a.Build(p));
             return a.Report(p, g, watch.Elapsed);

@@ -14,14 +14,17 @@ public static class TrainCommand
     public static Command Create()
     {
         var recipe = new Argument<string>("recipe") { Description = "YAML recipe (recipes/quickstart.yaml, recipes/ar-baseline.yaml, …)." };
+        var model = new ModelOptions();
         var command = new Command("train", "Train a recipe; extra --section.key=value arguments override it (e.g. --train.micro_batch_size=16).")
         {
             recipe,
         };
+        model.AddTo(command);
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(p => CliErrors.Run(() =>
         {
             var overrides = p.UnmatchedTokens.ToList();
+            overrides.AddRange(model.AsRecipeOverrides(p));
             foreach (var o in overrides)
                 if (!o.StartsWith("--") || !o.Contains('='))
                     throw new ArgumentException($"unexpected argument '{o}'; overrides look like --train.lr=1e-3");

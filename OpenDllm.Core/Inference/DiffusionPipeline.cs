@@ -28,10 +28,14 @@ public sealed class DiffusionPipeline
     public ITokenizer Tokenizer { get; }
     public IDenoiser Denoiser { get; }
 
-    /// <summary>Loads <c>config.json</c> + weights with <see cref="Qwen2Model.FromPretrained"/> and the tokenizer beside them.</summary>
-    public static DiffusionPipeline Load(string directory, Device? device = null)
+    /// <summary>
+    /// Loads <c>config.json</c> + weights with <see cref="Qwen2Model.FromPretrained"/> onto <paramref name="device"/> (default
+    /// CPU) and the tokenizer beside them. <paramref name="shifted"/> overrides the checkpoint's logit alignment (SPEC §2.3).
+    /// </summary>
+    public static DiffusionPipeline Load(string directory, Device? device = null, bool? shifted = null)
     {
         var model = Qwen2Model.FromPretrained(directory, device);
+        if (shifted is { } s) model.WithConfig(model.Config with { ShiftedLogits = s });
         model.eval();
         return new DiffusionPipeline(model, Tokenizers.Load(directory, model.Config.VocabSize));
     }

@@ -54,6 +54,32 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>
+    /// The device a user named: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>; null or empty means <see cref="DefaultDevice"/>.
+    /// A CUDA device that this libtorch cannot reach is an error naming the value, not a silent fallback to the CPU.
+    /// </summary>
+    public static torch.Device ParseDevice(string? spec, string option = "--device")
+    {
+        EnsureLoaded();
+        if (string.IsNullOrWhiteSpace(spec)) return DefaultDevice;
+        var s = spec.Trim().ToLowerInvariant();
+        if (s == "cpu") return torch.CPU;
+        if (s == "cuda" || s.StartsWith("cuda:", StringComparison.Ordinal))
+        {
+            if (!torch.cuda.is_available())
+                throw new ArgumentException($"{option} {spec}: CUDA is not available to this libtorch ({torch.__version__}); "
+                                            + "run `opendllm doctor`, or use --device cpu");
+            if (s == "cuda") return torch.CUDA;
+            if (!int.TryParse(s[5..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index))
+                throw new ArgumentException($"{option} {spec}: expected cuda:N with N a device index");
+            int count = torch.cuda.device_count();
+            if (index >= count)
+                throw new ArgumentException($"{option} {spec}: only {count} CUDA device(s) are visible (cuda:0 … cuda:{count - 1})");
+            return new torch.Device(DeviceType.CUDA, index);
+        }
+        throw new ArgumentException($"{option} {spec}: expected cpu, cuda or cuda:N");
+    }
+
     /// <summary>Sets intra-op and inter-op thread counts (PLATFORM.md §1: set them explicitly).</summary>
     public static void SetThreads(int threads)
     {

@@ -146,4 +146,6 @@ public sealed record TrainSection
     public int? Threads { get; init; }
     public string OutputDir { get; init; } = "runs/train";
     public string Dtype { get; init; } = "float32";
+    /// <summary>cpu, cuda or cuda:N; null = CUDA when present, else the CPU (`opendllm train --device` sets it).</summary>
+    public string? Device { get; init; }
 }

@@ -23,7 +23,7 @@ public sealed partial class Trainer
         TorchRuntime.EnsureLoaded();
         var t = recipe.Train;
         torch.set_num_threads(t.Threads ?? Environment.ProcessorCount);
-        var device = TorchRuntime.DefaultDevice;
+        var device = TorchRuntime.ParseDevice(t.Device, "train.device");
         var tokenizer = recipe.Data.Tokenizer == "byte" ? (ITokenizer)ByteTokenizer.Instance
             : Tokenizers.Load(recipe.Data.Tokenizer, recipe.Model.InitFrom is { } init ? OpenDllm.Config.ModelConfig.Load(init).VocabSize : null);
         var shards = OpenShards(recipe.Data, tokenizer, t.Seed, prepareProgress);

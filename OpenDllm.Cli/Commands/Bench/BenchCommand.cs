@@ -35,41 +35,45 @@ public static partial class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Timed repetitions.", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions.", DefaultValueFactory = _ => 3 };
         var output = new Option<string?>("--out") { Description = "Also write the JSON lines to this file." };
+        var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: CUDA when present, else the CPU)." };
         var bench = new Command("bench", "Benchmarks that print JSON lines (compare with ../shared/reference/bench_ref.py).");
         var train = new Command("train", "Training step (MDLM opendllm_v1, shifted, AdamW) and bidirectional forward throughput.")
-        { threads, steps, warmup, output };
-        train.SetAction(p => CliErrors.Run(() => RunTrain(p.GetValue(threads), p.GetValue(steps), p.GetValue(warmup), p.GetValue(output))));
+        { threads, steps, warmup, output, device };
+        train.SetAction(p => CliErrors.Run(() => RunTrain(p.GetValue(threads), p.GetValue(steps), p.GetValue(warmup), p.GetValue(output),
+                                                          p.GetValue(device))));
         bench.Add(train);
-        bench.Add(CreateSample(threads, output));
-        bench.Add(CreateSamplers(threads, output));
+        bench.Add(CreateSample(threads, output, device));
+        bench.Add(CreateSamplers(threads, output, device));
         return bench;
     }
 
-    static BenchReport Start(int threads, string? output, string bench)
+    static (BenchReport Report, Device Device) Start(int threads, string? output, string bench, string? deviceSpec)
     {
         TorchRuntime.SetThreads(threads);
+        var device = TorchRuntime.ParseDevice(deviceSpec);
         var report = new BenchReport(output);
         report.Emit(new JsonObject
         {
+            ["device"] = device.ToString(),
             ["bench"] = "env", ["torchsharp"] = typeof(torch).Assembly.GetName().Version?.ToString(), ["libtorch"] = torch.__version__,
             ["threads"] = torch.get_num_threads(), ["cpu_count"] = Environment.ProcessorCount, ["suite"] = bench,
             ["load_average"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
         });
-        return report;
+        return (report, device);
     }
 
     /// <summary>The bench model with bench_ref's deterministic init (seed 0).</summary>
-    public static Qwen2Model BenchModel() => new Qwen2Model(BenchConfig).InitializeWeights(seed: 0);
+    public static Qwen2Model BenchModel(Device? device = null) => new Qwen2Model(BenchConfig, device).InitializeWeights(seed: 0);
 
-    static int RunTrain(int threads, int steps, int warmup, string? output)
+    static int RunTrain(int threads, int steps, int warmup, string? output, string? deviceSpec)
     {
-        var report = Start(threads, output, "train");
-        var model = BenchModel();
+        var (report, device) = Start(threads, output, "train", deviceSpec);
+        var model = BenchModel(device);
         model.train();
         var optimizer = optim.AdamW(model.parameters(), 3e-4, 0.9, 0.95, 1e-8, 0.01);
         var data = new Generator(1);
         var batches = Enumerable.Range(0, warmup + steps)
-            .Select(_ => randint(0, MaskId, [Batch, Seq], generator: data, dtype: ScalarType.Int64).DetachFromDisposeScope()).ToList();
+            .Select(_ => randint(0, MaskId, [Batch, Seq], generator: data, dtype: ScalarType.Int64).to(device).DetachFromDisposeScope()).ToList();
         var losses = new List<double>();
         int next = 0;
         var loss = MdlmLossOptions.OpenDllmRelease with { MaskTokenId = MaskId };
@@ -78,7 +82,7 @@ public static partial class BenchCommand
             using var scope = NewDisposeScope();
             var x0 = batches[next++];
             // masking inside the timed step, as the reference: t ~ U clamped to [1/500, 1 − 1/500] per sequence
-            var t = TimeAssignment.PerSequence(ClampedUniformTimestepSampler.OpenDllm, Batch, Seq, data);
+            var t = TimeAssignment.PerSequence(ClampedUniformTimestepSampler.OpenDllm, Batch, Seq, data).to(device);
             var noisy = ForwardMasking.Apply(x0, t, LinearSchedule.Instance, MaskId, null, data);
             var logits = model.Logits(noisy.Tokens, AttentionPolicy.Bidirectional);
             var result = MdlmLoss.Compute(logits, x0, noisy.Masked, t, loss);

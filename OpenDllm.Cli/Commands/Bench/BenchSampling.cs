@@ -14,16 +14,16 @@ public static partial class BenchCommand
     const int Prompt = 32, Gen = 128, GenSteps = 128;
 
     /// <summary>`bench sample`: bench_ref.py's sampling run (prompt 32, 128 tokens, 128 steps, greedy maskgit_plus, Dream schedule).</summary>
-    static Command CreateSample(Option<int> threads, Option<string?> output)
+    static Command CreateSample(Option<int> threads, Option<string?> output, Option<string?> deviceOption)
     {
         var reps = new Option<int>("--reps") { Description = "Timed runs.", DefaultValueFactory = _ => 3 };
-        var command = new Command("sample", "Vanilla confidence sampling on the bench model, as bench_ref.py --only sample.") { threads, reps, output };
+        var command = new Command("sample", "Vanilla confidence sampling on the bench model, as bench_ref.py --only sample.") { threads, reps, output, deviceOption };
         command.SetAction(p => CliErrors.Run(() =>
         {
-            var report = Start(p.GetValue(threads), p.GetValue(output), "sample");
-            var denoiser = new Qwen2Denoiser(BenchModel(), MaskId, shiftedLogits: true);
+            var (report, device) = Start(p.GetValue(threads), p.GetValue(output), "sample", p.GetValue(deviceOption));
+            var denoiser = new Qwen2Denoiser(BenchModel(device), MaskId, shiftedLogits: true);
             var prompt = randint(0, MaskId, [1, Prompt], generator: new Generator(2), dtype: ScalarType.Int64);
-            var canvas = new Canvas(cat([prompt, full(1, Gen, MaskId, dtype: ScalarType.Int64)], 1));
+            var canvas = new Canvas(cat([prompt, full(1, Gen, MaskId, dtype: ScalarType.Int64)], 1).to(device));
             var sampler = new MaskedDiffusionSampler(new() { Steps = GenSteps, SkipEmptySteps = false });   // as the reference: 128 forwards
             int forwards = 0;
             using var noGrad = no_grad();
@@ -48,24 +48,24 @@ public static partial class BenchCommand
     /// (e.g. the quickstart's) or the bench model; with a checkpoint and its shards also single-line infill exact match on
     /// held-out code for the vanilla and Fast-dLLM samplers.
     /// </summary>
-    static Command CreateSamplers(Option<int> threads, Option<string?> output)
+    static Command CreateSamplers(Option<int> threads, Option<string?> output, Option<string?> deviceOption)
     {
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint directory (default: the random bench model)." };
         var shards = new Option<string>("--shards") { Description = "Token shards for held-out infill tasks.", DefaultValueFactory = _ => DefaultCorpus.DefaultOutputDirectory };
         var tasks = new Option<int>("--infill-tasks") { Description = "Held-out single-line infill tasks (needs --checkpoint).", DefaultValueFactory = _ => 40 };
         var length = new Option<int>("--length") { Description = "New tokens.", DefaultValueFactory = _ => 256 };
         var command = new Command("samplers", "Tokens/s and forwards of vanilla, Fast-dLLM (prefix, dual), block and AR samplers on one workload.")
-        { threads, output, checkpoint, shards, tasks, length };
+        { threads, output, checkpoint, shards, tasks, length, deviceOption };
         command.SetAction(p => CliErrors.Run(() =>
         {
-            var report = Start(p.GetValue(threads), p.GetValue(output), "samplers");
-            DiffusionPipeline? pipeline = p.GetValue(checkpoint) is { } dir ? DiffusionPipeline.Load(dir) : null;
-            IDenoiser denoiser = pipeline?.Denoiser ?? new Qwen2Denoiser(BenchModel(), MaskId, shiftedLogits: true);
+            var (report, device) = Start(p.GetValue(threads), p.GetValue(output), "samplers", p.GetValue(deviceOption));
+            DiffusionPipeline? pipeline = p.GetValue(checkpoint) is { } dir ? DiffusionPipeline.Load(dir, device) : null;
+            IDenoiser denoiser = pipeline?.Denoiser ?? new Qwen2Denoiser(BenchModel(device), MaskId, shiftedLogits: true);
             int n = p.GetValue(length);
             var prompt = pipeline is null
                 ? randint(0, MaskId, [1, Prompt], generator: new Generator(2), dtype: ScalarType.Int64)
                 : tensor(pipeline.Tokenizer.Encode("import os\nimport sys\n\n\ndef main(argv):\n    ").Select(i => (long)i).ToArray()).unsqueeze(0);
-            var canvas = new Canvas(cat([prompt, full(1, n, denoiser.MaskId, dtype: ScalarType.Int64)], 1));
+            var canvas = new Canvas(cat([prompt, full(1, n, denoiser.MaskId, dtype: ScalarType.Int64)], 1).to(device));
             var settings = new SamplerSettings { Steps = n, BlockLength = 32, Threshold = 0.9 };
             using var noGrad = no_grad();
             foreach (var name in new[] { "maskgit_plus", "fast-dllm-prefix", "fast-dllm", "block", "ar" })
