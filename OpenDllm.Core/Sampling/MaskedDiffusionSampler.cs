@@ -38,7 +38,8 @@ public sealed record MaskedDiffusionOptions
     public double Temperature { get; init; }
     public double? TopP { get; init; }
     public int? TopK { get; init; }
-    /// <summary>0: take the top-k confidences; &gt; 0: sample k positions by Gumbel-top-k on conf / alg_temp (per row).</summary>
+    /// <summary>0: take the top-k confidences; &gt; 0: sample k positions by Gumbel-top-k on conf / alg_temp (per row).
+    /// maskgit_plus, topk_margin and entropy only (origin and p2 refuse a non-zero value).</summary>
     public double AlgTemp { get; init; }
     public double Eps { get; init; } = 1e-3;
     public QuotaRule Quota { get; init; } = QuotaRule.Dream;
@@ -57,6 +58,8 @@ public sealed record MaskedDiffusionOptions
         SamplerOptionChecks.TopP(TopP);
         SamplerOptionChecks.TopK(TopK);
         SamplerOptionChecks.AlgTemp(AlgTemp);
+        if (AlgTemp != 0 && Algorithm is UnmaskingAlgorithm.Origin or UnmaskingAlgorithm.P2)
+            throw new ArgumentException($"alg_temp = {SamplerOptionChecks.Show(AlgTemp)} is not used by {Algorithm.ToString().ToLowerInvariant()} (only by maskgit_plus, topk_margin and entropy); leave it 0");
         if (!(Eps > 0 && Eps < 1)) throw new ArgumentException($"eps must be in (0, 1), got {SamplerOptionChecks.Show(Eps)}");
         return this;
     }

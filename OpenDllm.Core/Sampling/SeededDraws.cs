@@ -37,20 +37,35 @@ public static class SeededDraws
     /// <summary>
     /// One token per row of <paramref name="weights"/> [N, V] (non-negative, need not sum to 1; any device), drawn with
     /// probability w_v / Σw by inverse CDF: with u ~ U[0, 1) per row (CPU) and C_v = Σ_{j ≤ v} w_j in float64, the
-    /// token is the first v with C_v &gt; u·C_{V−1}. Zero-weight tokens are never drawn. Returns int64 [N] on the weights' device.
+    /// token is the first v with C_v &gt; u·C_{V−1}. Zero-weight tokens are never drawn. Returns int64 [N] on the weights'
+    /// device. The float64 CDF is built for at most <see cref="CdfChunkElements"/> entries at a time (the uniforms are
+    /// drawn first, so chunking never changes the result).
     /// </summary>
-    public static Tensor Categorical(Tensor weights, Generator generator)
+    public static Tensor Categorical(Tensor weights, Generator generator) => CategoricalInChunks(weights, generator, CdfChunkElements);
+
+    internal static Tensor CategoricalInChunks(Tensor weights, Generator generator, long chunkElements)
     {
         if (weights.dim() != 2) throw new ArgumentException($"expected weights [N, V], got [{string.Join(", ", weights.shape)}]", nameof(weights));
         using var scope = NewDisposeScope();
         long rows = weights.shape[0], vocab = weights.shape[1];
         var u = Uniform([rows, 1], generator, weights.device);                                       // [N, 1] float64
-        var cdf = weights.to(ScalarType.Float64).cumsum(1);                                         // [N, V]
-        var total = cdf.narrow(1, vocab - 1, 1);                                                    // [N, 1]
-        var target = (u * total).minimum(total.nextafter(zeros_like(total)));                        // < total, so a token with weight > 0
-        var token = searchsorted(cdf, target, right: true).squeeze(1).clamp_max(vocab - 1);         // [N]
-        return token.MoveToOuterDisposeScope();
+        if (rows == 0) return empty([0], dtype: ScalarType.Int64, device: weights.device).MoveToOuterDisposeScope();
+        long chunk = Math.Max(1, chunkElements / Math.Max(1, vocab));
+        var parts = new List<Tensor>();
+        for (long start = 0; start < rows; start += chunk)
+        {
+            long n = Math.Min(chunk, rows - start);
+            var cdf = weights.narrow(0, start, n).to(ScalarType.Float64).cumsum(1);                   // [n, V]
+            var total = cdf.narrow(1, vocab - 1, 1);                                                // [n, 1]
+            var target = (u.narrow(0, start, n) * total).minimum(total.nextafter(zeros_like(total))); // < total: a token with weight > 0
+            parts.Add(searchsorted(cdf, target, right: true).squeeze(1));                           // [n]: first v with C_v > target
+        }
+        var token = parts.Count == 1 ? parts[0] : cat(parts, 0);
+        return token.clamp_max(vocab - 1).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Largest float64 CDF block <see cref="Categorical"/> materialises at once (2²⁴ entries, 128 MiB).</summary>
+    public const long CdfChunkElements = 1L << 24;
 
     /// <summary>Fills <paramref name="target"/> (any device, any float dtype) with N(mean, std²) drawn on the CPU in its dtype,
     /// so the values equal those of <c>target.normal_(mean, std, generator)</c> on a CPU tensor.</summary>

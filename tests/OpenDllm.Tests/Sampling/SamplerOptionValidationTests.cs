@@ -57,6 +57,15 @@ public class SamplerOptionValidationTests
         _ = SamplerFactory.Create(option == "factor" ? "fast-dllm" : option == "alg_temp" ? "entropy" : "maskgit_plus", settings);   // where it is used
     }
 
+    [Theory]
+    [InlineData(UnmaskingAlgorithm.P2)]
+    [InlineData(UnmaskingAlgorithm.Origin)]
+    public void AlgTempIsRefusedWhereTheAlgorithmIgnoresIt(UnmaskingAlgorithm algorithm)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new MaskedDiffusionSampler(new() { Algorithm = algorithm, AlgTemp = 0.5 }));
+        Assert.StartsWith("alg_temp = 0.5 is not used by " + algorithm.ToString().ToLowerInvariant(), error.Message);
+    }
+
     [Fact]
     public void SettingsValidateTheirCounts()
     {

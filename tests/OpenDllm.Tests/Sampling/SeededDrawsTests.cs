@@ -42,6 +42,17 @@ public class SeededDrawsTests
     }
 
     [Fact]
+    public void ChunkingTheCdfNeverChangesTheDraws()
+    {
+        using var scope = NewDisposeScope();
+        var weights = rand([23, 50], generator: new Generator(8)).pow(4);
+        var whole = SeededDraws.Categorical(weights, SeededDraws.ForSeed(2));
+        foreach (long chunk in new long[] { 1, 50, 149, 400 })                                        // 1, 1, 2 and 8 rows per block
+            Assert.True(Fixture.Same(whole, SeededDraws.CategoricalInChunks(weights, SeededDraws.ForSeed(2), chunk)), $"chunk {chunk}");
+        Assert.Equal([0L], SeededDraws.Categorical(zeros(0, 50), SeededDraws.ForSeed(2)).shape);
+    }
+
+    [Fact]
     public void TheSameSeedGivesTheSameDraws()
     {
         using var scope = NewDisposeScope();
