@@ -43,6 +43,7 @@ public static class SampleCommand
             return DiffusionPipeline.Load(checkpoint, Model.ResolveDevice(p), Model.ShiftedOverride(p));
         }
 
+        /// <summary>The sampler of the options (validated: a bad value is a one-line error naming the option).</summary>
         public ISampler Build(ParseResult p) => SamplerFactory.Create(p.GetValue(Sampler)!, new SamplerSettings
         {
             Steps = p.GetValue(Steps), Temperature = p.GetValue(Temperature), TopP = p.GetValue(TopP), TopK = p.GetValue(TopK),
@@ -75,9 +76,10 @@ public static class SampleCommand
         command.SetAction(p => CliErrors.Run(() =>
         {
             TorchRuntime.EnsureLoaded();
+            var sampler = a.Build(p);                                       // bad sampler options fail before the model loads
             var pipeline = a.Load(p);
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            var g = pipeline.Complete(p.GetValue(prompt)!, p.GetValue(length), a.Build(p));
+            var g = pipeline.Complete(p.GetValue(prompt)!, p.GetValue(length), sampler);
             return a.Report(p, g, watch.Elapsed);
         }));
         return command;
@@ -100,9 +102,10 @@ public static class SampleCommand
             string Read(Option<string> o) => File.Exists(p.GetValue(o)) ? File.ReadAllText(p.GetValue(o)!)
                 : throw new FileNotFoundException($"{p.GetValue(o)}: file not found ({o.Name})");
             var (pre, suf) = (Read(prefix), Read(suffix));
+            var sampler = a.Build(p);                                       // bad sampler options fail before the model loads
             var pipeline = a.Load(p, p.GetValue(prefix), p.GetValue(suffix));
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            var g = pipeline.Infill(pre, suf, p.GetValue(length), a.Build(p));
+            var g = pipeline.Infill(pre, suf, p.GetValue(length), sampler);
             return a.Report(p, g, watch.Elapsed);
         }));
         return command;

@@ -1,3 +1,4 @@
+using OpenDllm.Sampling;
 using OpenDllm.Schedules;
 using static TorchSharp.torch;
 
@@ -6,7 +7,7 @@ namespace OpenDllm.Masking;
 /// <summary>
 /// The forward absorbing process q(x_t | x_0) (SPEC §1.1) and its exact posterior q(x_s | x_t, x_0).
 /// Uniforms are drawn on the CPU from the seeded generator and then moved to the tokens' device, so a seed gives the
-/// same masks on every device.
+/// same masks on every device (<see cref="SeededDraws"/>).
 /// </summary>
 public static class ForwardMasking
 {
@@ -29,7 +30,7 @@ public static class ForwardMasking
         // 2. masking probability 1 − α(t), in float64  [B, L]
         var p = 1.0 - schedule.Alpha(t.to(ScalarType.Float64));
         // 3. u ~ U[0, 1) from the generator  [B, L]
-        var u = rand(x0.shape, dtype: ScalarType.Float64, generator: generator).to(x0.device);
+        var u = SeededDraws.Uniform(x0.shape, generator, x0.device);
         // 4. masked where u < 1 − α(t) and maskable  [B, L]
         var masked = u.lt(p);
         if (maskable is not null) masked = masked.logical_and(maskable.to(x0.device).to(ScalarType.Bool));
@@ -57,7 +58,7 @@ public static class ForwardMasking
         var alphaT = schedule.Alpha(t);
         var pUnmask = ((schedule.Alpha(s) - alphaT) / (1.0 - alphaT)).nan_to_num(0.0).clamp(0.0, 1.0);
         // 2. u ~ U[0, 1); unmask masked tokens with u < P(unmask)  [B, L]
-        var u = rand(t.shape, dtype: ScalarType.Float64, generator: generator).to(device);
+        var u = SeededDraws.Uniform(t.shape, generator, device);
         var unmask = atT.Masked.logical_and(u.lt(pUnmask));
         var masked = atT.Masked.logical_and(unmask.logical_not());
         var xs = where(unmask, x0.to(device), atT.Tokens);

@@ -1,3 +1,4 @@
+using OpenDllm.Sampling;
 using static TorchSharp.torch;
 
 namespace OpenDllm.Masking;
@@ -36,8 +37,8 @@ public static class SpanMasking
         return new SpanMaskedBatch(
             x0.masked_fill(masked, maskId).MoveToOuterDisposeScope(),
             masked.MoveToOuterDisposeScope(),
-            tensor(starts).MoveToOuterDisposeScope(),
-            tensor(lengths).MoveToOuterDisposeScope());
+            tensor(starts, device: x0.device).MoveToOuterDisposeScope(),
+            tensor(lengths, device: x0.device).MoveToOuterDisposeScope());
     }
 
     /// <summary>
@@ -56,7 +57,7 @@ public static class SpanMasking
         var n = validLengths is null ? Enumerable.Repeat(length, (int)batch).ToArray() : ToLongs(validLengths);
         if (n.Length != batch) throw new ArgumentException($"validLengths needs {batch} entries.", nameof(validLengths));
         double[] u;
-        using (var draws = rand([batch, 2], dtype: ScalarType.Float64, generator: generator))      // [B, 2]: (length, start)
+        using (var draws = SeededDraws.Uniform([batch, 2], generator))                                // [B, 2] on the CPU: (length, start)
             u = draws.data<double>().ToArray();
         var starts = new long[batch]; var lengths = new long[batch];
         for (int b = 0; b < batch; b++)
@@ -81,6 +82,6 @@ public static class SpanMasking
 /// <summary>An infilling batch: x with the middle masked.</summary>
 /// <param name="Tokens">[B, L] int64, the middle set to the mask id.</param>
 /// <param name="Masked">[B, L] bool, true exactly on the middle.</param>
-/// <param name="Start">[B] int64, first masked position (= prefix length).</param>
-/// <param name="Length">[B] int64, middle length.</param>
+/// <param name="Start">[B] int64, first masked position (= prefix length), on the tokens' device.</param>
+/// <param name="Length">[B] int64, middle length, on the tokens' device.</param>
 public sealed record SpanMaskedBatch(Tensor Tokens, Tensor Masked, Tensor Start, Tensor Length);

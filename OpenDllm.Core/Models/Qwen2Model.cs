@@ -115,18 +115,20 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
 
     /// <summary>
     /// Deterministic random initialisation from <paramref name="seed"/>: weights and embeddings ~ N(0, std²)
-    /// (HF's <c>initializer_range</c>, default 0.02), biases 0, norm weights 1.
+    /// (HF's <c>initializer_range</c>, default 0.02), biases 0, norm weights 1. The normals are drawn on the CPU in each
+    /// parameter's dtype and copied to its device (<see cref="Sampling.SeededDraws"/>), so a seed gives the same weights
+    /// on every device.
     /// </summary>
     public Qwen2Model InitializeWeights(long seed, double std = 0.02)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var generator = new Generator((ulong)seed, HeadWeight.device);
+        using var generator = Sampling.SeededDraws.ForSeed(seed);
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
-            else p.normal_(0, std, generator);
+            else Sampling.SeededDraws.FillNormal(p, 0, std, generator);
         }
         return this;
     }

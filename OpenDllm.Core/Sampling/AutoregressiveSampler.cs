@@ -17,6 +17,15 @@ public sealed record AutoregressiveOptions
     public long? EosId { get; init; }
     public long Seed { get; init; }
     public bool RecordTrajectory { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option and its value.</summary>
+    public AutoregressiveOptions Validate()
+    {
+        SamplerOptionChecks.Temperature(Temperature);
+        SamplerOptionChecks.TopP(TopP);
+        SamplerOptionChecks.TopK(TopK);
+        return this;
+    }
 }
 
 /// <summary>
@@ -27,7 +36,7 @@ public sealed record AutoregressiveOptions
 /// </summary>
 public sealed class AutoregressiveSampler(AutoregressiveOptions? options = null) : ISampler
 {
-    public AutoregressiveOptions Options { get; } = options ?? new AutoregressiveOptions();
+    public AutoregressiveOptions Options { get; } = (options ?? new AutoregressiveOptions()).Validate();
 
     public string Name => Options.UseCache ? "ar-cache" : "ar";
 
@@ -46,7 +55,7 @@ public sealed class AutoregressiveSampler(AutoregressiveOptions? options = null)
 
         var real = canvas.KeyPadding ?? ones_like(x, dtype: ScalarType.Bool);
         var positions = SamplingGuards.PositionIds(real)!;                                // left padding skipped
-        using var generator = new Generator((ulong)o.Seed, x.device);
+        using var generator = SeededDraws.ForSeed(o.Seed);
         var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
         var done = zeros(x.shape[0], dtype: ScalarType.Bool, device: x.device);
         KvCache? cache = null;

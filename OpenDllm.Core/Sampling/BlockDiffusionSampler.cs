@@ -33,11 +33,12 @@ public sealed record BlockDiffusionOptions
     public long Seed { get; init; }
     public bool RecordTrajectory { get; init; }
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option and its value.</summary>
     public BlockDiffusionOptions Validate()
     {
-        if (BlockSize < 1) throw new ArgumentOutOfRangeException(nameof(BlockSize), BlockSize, "block size must be ≥ 1");
-        if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "steps must be ≥ 1");
-        if (Temperature < 0) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "temperature must be ≥ 0");
+        SamplerOptionChecks.Positive("block_size", BlockSize);
+        SamplerOptionChecks.Positive("steps", Steps);
+        SamplerOptionChecks.Temperature(Temperature);
         return this;
     }
 }
@@ -78,7 +79,7 @@ public sealed class BlockDiffusionSampler(BlockDiffusionOptions? options = null)
         var positions = (real.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
         long total = x.shape[1];
         int blocks = (int)((total - prefix + b - 1) / b), stepsPerBlock = (o.Steps + blocks - 1) / blocks;
-        using var generator = new Generator((ulong)o.Seed, device);
+        using var generator = SeededDraws.ForSeed(o.Seed);
         var done = zeros(rows, dtype: ScalarType.Bool, device: device);
         int forwards = 0;
         KvCache? cache = null;
@@ -102,7 +103,7 @@ public sealed class BlockDiffusionSampler(BlockDiffusionOptions? options = null)
                 }
 
                 // 3. per-row quotas over the block's masks                                          [B][steps_b]
-                var counts = x.narrow(1, s, len).eq(maskId).sum(1).data<long>().Select(n => (int)n).ToArray();
+                var counts = SamplingGuards.HostLongs(x.narrow(1, s, len).eq(maskId).sum(1)).Select(n => (int)n).ToArray();
                 var quotas = counts.Select(n => o.Transfer == QuotaRule.Dream
                     ? DreamTransferSchedule.Quotas(n, stepsPerBlock) : LladaTransferSchedule.Quotas(n, stepsPerBlock)).ToArray();
                 int last = o.SkipEmptySteps ? Enumerable.Range(0, stepsPerBlock).LastOrDefault(i => quotas.Any(q => q[i] > 0)) : stepsPerBlock - 1;
@@ -116,7 +117,7 @@ public sealed class BlockDiffusionSampler(BlockDiffusionOptions? options = null)
                     var block = x.narrow(1, s, len);
                     var (proposal, confidence, rank) = LladaSampler.ProposeTokens(logits, block.eq(maskId), o.Temperature,
                                                                                   o.Remasking, generator, []);
-                    var chosen = SamplingGuards.SelectPerRow(rank, tensor(k, device: device), 0, generator);
+                    var chosen = SamplingGuards.SelectPerRow(rank, k, 0, generator);
                     var before = recorder is null ? null : x.narrow(1, extra, width).clone();
                     block.copy_(where(chosen, proposal, block));
                     if (i == last) StopFinishedRows(x, done, s, e);

@@ -33,11 +33,15 @@ public sealed record FastDllmOptions
     public long Seed { get; init; }
     public bool RecordTrajectory { get; init; }
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option and its value.</summary>
     public FastDllmOptions Validate()
     {
-        if (BlockLength < 1) throw new ArgumentOutOfRangeException(nameof(BlockLength), BlockLength, "block length must be ≥ 1");
-        if (Threshold is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(Threshold), Threshold, "threshold must be in (0, 1]");
-        if (Factor is <= 0) throw new ArgumentOutOfRangeException(nameof(Factor), Factor, "factor must be positive");
+        SamplerOptionChecks.Positive("block_length", BlockLength);
+        SamplerOptionChecks.Threshold(Threshold);
+        SamplerOptionChecks.Factor(Factor);
+        SamplerOptionChecks.Temperature(Temperature);
+        SamplerOptionChecks.TopP(TopP);
+        SamplerOptionChecks.TopK(TopK);
         return this;
     }
 }
@@ -63,12 +67,12 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
         var x = canvas.Tokens.clone();
         long maskId = denoiser.MaskId, width = x.shape[1];
         SamplingGuards.RequireLeadingToken(denoiser, x, maskId);
-        var columns = x.eq(maskId).any(0).nonzero().squeeze(1).data<long>().ToArray();
+        var columns = SamplingGuards.HostLongs(x.eq(maskId).any(0).nonzero().squeeze(1));   // masked columns, on the host once
         var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
         if (columns.Length == 0) return new SamplerOutput(x.MoveToOuterDisposeScope(), 0, recorder?.Build());
         long first = columns[0], last = columns[^1] + 1;
         var positions = SamplingGuards.PositionIds(canvas.KeyPadding) ?? arange(width, device: x.device).unsqueeze(0).expand(x.shape[0], -1);
-        using var generator = new Generator((ulong)o.Seed, x.device);
+        using var generator = SeededDraws.ForSeed(o.Seed);
         int shift = denoiser.ShiftedLogits ? 1 : 0;
         int forwards = 0;
 

@@ -39,11 +39,12 @@ public sealed record LladaOptions
     public long Seed { get; init; }
     public bool RecordTrajectory { get; init; }
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option and its value.</summary>
     public LladaOptions Validate()
     {
-        if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "steps must be ≥ 1");
-        if (BlockLength is { } b && b < 1) throw new ArgumentOutOfRangeException(nameof(BlockLength), b, "block length must be ≥ 1");
-        if (Temperature < 0) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "temperature must be ≥ 0");
+        SamplerOptionChecks.Positive("steps", Steps);
+        if (BlockLength is { } b) SamplerOptionChecks.Positive("block_length", b);
+        SamplerOptionChecks.Temperature(Temperature);
         if ((LogitsEosInf || ConfidenceEosEotInf) && EosId is null)
             throw new ArgumentException("logits_eos_inf / confidence_eos_eot_inf need EosId", nameof(EosId));
         return this;
@@ -74,22 +75,22 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
         if (canvas.KeyPadding is not null) free &= canvas.KeyPadding;
         SamplingGuards.RequireLeadingToken(denoiser, x, maskId);
         var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
-        var columns = free.any(0);                                                  // [T]
-        if (!columns.any().item<bool>()) return new SamplerOutput(x.MoveToOuterDisposeScope(), 0, recorder?.Build());
+        var columns = SamplingGuards.HostLongs(free.any(0));                        // [T] on the host, once
+        if (columns.All(c => c == 0)) return new SamplerOutput(x.MoveToOuterDisposeScope(), 0, recorder?.Build());
 
         // 1. generation region [start, start + length), blocks and steps per block (SPEC §5.3 requirements)
-        long start = columns.to(ScalarType.Int64).argmax().item<long>();
-        long length = x.shape[1] - start - columns.flip(0).to(ScalarType.Int64).argmax().item<long>();
+        long start = Array.IndexOf(columns, 1L);
+        long length = Array.LastIndexOf(columns, 1L) + 1 - start;
         var (blocks, stepsPerBlock) = Layout(length, o.BlockLength ?? (int)length, o.Steps);
         long blockLength = length / blocks;
-        using var generator = new Generator((ulong)o.Seed, x.device);
+        using var generator = SeededDraws.ForSeed(o.Seed);
         int forwards = 0;
 
         for (int blk = 0; blk < blocks; blk++)
         {
             long s = start + blk * blockLength;
             // 2. per-row quotas over the block's masks, exact per row                 [B][steps_b]
-            var counts = free.narrow(1, s, blockLength).sum(1).data<long>().Select(n => (int)n).ToArray();
+            var counts = SamplingGuards.HostLongs(free.narrow(1, s, blockLength).sum(1)).Select(n => (int)n).ToArray();
             var quotas = LladaTransferSchedule.Quotas(counts, stepsPerBlock);
             for (int i = 0; i < stepsPerBlock; i++)
             {
@@ -100,7 +101,7 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
                 forwards++;
                 var masked = x.narrow(1, s, blockLength).eq(maskId) & free.narrow(1, s, blockLength);   // [B, b]
                 var (proposal, confidence, rank) = Propose(logits, masked, generator);
-                var chosen = SamplingGuards.SelectPerRow(rank, tensor(k, device: x.device), 0, generator);
+                var chosen = SamplingGuards.SelectPerRow(rank, k, 0, generator);
                 var before = recorder is null ? null : x.clone();
                 x.narrow(1, s, blockLength).copy_(where(chosen, proposal, x.narrow(1, s, blockLength)));
                 recorder?.Record(before!, x, Widen(confidence, x, s));
@@ -136,7 +137,8 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
     }
 
     /// <summary>
-    /// x0 = Gumbel-max in float64; confidence = softmax(logits)[x0] or U(0,1); rank = confidence, −∞ where not masked,
+    /// x0 ~ softmax(logits / T) in float64 (<see cref="TokenChoice.SampleTempered"/>); confidence = softmax(logits)[x0] or
+    /// U(0,1) (drawn on the CPU, <see cref="SeededDraws"/>); rank = confidence, −∞ where not masked,
     /// and (confidence_eos_eot_inf) confidence − 2 where x0 is EOS/EoT: below every other candidate but still committed
     /// when the quota needs it, as LLaDA's topk over −∞ does (in probability order rather than an arbitrary one).
     /// </summary>
@@ -150,10 +152,10 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
     internal static (Tensor Proposal, Tensor Confidence, Tensor Rank) ProposeTokens(
         Tensor logits, Tensor masked, double temperature, RemaskingStrategy remasking, Generator generator, long[] demoted)
     {
-        var proposal = TokenChoice.GumbelArgmax(logits, temperature, generator);                 // [B, L]
+        var proposal = TokenChoice.SampleTempered(logits, temperature, generator);                 // [B, L]
         var confidence = remasking == RemaskingStrategy.LowConfidence
             ? logits.to(ScalarType.Float32).softmax(-1).gather(-1, proposal.unsqueeze(-1)).squeeze(-1)
-            : rand(proposal.shape, dtype: ScalarType.Float32, device: logits.device, generator: generator);
+            : SeededDraws.Uniform(proposal.shape, generator, logits.device, ScalarType.Float32);
         var rank = confidence.to(ScalarType.Float64);
         foreach (var id in demoted) rank = where(proposal.eq(id), rank - 2, rank);
         return (proposal, confidence, rank.masked_fill(masked.logical_not(), double.NegativeInfinity));

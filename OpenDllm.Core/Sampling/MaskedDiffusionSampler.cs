@@ -16,7 +16,8 @@ public enum UnmaskingAlgorithm
     TopKMargin,
     /// <summary>Confidence = −H(p).</summary>
     Entropy,
-    /// <summary>Path-planning P2: may re-mask tokens it decoded earlier; runs all steps.</summary>
+    /// <summary>Path-planning P2: scores every position by a fresh sample and may re-mask tokens it decoded earlier;
+    /// stops once nothing is masked (Open-dLLM after its issue #7 fix).</summary>
     P2,
 }
 
@@ -37,7 +38,8 @@ public sealed record MaskedDiffusionOptions
     public double Temperature { get; init; }
     public double? TopP { get; init; }
     public int? TopK { get; init; }
-    /// <summary>0: take the top-k confidences; &gt; 0: sample k positions by Gumbel-top-k on conf / alg_temp (per row).</summary>
+    /// <summary>0: take the top-k confidences; &gt; 0: sample k positions by Gumbel-top-k on conf / alg_temp (per row).
+    /// maskgit_plus, topk_margin and entropy only (origin and p2 refuse a non-zero value).</summary>
     public double AlgTemp { get; init; }
     public double Eps { get; init; } = 1e-3;
     public QuotaRule Quota { get; init; } = QuotaRule.Dream;
@@ -48,12 +50,17 @@ public sealed record MaskedDiffusionOptions
     public long Seed { get; init; }
     public bool RecordTrajectory { get; init; }
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option and its value.</summary>
     public MaskedDiffusionOptions Validate()
     {
-        if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "steps must be ≥ 1");
-        if (Temperature < 0) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "temperature must be ≥ 0");
-        if (TopP is { } p && (p <= 0 || p > 1)) throw new ArgumentOutOfRangeException(nameof(TopP), p, "top_p must be in (0, 1]");
-        if (Eps <= 0 || Eps >= 1) throw new ArgumentOutOfRangeException(nameof(Eps), Eps, "eps must be in (0, 1)");
+        SamplerOptionChecks.Positive("steps", Steps);
+        SamplerOptionChecks.Temperature(Temperature);
+        SamplerOptionChecks.TopP(TopP);
+        SamplerOptionChecks.TopK(TopK);
+        SamplerOptionChecks.AlgTemp(AlgTemp);
+        if (AlgTemp != 0 && Algorithm is UnmaskingAlgorithm.Origin or UnmaskingAlgorithm.P2)
+            throw new ArgumentException($"alg_temp = {SamplerOptionChecks.Show(AlgTemp)} is not used by {Algorithm.ToString().ToLowerInvariant()} (only by maskgit_plus, topk_margin and entropy); leave it 0");
+        if (!(Eps > 0 && Eps < 1)) throw new ArgumentException($"eps must be in (0, 1), got {SamplerOptionChecks.Show(Eps)}");
         return this;
     }
 }
@@ -61,7 +68,8 @@ public sealed record MaskedDiffusionOptions
 /// <summary>
 /// Confidence-based masked-diffusion decoding as in Dream and Open-dCoder (SPEC §5.2): every step runs a full
 /// bidirectional forward, re-aligns shifted logits, proposes tokens at masked positions and commits a quota of them.
-/// The quota is per row (Open-dLLM), not Dream's batch average (SPEC §11.7).
+/// The quota is per row (Open-dLLM), not Dream's batch average (SPEC §11.7). Works on any device: the canvas stays where
+/// it is, each step copies one [B] count vector to the host, and random draws follow <see cref="SeededDraws"/>.
 /// </summary>
 public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = null) : ISampler
 {
@@ -85,35 +93,41 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         long maskId = denoiser.MaskId;
         var fixedPositions = x.ne(maskId);                                          // prompt, suffix, padding
         if (canvas.KeyPadding is not null) fixedPositions = fixedPositions | canvas.KeyPadding.logical_not();
+        var free = fixedPositions.logical_not();                                    // [B, T]: the positions to decode
         SamplingGuards.RequireLeadingToken(denoiser, x, maskId);
-        using var generator = new Generator((ulong)o.Seed, x.device);
+        using var generator = SeededDraws.ForSeed(o.Seed);
         var timesteps = DreamTransferSchedule.Timesteps(o.Steps, o.Eps);             // float32, as torch.linspace
         var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
         int forwards = 0;
-        var uniform = LladaTransferSchedule.Quotas((int)x.eq(maskId).sum(1).max().item<long>(), o.Steps);
+        var freeCount = SamplingGuards.HostLongs(free.sum(1));                      // [B] on the host, once
+        var uniform = LladaTransferSchedule.Quotas((int)freeCount.Max(), o.Steps);
 
         for (int i = 0; i < o.Steps; i++)
         {
             using var scope = NewDisposeScope();
-            var masked = x.eq(maskId) & fixedPositions.logical_not();              // [B, T]
-            var nMasked = masked.sum(1);                                            // [B]
-            if (o.Algorithm != UnmaskingAlgorithm.P2 && !nMasked.any().item<bool>()) break;
-            var quota = o.Algorithm == UnmaskingAlgorithm.P2 ? null : Quota(i, nMasked, timesteps, uniform);
-            if (quota is not null && o.SkipEmptySteps && o.Algorithm != UnmaskingAlgorithm.Origin && !quota.any().item<bool>()) continue;
-
-            // P2 scores every position; the others only need the masked rows ([N, V]), which saves most of the LM head
-            var logits = o.Algorithm == UnmaskingAlgorithm.P2
-                ? Logits(denoiser, x, canvas.KeyPadding)                                // [B, T, V]
-                : MaskedRowLogits(denoiser, x, masked, canvas.KeyPadding);              // [N, V]
-            forwards++;
-            var before = recorder is null ? null : x.clone();
-            var (next, confidence) = o.Algorithm switch
+            var masked = x.eq(maskId) & free;                                      // [B, T]
+            var nMasked = SamplingGuards.HostLongs(masked.sum(1));                  // [B]: the step's one host read
+            if (nMasked.All(n => n == 0)) break;                                    // every algorithm, p2 included (upstream)
+            Tensor next, confidence;
+            if (o.Algorithm == UnmaskingAlgorithm.P2)
             {
-                UnmaskingAlgorithm.Origin => Origin(x, masked, logits, timesteps, i, maskId, generator),
-                UnmaskingAlgorithm.P2 => PathPlanning(x, fixedPositions,
-                    o.SuppressMaskToken ? SamplingGuards.SuppressToken(logits, maskId) : logits, i, maskId, generator),
-                _ => Confident(x, masked, logits, quota!, maskId, generator),
-            };
+                var logits = Logits(denoiser, x, canvas.KeyPadding);                    // [B, T, V]: p2 scores every position
+                if (o.SuppressMaskToken) logits = SamplingGuards.SuppressToken(logits, maskId);
+                forwards++;
+                (next, confidence) = PathPlanning(x, masked, fixedPositions, logits,
+                                                  PathPlanningSchedule.RemaskCounts(freeCount, i, o.Steps), maskId, generator);
+            }
+            else
+            {
+                var quota = Quota(i, nMasked, timesteps, uniform);                      // [B] on the host
+                if (o.SkipEmptySteps && o.Algorithm != UnmaskingAlgorithm.Origin && quota.All(k => k == 0)) continue;
+                var logits = MaskedRowLogits(denoiser, x, masked, canvas.KeyPadding);  // [N, V]: only the masked rows
+                forwards++;
+                (next, confidence) = o.Algorithm == UnmaskingAlgorithm.Origin
+                    ? Origin(x, masked, logits, timesteps, i, maskId, generator)
+                    : Confident(x, masked, logits, quota, maskId, generator);
+            }
+            var before = recorder is null ? null : x.clone();
             x.copy_(next);
             recorder?.Record(before!, x, confidence);
         }
@@ -140,19 +154,18 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
                                                   KeyPadding: keyPadding, OutputPositions: rows)).Logits;
     }
 
-    /// <summary>Tokens to reveal per row at step i [B] (SPEC §5.2): the Dream floor rule on each row's remaining masks,
-    /// or the uniform split of the reference (LLaDA's even split of the initial count, clamped to what is left).</summary>
-    Tensor Quota(int i, Tensor nMasked, float[] timesteps, int[] uniform)
+    /// <summary>Tokens to reveal per row at step i (SPEC §5.2), from the host counts of masks left: the Dream floor rule
+    /// on each row's remaining masks, or the uniform split of the reference (LLaDA's even split of the initial count,
+    /// clamped to what is left); everything left at the last step.</summary>
+    long[] Quota(int i, long[] nMasked, float[] timesteps, int[] uniform)
     {
         if (i == Options.Steps - 1) return nMasked;
-        var remaining = nMasked.data<long>().ToArray();
-        var k = Options.Quota == QuotaRule.Dream
-            ? remaining.Select(n => (long)DreamTransferSchedule.FloorQuota((int)n, timesteps[i], timesteps[i + 1])).ToArray()
-            : remaining.Select(n => Math.Min(n, uniform[i])).ToArray();
-        return tensor(k, device: nMasked.device);
+        return Options.Quota == QuotaRule.Dream
+            ? nMasked.Select(n => (long)DreamTransferSchedule.FloorQuota((int)n, timesteps[i], timesteps[i + 1])).ToArray()
+            : nMasked.Select(n => Math.Min(n, uniform[i])).ToArray();
     }
 
-    (Tensor, Tensor) Confident(Tensor x, Tensor masked, Tensor logits, Tensor quota, long maskId, Generator generator)
+    (Tensor, Tensor) Confident(Tensor x, Tensor masked, Tensor logits, long[] quota, long maskId, Generator generator)
     {
         var o = Options;
         var kind = o.Algorithm switch
@@ -170,27 +183,25 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
     {
         var (conf, proposal) = ProposeAtMasks(x, masked, logits, ConfidenceKind.Probability, maskId, generator);
         double p = i == Options.Steps - 1 ? 1.0 : 1 - timesteps[i + 1] / timesteps[i];
-        var reveal = masked & (rand(x.shape, generator: generator, device: x.device) < p);
+        var reveal = masked & (SeededDraws.Uniform(x.shape, generator, x.device, ScalarType.Float32) < p);
         return (where(reveal, proposal, x), conf);
     }
 
     /// <summary>
-    /// P2 (SPEC §5.2): κ = (i+1)/steps; the ⌊#free·(1−κ)⌋ least confident free positions are (re-)masked, masked positions
-    /// not selected take their proposal, decoded ones keep their token. Confidence of a decoded position is the model's
-    /// probability of its current token (our reading: the spec leaves it open); of a masked one, that of its proposal.
+    /// P2 path planning (SPEC §5.2) as Open-dLLM computes it since the fix of its issue #7 (PR #12): every position gets a
+    /// fresh proposal x0 and confidence c = p(x0) (after temperature / top-p / top-k); fixed positions (prompt, suffix,
+    /// padding) get c = +∞; the n_remask = ⌊#free·(1 − κ_i)⌋ lowest (<see cref="PathPlanningSchedule"/>) become [MASK],
+    /// which can re-mask tokens decoded earlier; masked positions not chosen take x0; decoded positions not chosen keep
+    /// their token (not x0). A decoded position is thus scored by its new sample, not by the probability of the token it
+    /// holds (the reading OpenDllm used before the upstream fix). The caller stops once nothing is masked.
+    /// Returns the next canvas and the confidences [B, T].
     /// </summary>
-    (Tensor, Tensor) PathPlanning(Tensor x, Tensor fixedPositions, Tensor logits, int i, long maskId, Generator generator)
+    (Tensor, Tensor) PathPlanning(Tensor x, Tensor masked, Tensor fixedPositions, Tensor logits, long[] nRemask, long maskId,
+                                  Generator generator)
     {
-        var o = Options;
-        var (conf, proposal) = Propose(logits, ConfidenceKind.Probability, generator);
-        var probs = TokenChoice.Filter(logits, o.Temperature, o.TopP, o.TopK).to(ScalarType.Float32).softmax(-1);
-        var current = probs.gather(-1, x.clamp_max(logits.shape[^1] - 1).unsqueeze(-1)).squeeze(-1);
-        var masked = x.eq(maskId);
-        conf = where(masked, conf, current).masked_fill(fixedPositions, double.PositiveInfinity);
-        double kappa = (i + 1) / (double)o.Steps;
-        var free = fixedPositions.logical_not().sum(1);                              // [B]
-        var nRemask = (free.to(ScalarType.Float64) * (1 - kappa)).floor().to(ScalarType.Int64);
-        var remask = SamplingGuards.SelectPerRow(conf.neg(), nRemask, 0, generator);               // lowest confidence
+        var (conf, proposal) = Propose(logits, ConfidenceKind.Probability, generator);            // [B, T] each
+        conf = conf.masked_fill(fixedPositions, double.PositiveInfinity);
+        var remask = SamplingGuards.SelectLowest(conf, nRemask);                                  // [B, T] bool
         var decoded = where(masked, proposal, x);
         return (where(remask, full_like(x, maskId), decoded), conf);
     }

@@ -15,6 +15,27 @@ public sealed record SamplerSettings
     public bool RecordTrajectory { get; init; }
     /// <summary>End-of-sequence id: AR and block samplers stop a row after it.</summary>
     public long? EosId { get; init; }
+
+    /// <summary>Range checks of every knob (<see cref="SamplerOptionChecks"/>): one-line <see cref="ArgumentException"/>
+    /// naming the first bad option and its value. <see cref="SamplerFactory.Create"/> also checks what the chosen sampler uses.</summary>
+    public SamplerSettings Validate()
+    {
+        SamplerOptionChecks.Positive("steps", Steps);
+        SamplerOptionChecks.Positive("block_length", BlockLength);
+        return ValidateValues();
+    }
+
+    /// <summary>The checks of the real-valued knobs (temperature, top_p, top_k, alg_temp, threshold, factor).</summary>
+    internal SamplerSettings ValidateValues()
+    {
+        SamplerOptionChecks.Temperature(Temperature);
+        SamplerOptionChecks.TopP(TopP);
+        SamplerOptionChecks.TopK(TopK);
+        SamplerOptionChecks.AlgTemp(AlgTemp);
+        SamplerOptionChecks.Threshold(Threshold);
+        SamplerOptionChecks.Factor(Factor);
+        return this;
+    }
 }
 
 /// <summary>Builds a sampler from its name (SPEC §5), so a command line or notebook can swap samplers by a string.</summary>
@@ -26,9 +47,16 @@ public static class SamplerFactory
         "maskgit_plus", "origin", "topk_margin", "entropy", "p2", "fast-dllm", "fast-dllm-prefix", "fast-dllm-nocache", "llada", "block", "block-nocache", "ar", "ar-nocache",
     ];
 
+    /// <summary>
+    /// The sampler <paramref name="name"/> with <paramref name="settings"/>. A knob the sampler would ignore is refused
+    /// when it is set away from its "off" value (top_p / top_k for llada and block, alg_temp outside maskgit_plus,
+    /// topk_margin and entropy, factor outside fast-dllm), so no setting silently leaves the numbers unchanged.
+    /// </summary>
     public static ISampler Create(string name, SamplerSettings? settings = null)
     {
         var s = settings ?? new SamplerSettings();
+        if (!Names.Contains(name)) throw new ArgumentException($"unknown sampler '{name}'; valid samplers: {string.Join(", ", Names)}");
+        RejectUnused(name, s.ValidateValues());
         MaskedDiffusionSampler Masked(UnmaskingAlgorithm algorithm) => new(new MaskedDiffusionOptions
         {
             Algorithm = algorithm, Steps = s.Steps, Temperature = s.Temperature, TopP = s.TopP, TopK = s.TopK,
@@ -70,5 +98,17 @@ public static class SamplerFactory
             "ar-nocache" => Ar(cache: false),
             _ => throw new ArgumentException($"unknown sampler '{name}'; valid samplers: {string.Join(", ", Names)}"),
         };
+    }
+
+    static void RejectUnused(string name, SamplerSettings s)
+    {
+        bool confident = name is "maskgit_plus" or "topk_margin" or "entropy";
+        bool filters = !(name is "llada" or "block" or "block-nocache");
+        void Refuse(string option, string value, string users) =>
+            throw new ArgumentException($"{option} = {value} is not used by the {name} sampler (only by {users}); leave it unset");
+        if (!filters && s.TopP is { } p) Refuse("top_p", SamplerOptionChecks.Show(p), "the masked-diffusion, fast-dllm and ar samplers");
+        if (!filters && s.TopK is { } k) Refuse("top_k", k.ToString(System.Globalization.CultureInfo.InvariantCulture), "the masked-diffusion, fast-dllm and ar samplers");
+        if (!confident && s.AlgTemp != 0) Refuse("alg_temp", SamplerOptionChecks.Show(s.AlgTemp), "maskgit_plus, topk_margin and entropy");
+        if (!name.StartsWith("fast-dllm", StringComparison.Ordinal) && s.Factor is { } f) Refuse("factor", SamplerOptionChecks.Show(f), "the fast-dllm samplers");
     }
 }

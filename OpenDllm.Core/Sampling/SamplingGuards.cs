@@ -21,20 +21,45 @@ internal static class SamplingGuards
     public static Tensor SuppressToken(Tensor logits, long token) =>
         token < 0 || token >= logits.shape[^1] ? logits : Objectives.MdlmLoss.SuppressToken(logits, token);
 
-    /// <summary>Per row, the k highest scores (or k sampled by Gumbel-top-k on score / temp) as a bool mask; −∞ never chosen.</summary>
-    public static Tensor SelectPerRow(Tensor score, Tensor k, double temperature, Generator generator)
+    /// <summary>
+    /// Per row, the k_b highest scores (or k_b sampled without replacement by Gumbel-top-k on score / temp, the uniforms
+    /// drawn on the CPU, <see cref="SeededDraws"/>) as a bool mask [B, T]; −∞ is never chosen. The quotas are host values,
+    /// so no device sync is needed here.
+    /// </summary>
+    public static Tensor SelectPerRow(Tensor score, long[] k, double temperature, Generator generator)
     {
-        long kmax = k.max().item<long>();
+        long kmax = k.Length == 0 ? 0 : k.Max();
         if (kmax == 0) return zeros_like(score, dtype: ScalarType.Bool);
         var ranked = score.to(ScalarType.Float64);
         if (temperature > 0)
         {
-            var u = rand(score.shape, dtype: ScalarType.Float64, generator: generator, device: score.device).clamp(1e-20, 1 - 1e-16);
+            var u = SeededDraws.Uniform(score.shape, generator, score.device).clamp(1e-20, 1 - 1e-16);
             ranked = ranked / temperature - (-u.log()).log();
         }
         var index = ranked.topk((int)Math.Min(kmax, score.shape[1]), 1).indexes;   // [B, kmax]
-        var keep = arange(index.shape[1], device: score.device).unsqueeze(0) < k.unsqueeze(1);
+        var keep = arange(index.shape[1], device: score.device).unsqueeze(0) < tensor(k, device: score.device).unsqueeze(1);
         keep &= score.gather(1, index).isfinite() | score.gather(1, index).gt(0);  // never pick −∞
         return zeros_like(score, dtype: ScalarType.Bool).scatter(1, index, keep);
+    }
+
+    /// <summary>
+    /// Per row, the n_b lowest scores as a bool mask [B, T] (p2's re-mask set, SPEC §5.2). Ascending stable sort, so equal
+    /// scores are taken lowest position first on every device (upstream's argsort leaves that order unspecified).
+    /// </summary>
+    public static Tensor SelectLowest(Tensor score, long[] n)
+    {
+        long nmax = n.Length == 0 ? 0 : Math.Min(n.Max(), score.shape[1]);
+        if (nmax <= 0) return zeros_like(score, dtype: ScalarType.Bool);
+        var order = score.sort(1, descending: false, stable: true).Indices.narrow(1, 0, nmax);          // [B, nmax]
+        var keep = arange(nmax, device: score.device).unsqueeze(0) < tensor(n, device: score.device).unsqueeze(1);
+        return zeros_like(score, dtype: ScalarType.Bool).scatter(1, order, keep);
+    }
+
+    /// <summary>The values of a small int64-convertible tensor on the host: one device-to-host copy (the only kind of host
+    /// read samplers do, once per step).</summary>
+    public static long[] HostLongs(Tensor t)
+    {
+        using var scope = NewDisposeScope();
+        return t.to(ScalarType.Int64).cpu().contiguous().flatten().data<long>().ToArray();
     }
 }

@@ -44,15 +44,16 @@ public static class TokenChoice
     }
 
     /// <summary>
-    /// For logits [N, V]: the chosen token (argmax at T = 0, else a categorical sample of the filtered softmax) and its
-    /// confidence of <paramref name="kind"/>, both [N]. Softmax in float32.
+    /// For logits [N, V]: the chosen token (argmax at T = 0, else a categorical sample of the filtered softmax, one
+    /// seeded uniform per row, <see cref="SeededDraws.Categorical"/>) and its confidence of <paramref name="kind"/>, both
+    /// [N]. Softmax in float32. <paramref name="generator"/> is needed when T &gt; 0.
     /// </summary>
     public static (Tensor Confidence, Tensor Token) Choose(Tensor logits, double temperature, double? topP, int? topK,
                                                           ConfidenceKind kind, Generator? generator)
     {
         using var scope = NewDisposeScope();
         var probs = Filter(logits, temperature, topP, topK).to(ScalarType.Float32).softmax(-1);     // [N, V]
-        var token = temperature > 0 ? multinomial(probs, 1, generator: generator).squeeze(-1) : probs.argmax(-1);
+        var token = temperature > 0 ? SeededDraws.Categorical(probs, Seeded(generator)) : probs.argmax(-1);
         var confidence = kind switch
         {
             ConfidenceKind.Probability => probs.gather(-1, token.unsqueeze(-1)).squeeze(-1),
@@ -70,18 +71,23 @@ public static class TokenChoice
     }
 
     /// <summary>
-    /// LLaDA's Gumbel-max trick in float64 (SPEC §5.1): x0 = argmax exp(logits) / (−log U)^T, which samples from
-    /// softmax(logits / T); T = 0 is plain argmax. Returns x0 [..].
+    /// LLaDA's proposal x0 ~ softmax(logits / T) (SPEC §5.1), T = 0: plain argmax. LLaDA draws it with the Gumbel-max
+    /// trick in float64, x0 = argmax exp(logits) / (−log U)^T, which needs one uniform per vocabulary entry; here the same
+    /// law is drawn by inverse CDF of the float64 softmax(logits / T) with one seeded uniform per position
+    /// (<see cref="SeededDraws.Categorical"/>), so no [.., V] noise is made or copied to the device. Logits [.., V] → x0 [..].
     /// </summary>
-    public static Tensor GumbelArgmax(Tensor logits, double temperature, Generator? generator)
+    public static Tensor SampleTempered(Tensor logits, double temperature, Generator? generator)
     {
         using var scope = NewDisposeScope();
         if (temperature == 0) return logits.argmax(-1).MoveToOuterDisposeScope();
-        var l = logits.to(ScalarType.Float64);
-        var u = rand(l.shape, dtype: ScalarType.Float64, device: l.device, generator: generator).clamp_min(1e-300);
-        var gumbel = (-u.log()).pow(temperature);
-        return (l.exp() / gumbel).argmax(-1).MoveToOuterDisposeScope();
+        long vocab = logits.shape[^1];
+        var probs = (logits.to(ScalarType.Float64).reshape(-1, vocab) / temperature).softmax(-1);     // [N, V]
+        var token = SeededDraws.Categorical(probs, Seeded(generator));                               // [N]
+        return token.reshape(logits.shape[..^1]).MoveToOuterDisposeScope();
     }
+
+    static Generator Seeded(Generator? generator) =>
+        generator ?? throw new ArgumentNullException(nameof(generator), "sampling at temperature > 0 needs a seeded generator");
 
     /// <summary>Shifted (AR-initialised) models: row j takes the model output at j − 1; row 0 keeps its own (SPEC §2.3).</summary>
     public static Tensor AlignShiftedLogits(Tensor logits) =>

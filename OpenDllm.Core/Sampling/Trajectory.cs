@@ -61,22 +61,28 @@ internal sealed class TrajectoryRecorder
 
     static long[][] Rows(TorchSharp.torch.Tensor t)
     {
-        var flat = t.cpu().data<long>().ToArray();
+        var flat = SamplingGuards.HostLongs(t);
         int cols = (int)t.shape[1];
         return Enumerable.Range(0, (int)t.shape[0]).Select(r => flat.AsSpan(r * cols, cols).ToArray()).ToArray();
     }
 
-    /// <summary>Records the differences between <paramref name="before"/> and <paramref name="after"/> [B, T].</summary>
+    /// <summary>
+    /// Records the differences between <paramref name="before"/> and <paramref name="after"/> [B, T] (any device). The
+    /// three [B, T] tensors travel to the host as one float64 stack (token ids are exact in float64), one copy per step.
+    /// </summary>
     public void Record(TorchSharp.torch.Tensor before, TorchSharp.torch.Tensor after, TorchSharp.torch.Tensor? confidence)
     {
-        var b = Rows(before); var a = Rows(after);
-        float[]? conf = confidence?.to(TorchSharp.torch.ScalarType.Float32).cpu().data<float>().ToArray();
-        int cols = b[0].Length;
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        const TorchSharp.torch.ScalarType F64 = TorchSharp.torch.ScalarType.Float64;
+        var conf = confidence?.to(F64) ?? TorchSharp.torch.full_like(before, double.NaN, dtype: F64);
+        var host = TorchSharp.torch.stack([before.to(F64), after.to(F64), conf]).cpu().contiguous().data<double>().ToArray();
+        int rows = (int)before.shape[0], cols = (int)before.shape[1], plane = rows * cols;
         var events = new List<TokenEvent>();
-        for (int r = 0; r < b.Length; r++)
-            for (int j = 0; j < cols; j++)
-                if (a[r][j] != b[r][j])
-                    events.Add(new TokenEvent(r, j, a[r][j], conf is null ? float.NaN : conf[r * cols + j], a[r][j] == _maskId));
+        for (int i = 0; i < plane; i++)
+        {
+            long b = (long)host[i], a = (long)host[plane + i];
+            if (a != b) events.Add(new TokenEvent(i / cols, i % cols, a, (float)host[2 * plane + i], a == _maskId));
+        }
         _steps.Add(new TrajectoryStep(_steps.Count, events));
     }
 

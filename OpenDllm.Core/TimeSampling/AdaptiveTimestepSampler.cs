@@ -1,3 +1,4 @@
+using OpenDllm.Sampling;
 using static TorchSharp.torch;
 
 namespace OpenDllm.TimeSampling;
@@ -99,8 +100,8 @@ public sealed class AdaptiveTimestepSampler : ITimestepSampler
         using var scope = NewDisposeScope();
         if (n == 0) return empty([0], dtype: dtype).MoveToOuterDisposeScope();
         var p = tensor(BinProbabilities(), dtype: ScalarType.Float64);                       // [K]
-        var bins = multinomial(p, n, replacement: true, generator: generator);               // [n] int64
-        var u = rand([n], dtype: ScalarType.Float64, generator: generator);                  // [n]
+        var bins = multinomial(p, n, replacement: true, generator: generator);               // [n] int64, on the CPU
+        var u = SeededDraws.Uniform([n], generator);                                         // [n]
         var t = (bins.to(ScalarType.Float64) + u) / Bins;                                     // [n], inside bin b_j
         return t.clamp_max(1.0).to(dtype).MoveToOuterDisposeScope();
     }

@@ -1,3 +1,4 @@
+using OpenDllm.Sampling;
 using static TorchSharp.torch;
 
 namespace OpenDllm.TimeSampling;
@@ -30,8 +31,8 @@ public sealed class AntitheticTimestepSampler(double epsilon = UniformTimestepSa
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         using var scope = NewDisposeScope();
         var u = SharedOffset
-            ? rand([1], dtype: ScalarType.Float64, generator: generator).expand(n)      // [n], one u0
-            : rand([n], dtype: ScalarType.Float64, generator: generator);               // [n]
+            ? SeededDraws.Uniform([1], generator).expand(n)                              // [n], one u0
+            : SeededDraws.Uniform([n], generator);                                       // [n]
         var strata = (u + arange(n, dtype: ScalarType.Float64)) / Math.Max(n, 1);        // [n], u_j ∈ [j/n, (j+1)/n)
         return (strata * (1.0 - Epsilon) + Epsilon).to(dtype).MoveToOuterDisposeScope();
     }

@@ -1,3 +1,4 @@
+using OpenDllm.Sampling;
 using static TorchSharp.torch;
 
 namespace OpenDllm.TimeSampling;
@@ -28,7 +29,7 @@ public sealed class ClampedUniformTimestepSampler : ITimestepSampler
     {
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         using var scope = NewDisposeScope();
-        var u = rand([n], dtype: ScalarType.Float64, generator: generator);            // [n]
+        var u = SeededDraws.Uniform([n], generator);                                  // [n], CPU
         return u.clamp(Min, Max).to(dtype).MoveToOuterDisposeScope();
     }
 }

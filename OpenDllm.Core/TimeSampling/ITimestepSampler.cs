@@ -4,7 +4,7 @@ namespace OpenDllm.TimeSampling;
 
 /// <summary>
 /// Draws diffusion times t for a batch (SPEC §1.5, §6.5). Every draw comes from the given seeded generator, on the CPU
-/// (move the result with <c>.to(device)</c>), so the same seed gives the same times on every device.
+/// (move the result with <c>.to(device)</c>), so the same seed gives the same times on every device (<see cref="Sampling.SeededDraws"/>).
 /// </summary>
 public interface ITimestepSampler
 {

@@ -1,3 +1,4 @@
+using OpenDllm.Sampling;
 using static TorchSharp.torch;
 
 namespace OpenDllm.TimeSampling;
@@ -21,7 +22,7 @@ public sealed class UniformTimestepSampler(double epsilon = UniformTimestepSampl
     {
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         using var scope = NewDisposeScope();
-        var u = rand([n], dtype: ScalarType.Float64, generator: generator);            // [n]
+        var u = SeededDraws.Uniform([n], generator);                                  // [n], CPU
         return (u * (1.0 - Epsilon) + Epsilon).to(dtype).MoveToOuterDisposeScope();
     }
 }
