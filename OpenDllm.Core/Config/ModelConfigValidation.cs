@@ -120,7 +120,7 @@ public sealed partial record ModelConfig
                             $"disagrees with {RopeThetaKey} = {Show(RopeTheta)} (transformers 5.x reads {key}, 4.x the top-level key); keep one value");
                     break;
                 case "partial_rotary_factor":
-                    if (!IsNumber(entry.Value, 1.0))
+                    if (entry.Value.ValueKind != JsonValueKind.Null && !IsNumber(entry.Value, 1.0))
                         throw Refuse(source, name, entry.Value.GetRawText(), "partial rotary embeddings are not implemented (only 1.0)");
                     break;
                 default:

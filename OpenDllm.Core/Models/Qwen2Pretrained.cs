@@ -50,7 +50,7 @@ public sealed partial class Qwen2Model
         using var noGrad = no_grad();
         var embedding = _model.EmbedTokens.weight!;
         var head = checkpoint.Read(TiedHeadKey, embedding.dtype, embedding.device);
-        if (head.shape.SequenceEqual(embedding.shape) && head.equal(embedding).item<bool>()) return;
+        if (head.shape.SequenceEqual(embedding.shape) && head.eq(embedding).all().item<bool>()) return;
         var difference = head.shape.SequenceEqual(embedding.shape)
             ? $"max |Δ| = {(head - embedding).abs().max().to(ScalarType.Float64).item<double>():G3}"
             : $"shape {SafetensorsEntry.FormatShape(head.shape)} against {SafetensorsEntry.FormatShape(embedding.shape)}";
