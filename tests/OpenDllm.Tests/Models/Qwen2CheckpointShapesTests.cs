@@ -36,6 +36,17 @@ public sealed class Qwen2CheckpointShapesTests : IDisposable
         Assert.Equal(model.ParameterCount, (long)Qwen2CheckpointShapes.ParameterCount(config));
     }
 
+    /// <summary>At full size, against the listing the PyTorch reference made for Qwen2.5-Coder-0.5B (make_golden_fixtures.py).</summary>
+    [Fact]
+    public void ExpectedTensorsMatchTheReferenceListingOfQwen2_5_Coder_0_5B()
+    {
+        var config = ModelConfig.Qwen2_5_Coder_0_5B;
+        var listing = Qwen2CheckpointShapes.Expected(config)
+            .Select(e => $"{e.Name}: [{string.Join(", ", e.Shape)}]").Order(StringComparer.Ordinal);
+        Assert.Equal(File.ReadAllLines(Fixture.PathOf("qwen2.5-coder-0.5b.state_dict.txt")), listing);
+        Assert.Equal(494_032_768L, (long)Qwen2CheckpointShapes.ParameterCount(config));
+    }
+
     /// <summary>
     /// Each row failed differently on the code before this change: 8192 allocated 1.76 GB before the shape error (which did
     /// not name hidden_size), 2^31 − 1 layers threw OutOfMemoryException, 1048576 failed inside libtorch asking for 4 TiB.
