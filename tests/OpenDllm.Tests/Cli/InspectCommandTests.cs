@@ -256,8 +256,13 @@ public sealed class InspectOutputTests : IDisposable
         }
     }
 
-    static string Row(string text, string field) =>
-        text.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Contains($" {field} ", StringComparison.Ordinal)) ?? $"(no {field} row)";
+    /// <summary>
+    /// Asserts that some table row holds <paramref name="field"/> and <paramref name="value"/>. Other tests may print
+    /// inspect tables at the same time (the console is global), so rows are matched, not positions.
+    /// </summary>
+    static void AssertRow(string text, string field, string value) =>
+        Assert.True(text.Split('\n').Any(l => l.Contains($" {field} ", StringComparison.Ordinal) && l.Contains(value, StringComparison.Ordinal)),
+            $"no row '{field}' with '{value}' in:\n{text}");
 
     [Fact]
     public void PrintsWhereShiftedLogitsAndRopeThetaComeFrom()
@@ -265,15 +270,15 @@ public sealed class InspectOutputTests : IDisposable
         var model = Fixture.PathOf("hf_layouts", "v5_bf16_mha");
         var (code, text, err) = Run("inspect", model, "--device", "cpu");
         Assert.True(code == 0, err);
-        Assert.Contains("true (inferred: Qwen2ForCausalLM without shifted_logits)", Row(text, "shifted_logits"));
-        Assert.Contains("250000 (rope_parameters.rope_theta)", Row(text, "rope_theta"));
-        Assert.Contains("bfloat16", Row(text, "stored dtype (config)"));
-        Assert.Contains("BF16", Row(text, "checkpoint dtypes"));
-        Assert.Contains("none", Row(text, "unknown config keys"));                     // rope_parameters is understood now
+        AssertRow(text, "shifted_logits", "true (inferred: Qwen2ForCausalLM without shifted_logits)");
+        AssertRow(text, "rope_theta", "250000 (rope_parameters.rope_theta)");
+        AssertRow(text, "stored dtype (config)", "bfloat16");
+        AssertRow(text, "checkpoint dtypes", "BF16 × ");
+        Assert.DoesNotContain(text.Split('\n'), l => l.Contains("unknown config keys") && l.Contains("rope_parameters"));  // understood now
 
         (code, text, err) = Run("inspect", model, "--device", "cpu", "--shifted", "false");
         Assert.True(code == 0, err);
-        Assert.Contains("false (override: --shifted)", Row(text, "shifted_logits"));
+        AssertRow(text, "shifted_logits", "false (override: --shifted)");
     }
 
     [Fact]
