@@ -1,7 +1,9 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json;
 using OpenDllm.Attention;
 using OpenDllm.Checkpoints;
+using OpenDllm.Config;
 using OpenDllm.Models;
 using Spectre.Console;
 using static TorchSharp.torch;
@@ -10,15 +12,21 @@ namespace OpenDllm.Cli.Commands;
 
 /// <summary>
 /// `opendllm inspect MODEL_DIR [--input ids.json --attention causal|bidirectional --out logits.safetensors]`:
-/// prints the config, parameter count and dtypes of a Hugging Face-format directory, and optionally writes the
-/// logits (F32, [batch, seq, vocab]) for a JSON array of token-id arrays, so any implementation can be compared.
+/// prints the config, parameter count and dtypes of a Hugging Face-format directory (transformers 4.x or 5.x layout), and
+/// optionally writes the logits (F32, [batch, seq, vocab]) for token-id rows given as <c>[[...], ...]</c> or
+/// <c>{"input_ids": [[...], ...]}</c>, so any implementation can be compared. Weights are loaded into float32 on the
+/// chosen device (bf16 files are upcast exactly, as <c>from_pretrained(torch_dtype=float32)</c>), and the forward runs
+/// there in float32; bidirectional attention equals transformers with a zero 4-D additive mask.
 /// </summary>
 public static class InspectCommand
 {
     public static Command Create()
     {
         var modelDir = new Argument<string>("model-dir") { Description = "Hugging Face model directory (config.json + safetensors)." };
-        var input = new Option<string?>("--input") { Description = "JSON file: an array of arrays of token ids (equal lengths)." };
+        var input = new Option<string?>("--input")
+        {
+            Description = "JSON file: token ids as [[...], ...] or {\"input_ids\": [[...], ...]} (rows of equal length).",
+        };
         var attention = new Option<string>("--attention")
         {
             Description = "Attention for --input: causal or bidirectional.",
@@ -45,9 +53,10 @@ public static class InspectCommand
             throw new ArgumentException("--input and --out go together");
         if (outputPath is not null) OpenDllm.IO.OutputGuard.EnsureSafe(outputPath, "--out", force, directory, inputPath);
         using var scope = NewDisposeScope();
+        ModelConfig.Load(directory);                                                   // config errors before libtorch loads
         var device = options.ResolveDevice(parse);
-        var model = Qwen2Model.FromPretrained(directory, device);
-        if (options.ShiftedOverride(parse) is { } shifted) model.WithConfig(model.Config with { ShiftedLogits = shifted });
+        var model = Qwen2Model.FromPretrained(directory, device, ScalarType.Float32);
+        if (options.ShiftedOverride(parse) is { } shifted) model.WithConfig(model.Config.WithShiftedLogitsOverride(shifted));
         var config = model.Config;
         var ids = inputPath is null ? null : ReadIds(inputPath, config.VocabSize);   // fail before printing anything
 
@@ -57,9 +66,10 @@ public static class InspectCommand
                      ("model_type", config.ModelType), ("hidden_size", config.HiddenSize), ("intermediate_size", config.IntermediateSize),
                      ("num_hidden_layers", config.NumHiddenLayers), ("num_attention_heads", config.NumAttentionHeads),
                      ("num_key_value_heads", config.KeyValueHeads), ("head_dim", config.HeadDim), ("vocab_size", config.VocabSize),
-                     ("rope_theta", config.RopeTheta), ("rms_norm_eps", config.RmsNormEps), ("tie_word_embeddings", config.TieWordEmbeddings),
-                     ("torch_dtype", config.TorchDtype), ("shifted_logits", config.IsShifted ? "true" : "false"),
-                     ("device", device.ToString()), ("parameters", $"{model.ParameterCount:N0}"),
+                     ("rope_theta", $"{config.RopeTheta.ToString("R", CultureInfo.InvariantCulture)} ({config.RopeThetaKey})"),
+                     ("rms_norm_eps", config.RmsNormEps), ("tie_word_embeddings", config.TieWordEmbeddings),
+                     ("stored dtype (config)", config.StoredDtype), ("shifted_logits", ShiftedText(config)),
+                     ("device", device.ToString()), ("compute dtype", "float32"), ("parameters", $"{model.ParameterCount:N0}"),
                      ("checkpoint dtypes", CheckpointDtypes(directory)),
                      ("unknown config keys", config.UnknownKeys.Count == 0 ? "none" : string.Join(", ", config.UnknownKeys)),
                  })
@@ -85,23 +95,49 @@ public static class InspectCommand
             .Select(g => $"{g.Key} × {g.Count()}"));
     }
 
-    /// <summary>Reads a JSON array of equal-length arrays of token ids into [B, L] int64, checking every id.</summary>
+    /// <summary>E.g. <c>true (inferred: Qwen2ForCausalLM without shifted_logits)</c> or <c>false (override: --shifted)</c>.</summary>
+    static string ShiftedText(ModelConfig config) =>
+        $"{(config.IsShifted ? "true" : "false")} ({(config.ShiftedSource == ShiftedLogitsSource.Override ? "override: --shifted" : config.ShiftedOrigin)})";
+
+    /// <summary>
+    /// Reads token-id rows, <c>[[...], ...]</c> or <c>{"input_ids": [[...], ...]}</c> (the layout hf_golden.py writes; other
+    /// keys are ignored), into [B, L] int64, checking that rows have equal lengths and every id lies in [0, vocab).
+    /// </summary>
     static Tensor ReadIds(string path, int vocabSize)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: input ids file not found", path);
-        long[][]? rows;
-        try { rows = JsonSerializer.Deserialize<long[][]>(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: expected a JSON array of arrays of token ids ({e.Message})", e); }
-        if (rows is null || rows.Length == 0 || rows[0].Length == 0)
-            throw new InvalidDataException($"{path}: expected a non-empty JSON array of non-empty arrays of token ids");
-        for (int r = 0; r < rows.Length; r++)
+        const string Expected = "expected [[ids...], ...] or {\"input_ids\": [[ids...], ...]}";
+        JsonDocument document;
+        try { document = JsonDocument.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message}); {Expected}", e); }
+        using (document)
         {
-            if (rows[r].Length != rows[0].Length)
-                throw new InvalidDataException($"{path}: row {r} has {rows[r].Length} ids, row 0 has {rows[0].Length}; rows must have equal lengths");
-            foreach (var id in rows[r])
-                if (id < 0 || id >= vocabSize)
-                    throw new InvalidDataException($"{path}: row {r} holds id {id} outside [0, {vocabSize})");
+            var root = document.RootElement;
+            if (root.ValueKind == JsonValueKind.Object && !root.TryGetProperty("input_ids", out root))
+                throw new InvalidDataException($"{path}: the object has no \"input_ids\"; {Expected}");
+            if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0)
+                throw new InvalidDataException($"{path}: {Expected}, with at least one row");
+            var rows = new List<long[]>();
+            foreach (var row in root.EnumerateArray())
+            {
+                int r = rows.Count;
+                if (row.ValueKind != JsonValueKind.Array || row.GetArrayLength() == 0)
+                    throw new InvalidDataException($"{path}: row {r} is not a non-empty array of token ids; {Expected}");
+                var ids = new long[row.GetArrayLength()];
+                int j = 0;
+                foreach (var item in row.EnumerateArray())
+                {
+                    if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt64(out var id))
+                        throw new InvalidDataException($"{path}: row {r}, position {j}: {item.GetRawText()} is not an integer token id");
+                    if (id < 0 || id >= vocabSize)
+                        throw new InvalidDataException($"{path}: row {r} holds id {id} outside [0, {vocabSize})");
+                    ids[j++] = id;
+                }
+                if (r > 0 && ids.Length != rows[0].Length)
+                    throw new InvalidDataException($"{path}: row {r} has {ids.Length} ids, row 0 has {rows[0].Length}; rows must have equal lengths");
+                rows.Add(ids);
+            }
+            return tensor(rows.SelectMany(r => r).ToArray(), [rows.Count, rows[0].Length]);
         }
-        return tensor(rows.SelectMany(r => r).ToArray(), [rows.Length, rows[0].Length]);
     }
 }

@@ -61,7 +61,9 @@ public sealed class SafetensorsCheckpoint : IDisposable
         _owner.TryGetValue(name, out var file) ? file : throw new KeyNotFoundException($"{Directory}: checkpoint has no tensor named '{name}'");
 
     /// <summary>
-    /// Opens the checkpoint in <paramref name="directory"/>. A shard that is missing raises
+    /// Opens the checkpoint in <paramref name="directory"/> (headers only; tensor data stays mapped, unread). A folder
+    /// without the files raises <see cref="FileNotFoundException"/>, one that cannot be listed
+    /// <see cref="UnauthorizedAccessException"/> ("permission denied"). A shard that is missing raises
     /// <see cref="FileNotFoundException"/> naming the index and the shard; a tensor the index places in a shard that
     /// lacks it, or a malformed index, raises <see cref="InvalidDataException"/>.
     /// </summary>
@@ -77,6 +79,18 @@ public sealed class SafetensorsCheckpoint : IDisposable
             return new SafetensorsCheckpoint(directory, null, [file], owner, file.Metadata);
         }
         if (File.Exists(index)) return OpenSharded(directory, index);
+        try
+        {
+            _ = System.IO.Directory.EnumerateFileSystemEntries(directory).FirstOrDefault();
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new UnauthorizedAccessException($"{directory}: permission denied: cannot list the checkpoint folder", e);
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            throw new FileNotFoundException($"{directory}: checkpoint folder not found", single, e);
+        }
         throw new FileNotFoundException($"{directory}: no {SingleFileName} or {IndexFileName}", single);
     }
 

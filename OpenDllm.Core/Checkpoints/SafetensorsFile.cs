@@ -59,7 +59,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public static SafetensorsFile Open(string path)
     {
         path = System.IO.Path.GetFullPath(path);
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete);
+        FileStream stream;
+        try { stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete); }
+        catch (UnauthorizedAccessException e) { throw new UnauthorizedAccessException($"{path}: permission denied: cannot read the safetensors file", e); }
         MemoryMappedFile? map = null;
         try
         {

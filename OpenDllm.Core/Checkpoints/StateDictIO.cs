@@ -14,7 +14,8 @@ public static class StateDictIO
     /// <summary>
     /// Copies the checkpoint in <paramref name="directory"/> into <paramref name="module"/>'s parameters and buffers,
     /// converting dtypes (a BF16 file into an FP32 module is exact). Keys and shapes are checked before anything is
-    /// copied; a mismatch throws <see cref="CheckpointMismatchException"/> listing every problem.
+    /// copied; a mismatch throws <see cref="CheckpointMismatchException"/> listing every problem. A tensor holding NaN or
+    /// ±Inf is an <see cref="InvalidDataException"/> naming it, unless <see cref="StateDictLoadOptions.AllowNonFinite"/>.
     /// </summary>
     public static StateDictLoadReport Load(nn.Module module, string directory, StateDictLoadOptions? options = null)
     {
@@ -42,9 +43,23 @@ public static class StateDictIO
         {
             using var scope = torch.NewDisposeScope();
             checkpoint.ReadInto(key, state[key]);
+            if (!options.AllowNonFinite) RequireFinite(state[key], key, checkpoint.Directory);
         }
         var ignoredPresent = ignored.Where(k => state.ContainsKey(k) || checkpoint.Contains(k)).Order(StringComparer.Ordinal).ToList();
         return new StateDictLoadReport(toLoad, missing, unexpected, ignoredPresent);
+    }
+
+    /// <summary>
+    /// Throws <see cref="InvalidDataException"/> naming the tensor and the folder when a floating-point tensor holds NaN
+    /// or ±Inf (one <c>isfinite</c> pass per tensor).
+    /// </summary>
+    static void RequireFinite(Tensor tensor, string key, string directory)
+    {
+        if (!tensor.is_floating_point()) return;
+        using var finite = tensor.isfinite();
+        if (finite.all().item<bool>()) return;
+        using var bad = finite.logical_not().sum();
+        throw new InvalidDataException($"{directory}: tensor '{key}' holds {bad.item<long>()} non-finite value(s) (NaN or ±Inf)");
     }
 
     /// <summary>

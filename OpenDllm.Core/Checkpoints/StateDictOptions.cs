@@ -16,6 +16,9 @@ public sealed record StateDictLoadOptions
 
     /// <summary>Accept checkpoint keys the module lacks (they are not read).</summary>
     public bool AllowUnexpected { get; init; }
+
+    /// <summary>Accept NaN / ±Inf values (by default a tensor holding one is an error naming it).</summary>
+    public bool AllowNonFinite { get; init; }
 }
 
 /// <summary>What <see cref="StateDictIO.Load"/> did.</summary>

@@ -6,10 +6,13 @@ namespace OpenDllm.Config;
 
 /// <summary>
 /// Architecture of a Qwen2-family model, bound from and saved to a Hugging Face <c>config.json</c> with the
-/// Qwen2 field names. Keys this record does not bind are kept in <see cref="ExtraFields"/> and written back on
-/// save; <see cref="UnknownKeys"/> lists those that are not even known Qwen2 keys, so a caller can report them.
+/// Qwen2 field names. Both layouts load: transformers 4.x (top-level <c>rope_theta</c>, <c>rope_scaling</c>,
+/// <c>torch_dtype</c>) and 5.x (<c>rope_parameters: {rope_theta, rope_type}</c>, <c>dtype</c>, <c>layer_types</c>).
+/// Keys this record does not bind are kept in <see cref="ExtraFields"/> and written back on save; <see cref="Validate"/>
+/// refuses every key whose value would change the numbers and is not implemented, and <see cref="UnknownKeys"/> lists
+/// the keys that are not even known Qwen2 keys, so a caller can report them.
 /// </summary>
-public sealed record ModelConfig
+public sealed partial record ModelConfig : IJsonOnDeserialized
 {
     [JsonPropertyName("architectures")] public string[] Architectures { get; init; } = ["Qwen2ForCausalLM"];
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "qwen2";
@@ -24,37 +27,103 @@ public sealed record ModelConfig
     [JsonPropertyName("head_dim")] public int? HeadDimOverride { get; init; }
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 32768;
     [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; init; } = 1e-6;
-    [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000.0;
+
+    double _ropeTheta = DefaultRopeTheta;
+    bool _ropeThetaGiven;
+    string _ropeThetaKey = "rope_theta";
+
+    /// <summary>
+    /// RoPE base θ (SPEC §2.2). transformers 4.x writes it at the top level; 5.x writes it inside
+    /// <c>rope_parameters</c>, which is read when the top-level key is absent. Default 10000, as in both.
+    /// </summary>
+    [JsonPropertyName("rope_theta")]
+    public double RopeTheta
+    {
+        get => _ropeTheta;
+        init { _ropeTheta = value; _ropeThetaGiven = true; _ropeThetaKey = "rope_theta"; }
+    }
+
     [JsonPropertyName("vocab_size")] public int VocabSize { get; init; }
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; }
     [JsonPropertyName("use_sliding_window")] public bool UseSlidingWindow { get; init; }
+    /// <summary>The stored weights' dtype as transformers 4.x names the key. Informational: loading always converts.</summary>
     [JsonPropertyName("torch_dtype")] public string? TorchDtype { get; init; }
+    /// <summary>The stored weights' dtype as transformers ≥ 4.56 / 5.x names the key. Informational, like <see cref="TorchDtype"/>.</summary>
+    [JsonPropertyName("dtype")] public string? Dtype { get; init; }
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; init; }
-    [JsonPropertyName("eos_token_id")] public int? EosTokenId { get; init; }
+    /// <summary>End-of-sequence id(s): HF writes one id or a list.</summary>
+    [JsonPropertyName("eos_token_id"), JsonConverter(typeof(TokenIdsConverter))] public int[]? EosTokenIds { get; init; }
     [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; init; }
     /// <summary>The diffusion <c>[MASK]</c> id (SPEC §2.1: an id reserved inside the embedding). Not a Qwen2 key.</summary>
     [JsonPropertyName("mask_token_id")] public int? MaskTokenId { get; init; }
     /// <summary>
-    /// True for AR-initialised diffusion models whose logit at position i predicts token i+1 (SPEC §2.3, §10:
-    /// Dream / Open-dCoder). Samplers and losses honour it. Not a Qwen2 key.
+    /// The explicit <c>shifted_logits</c> key: true for AR-initialised diffusion models whose logit at position i predicts
+    /// token i+1 (SPEC §2.3, §10: Dream / Open-dCoder). Samplers and losses honour <see cref="IsShifted"/>. Not a Qwen2 key.
     /// </summary>
     [JsonPropertyName("shifted_logits")] public bool? ShiftedLogits { get; init; }
 
     /// <summary>Every other key of the file, kept verbatim and written back on save.</summary>
     [JsonExtensionData] public Dictionary<string, JsonElement>? ExtraFields { get; init; }
 
+    /// <summary>The RoPE base transformers uses when a config names none.</summary>
+    public const double DefaultRopeTheta = 10000.0;
+
     /// <summary>Number of key/value heads after HF's default.</summary>
     [JsonIgnore] public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
     /// <summary>Per-head size after HF's default.</summary>
     [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / NumAttentionHeads;
-    [JsonIgnore] public bool IsShifted => ShiftedLogits ?? false;
+    /// <summary>The key <see cref="RopeTheta"/> was read from (<c>rope_theta</c> or <c>rope_parameters.rope_theta</c>), for messages.</summary>
+    [JsonIgnore] public string RopeThetaKey => _ropeThetaKey;
+    /// <summary>The stored dtype named by <c>dtype</c> (5.x) or <c>torch_dtype</c> (4.x).</summary>
+    [JsonIgnore] public string? StoredDtype => Dtype ?? TorchDtype;
 
-    /// <summary>Qwen2 keys that this record keeps but the model does not use (they do not change the forward).</summary>
+    /// <summary>
+    /// The value <see cref="Load"/> infers when the file has no <c>shifted_logits</c> key: true for a Hugging Face
+    /// causal-LM checkpoint (<c>architectures</c> <c>*ForCausalLM</c>), whose logits are next-token aligned (SPEC §2.3, §10).
+    /// Null for configs built in code.
+    /// </summary>
+    [JsonIgnore] public bool? InferredShiftedLogits { get; init; }
+    /// <summary>True when <see cref="ShiftedLogits"/> was set by <see cref="WithShiftedLogitsOverride"/> (e.g. <c>--shifted</c>).</summary>
+    [JsonIgnore] public bool ShiftedLogitsOverridden { get; init; }
+
+    /// <summary>Whether the logit at position i predicts token i+1: the key (or override), else the inferred value, else false.</summary>
+    [JsonIgnore] public bool IsShifted => ShiftedLogits ?? InferredShiftedLogits ?? false;
+
+    /// <summary>Where <see cref="IsShifted"/> comes from.</summary>
+    [JsonIgnore]
+    public ShiftedLogitsSource ShiftedSource =>
+        ShiftedLogitsOverridden ? ShiftedLogitsSource.Override
+        : ShiftedLogits is not null ? ShiftedLogitsSource.ConfigKey
+        : InferredShiftedLogits is not null ? ShiftedLogitsSource.Architectures
+        : ShiftedLogitsSource.Default;
+
+    /// <summary>One line for people, e.g. <c>inferred: Qwen2ForCausalLM without shifted_logits</c>.</summary>
+    [JsonIgnore]
+    public string ShiftedOrigin => ShiftedSource switch
+    {
+        ShiftedLogitsSource.Override => "override",
+        ShiftedLogitsSource.ConfigKey => "config key shifted_logits",
+        ShiftedLogitsSource.Architectures => $"inferred: {CausalLmArchitecture ?? "causal LM"} without shifted_logits",
+        _ => "default: no shifted_logits key and not a causal-LM checkpoint",
+    };
+
+    /// <summary>This config with <see cref="ShiftedLogits"/> forced to <paramref name="shifted"/>, recorded as an override.</summary>
+    public ModelConfig WithShiftedLogitsOverride(bool shifted) => this with { ShiftedLogits = shifted, ShiftedLogitsOverridden = true };
+
+    string? CausalLmArchitecture => Architectures?.FirstOrDefault(a => a.EndsWith("ForCausalLM", StringComparison.Ordinal));
+
+    /// <summary>
+    /// Qwen2 keys this record keeps without binding. Each either cannot change the forward pass (e.g. <c>use_cache</c>,
+    /// <c>initializer_range</c>, <c>sliding_window</c> while sliding is off) or is checked by <see cref="Validate"/>
+    /// (<c>rope_parameters</c>, <c>rope_scaling</c>, <c>layer_types</c>, <c>partial_rotary_factor</c>,
+    /// <c>attention_dropout</c>). <c>attention_bias</c> / <c>mlp_bias</c> are not read by transformers' Qwen2 either: its
+    /// layout is fixed (q/k/v biases, none elsewhere) and the checkpoint check enforces it.
+    /// </summary>
     public static readonly IReadOnlySet<string> KnownUnusedKeys = new HashSet<string>
     {
         "attention_dropout", "initializer_range", "max_window_layers", "sliding_window", "use_cache",
-        "transformers_version", "rope_scaling", "attention_bias", "layer_types", "_name_or_path", "dtype",
-        "bos_token_id", "eos_token_id", "pad_token_id",
+        "transformers_version", "rope_scaling", "rope_parameters", "partial_rotary_factor", "attention_bias", "mlp_bias",
+        "layer_types", "_name_or_path",
     };
 
     /// <summary>Keys of the loaded file that are neither bound nor known Qwen2 keys (kept, but worth reporting).</summary>
@@ -62,52 +131,66 @@ public sealed record ModelConfig
     public IReadOnlyList<string> UnknownKeys =>
         (ExtraFields?.Keys ?? Enumerable.Empty<string>()).Where(k => !KnownUnusedKeys.Contains(k)).Order().ToList();
 
-    /// <summary>Checks the fields the model needs; throws <see cref="ArgumentOutOfRangeException"/> naming the field.</summary>
-    public ModelConfig Validate(string source = "config")
+    /// <summary>
+    /// After binding: a 5.x file keeps <c>rope_theta</c> inside <c>rope_parameters</c> (a 4.x file may carry it in
+    /// <c>rope_scaling</c>); use it when there is no top-level key. Disagreements are refused by <see cref="Validate"/>.
+    /// </summary>
+    void IJsonOnDeserialized.OnDeserialized()
     {
-        void Positive(int value, string name)
-        {
-            if (value <= 0) throw new ArgumentOutOfRangeException(name, value, $"{source}: {name} must be positive");
-        }
-        Positive(HiddenSize, "hidden_size");
-        Positive(IntermediateSize, "intermediate_size");
-        Positive(NumHiddenLayers, "num_hidden_layers");
-        Positive(NumAttentionHeads, "num_attention_heads");
-        Positive(KeyValueHeads, "num_key_value_heads");
-        Positive(HeadDim, "head_dim");
-        Positive(VocabSize, "vocab_size");
-        if (NumAttentionHeads % KeyValueHeads != 0)
-            throw new ArgumentOutOfRangeException("num_key_value_heads", KeyValueHeads,
-                $"{source}: num_attention_heads ({NumAttentionHeads}) must be a multiple of num_key_value_heads");
-        if (HeadDim % 2 != 0)
-            throw new ArgumentOutOfRangeException("head_dim", HeadDim, $"{source}: head_dim must be even for rotary embeddings");
-        if (HiddenAct != "silu")
-            throw new ArgumentOutOfRangeException("hidden_act", HiddenAct, $"{source}: only hidden_act \"silu\" is implemented");
-        if (UseSlidingWindow)
-            throw new ArgumentOutOfRangeException("use_sliding_window", true, $"{source}: sliding-window attention is not implemented");
-        if (ExtraFields != null && ExtraFields.TryGetValue("rope_scaling", out var rs) && rs.ValueKind != JsonValueKind.Null)
-            throw new ArgumentOutOfRangeException("rope_scaling", rs.ToString(), $"{source}: rope_scaling is not implemented");
-        if (MaskTokenId is { } m && (m < 0 || m >= VocabSize))
-            throw new ArgumentOutOfRangeException("mask_token_id", m, $"{source}: mask_token_id must lie in [0, vocab_size={VocabSize})");
-        return this;
+        if (_ropeThetaGiven || ExtraFields is null) return;
+        foreach (var key in RopeDictionaryKeys)
+            if (ExtraFields.TryGetValue(key, out var dict) && dict.ValueKind == JsonValueKind.Object
+                && dict.TryGetProperty("rope_theta", out var theta) && theta.ValueKind == JsonValueKind.Number)
+            {
+                _ropeTheta = theta.GetDouble();
+                _ropeThetaKey = $"{key}.rope_theta";
+                return;
+            }
     }
 
-    /// <summary>Reads <c>config.json</c> (a file or a model directory holding one).</summary>
+    /// <summary>The keys holding a RoPE dictionary, in the priority transformers 5.x gives them (legacy name first).</summary>
+    static readonly string[] RopeDictionaryKeys = ["rope_scaling", "rope_parameters"];
+
+    /// <summary>
+    /// Reads <c>config.json</c> (a file or a model directory holding one) in either transformers layout and checks it
+    /// (<see cref="Validate"/>). Without a <c>shifted_logits</c> key, a <c>*ForCausalLM</c> checkpoint is inferred
+    /// shifted (<see cref="InferredShiftedLogits"/>). A missing file raises <see cref="FileNotFoundException"/>, an
+    /// unreadable one <see cref="UnauthorizedAccessException"/> ("permission denied"), each naming the path.
+    /// </summary>
     public static ModelConfig Load(string path)
     {
         var file = Directory.Exists(path) ? Path.Combine(path, "config.json") : path;
-        if (!File.Exists(file)) throw new FileNotFoundException($"{file}: config.json not found", file);
+        var text = ReadText(file);
         ModelConfig? config;
         try
         {
-            config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(file), ConfigJson.HuggingFace);
+            config = JsonSerializer.Deserialize<ModelConfig>(text, ConfigJson.HuggingFace);
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"{file}: invalid config.json ({e.Message})", e);
         }
         if (config == null) throw new InvalidDataException($"{file}: config.json is null");
+        if (config.ShiftedLogits is null && config.CausalLmArchitecture is not null)
+            config = config with { InferredShiftedLogits = true };
         return config.Validate(file);
+    }
+
+    static string ReadText(string file)
+    {
+        if (Directory.Exists(file)) throw new InvalidDataException($"{file}: is a directory, not a config.json file");
+        try
+        {
+            return File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new FileNotFoundException($"{file}: config.json not found", file, e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new UnauthorizedAccessException($"{file}: permission denied: cannot read config.json (check the permissions of the file and its folder)", e);
+        }
     }
 
     /// <summary>Writes <c>config.json</c> into <paramref name="directory"/> atomically, extra keys included.</summary>
@@ -136,4 +219,17 @@ public sealed record ModelConfig
                            ?? throw new InvalidOperationException($"embedded preset {name} is missing");
         return JsonSerializer.Deserialize<ModelConfig>(stream, ConfigJson.HuggingFace)!.Validate(name);
     }
+}
+
+/// <summary>Where <see cref="ModelConfig.IsShifted"/> comes from.</summary>
+public enum ShiftedLogitsSource
+{
+    /// <summary>No key, not inferred: unshifted (configs built in code).</summary>
+    Default,
+    /// <summary>The file's <c>shifted_logits</c> key (or a <c>with</c> copy that set it).</summary>
+    ConfigKey,
+    /// <summary>Inferred by <see cref="ModelConfig.Load"/>: a <c>*ForCausalLM</c> checkpoint without the key.</summary>
+    Architectures,
+    /// <summary>Set by <see cref="ModelConfig.WithShiftedLogitsOverride"/> (the CLI's <c>--shifted</c>).</summary>
+    Override,
 }

@@ -9,20 +9,55 @@ public sealed partial class Qwen2Model
     const string TiedHeadKey = "lm_head.weight";
 
     /// <summary>
-    /// Loads a Hugging Face model directory: <c>config.json</c> plus <c>model.safetensors</c> or a sharded
-    /// <c>model.safetensors.index.json</c>. Strict: missing, unexpected or mis-shaped tensors throw
-    /// <see cref="CheckpointMismatchException"/> listing them. A tied model ignores a stray <c>lm_head.weight</c>.
-    /// Weights are converted to <paramref name="dtype"/> (default float32; bf16 → fp32 is exact).
+    /// Loads a Hugging Face model directory: <c>config.json</c> (transformers 4.x or 5.x layout, see
+    /// <see cref="ModelConfig.Load"/>) plus <c>model.safetensors</c> or a sharded <c>model.safetensors.index.json</c>.
+    /// In order, before anything large is allocated: the config is validated, then compared with the safetensors headers
+    /// (<see cref="Qwen2CheckpointShapes.Check"/>: a mismatch throws <see cref="CheckpointMismatchException"/> naming the
+    /// config fields at fault). Then the model is built and filled, strictly; weights are converted to
+    /// <paramref name="dtype"/> (default float32; bf16 → fp32 is exact, as <c>from_pretrained(torch_dtype=float32)</c>),
+    /// and a NaN or infinite weight is an error naming the tensor. A tied model accepts a stray <c>lm_head.weight</c> only
+    /// when it equals the embeddings (transformers 4.x would drop it, 5.x would use it).
     /// </summary>
     public static Qwen2Model FromPretrained(string directory, Device? device = null, ScalarType? dtype = null)
     {
         var config = ModelConfig.Load(directory);
+        var configFile = Directory.Exists(directory) ? Path.Combine(directory, "config.json") : directory;
+        using (var checkpoint = SafetensorsCheckpoint.Open(directory))
+            Qwen2CheckpointShapes.Check(config, checkpoint, configFile);
         var model = new Qwen2Model(config, device, dtype ?? ScalarType.Float32);
-        StateDictIO.Load(model, directory, new StateDictLoadOptions
+        try
         {
-            IgnoredCheckpointKeys = config.TieWordEmbeddings ? [TiedHeadKey] : [],
-        });
-        return model;
+            StateDictIO.Load(model, directory, new StateDictLoadOptions
+            {
+                IgnoredCheckpointKeys = config.TieWordEmbeddings ? [TiedHeadKey] : [],
+            });
+            if (config.TieWordEmbeddings) model.CheckStrayTiedHead(directory);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A tied model whose file still carries <c>lm_head.weight</c>: fine when it is the embedding matrix.</summary>
+    void CheckStrayTiedHead(string directory)
+    {
+        using var checkpoint = SafetensorsCheckpoint.Open(directory);
+        if (!checkpoint.Contains(TiedHeadKey)) return;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var embedding = _model.EmbedTokens.weight!;
+        var head = checkpoint.Read(TiedHeadKey, embedding.dtype, embedding.device);
+        if (head.shape.SequenceEqual(embedding.shape) && head.eq(embedding).all().item<bool>()) return;
+        var difference = head.shape.SequenceEqual(embedding.shape)
+            ? $"max |Δ| = {(head - embedding).abs().max().to(ScalarType.Float64).item<double>():G3}"
+            : $"shape {SafetensorsEntry.FormatShape(head.shape)} against {SafetensorsEntry.FormatShape(embedding.shape)}";
+        throw new InvalidDataException(
+            $"{checkpoint.Directory}: tie_word_embeddings is true, but the checkpoint's {TiedHeadKey} differs from model.embed_tokens.weight "
+            + $"({difference}): transformers 4.x would use the embeddings, 5.x the file's head. Set tie_word_embeddings to false to use "
+            + $"{TiedHeadKey}, or remove it from the checkpoint");
     }
 
     /// <summary>
@@ -31,7 +66,7 @@ public sealed partial class Qwen2Model
     /// </summary>
     public void SavePretrained(string directory, ScalarType? dtype = null, long? maxShardBytes = null)
     {
-        var config = dtype is { } d ? Config with { TorchDtype = DtypeName(d) } : Config;
+        var config = dtype is { } d ? Config with { TorchDtype = DtypeName(d), Dtype = Config.Dtype is null ? null : DtypeName(d) } : Config;
         StateDictIO.Save(this, directory, new StateDictSaveOptions { DType = dtype, MaxShardBytes = maxShardBytes });
         config.Save(directory);
     }
