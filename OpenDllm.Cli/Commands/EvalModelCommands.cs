@@ -114,7 +114,7 @@ public static class EvalModelCommands
                 : throw new FileNotFoundException($"{recipePath}: not found; nelbo needs a checkpoint written by opendllm train", recipePath);
             var device = options.ResolveDevice(p);
             var model = Qwen2Model.FromPretrained(dir, device);
-            if (options.ShiftedOverride(p) is { } shifted) model.WithConfig(model.Config with { ShiftedLogits = shifted });
+            if (options.ShiftedOverride(p) is { } shifted) model.WithConfig(model.Config.WithShiftedLogitsOverride(shifted));
             using var set = TokenShardSet.Open(p.GetValue(shards)!);
             var tokenizer = OpenDllm.Tokenization.Tokenizers.Load(dir, model.Config.VocabSize);
             set.EnsureTokenizer(tokenizer);

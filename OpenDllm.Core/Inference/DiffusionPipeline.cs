@@ -35,7 +35,7 @@ public sealed class DiffusionPipeline
     public static DiffusionPipeline Load(string directory, Device? device = null, bool? shifted = null)
     {
         var model = Qwen2Model.FromPretrained(directory, device);
-        if (shifted is { } s) model.WithConfig(model.Config with { ShiftedLogits = s });
+        if (shifted is { } s) model.WithConfig(model.Config.WithShiftedLogitsOverride(s));
         model.eval();
         return new DiffusionPipeline(model, Tokenizers.Load(directory, model.Config.VocabSize));
     }

@@ -44,7 +44,7 @@ public sealed record DenoiserOutput(Tensor Logits, KvCache? Cache = null);
 /// <summary>Adapts a <see cref="Qwen2Model"/> to <see cref="IDenoiser"/>.</summary>
 public sealed class Qwen2Denoiser(Qwen2Model model, long maskId, bool shiftedLogits) : IDenoiser
 {
-    /// <summary>Uses the config's <c>mask_token_id</c> and <c>shifted_logits</c> (default: unshifted).</summary>
+    /// <summary>Uses the config's <c>mask_token_id</c> and <c>shifted_logits</c> (<see cref="Config.ModelConfig.IsShifted"/>: the key, an override, or inferred for a loaded *ForCausalLM checkpoint).</summary>
     public Qwen2Denoiser(Qwen2Model model)
         : this(model, model.Config.MaskTokenId ?? throw new ArgumentException("config.json has no mask_token_id; pass maskId"),
                model.Config.IsShifted) { }
