@@ -87,7 +87,7 @@ public static class IpynbReader
         return result;
     }
 
-    static CellOutput ReadOutput(JsonNode? node)
+    internal static CellOutput ReadOutput(JsonNode? node)
     {
         if (node is not JsonObject o) throw new InvalidDataException("an output must be a JSON object");
         var type = Str(o["output_type"]) ?? throw new InvalidDataException("an output lacks \"output_type\"");
