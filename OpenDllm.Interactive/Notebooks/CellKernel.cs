@@ -3,8 +3,11 @@ namespace OpenDllm.Interactive.Notebooks;
 /// <summary>One code cell handed to a kernel: its source (magics included), language, name in messages and execution count.</summary>
 internal sealed record CellSubmission(string Source, string Language, string Name, int ExecutionCount);
 
-/// <summary>What a cell produced: its outputs (the error output included) and, when it failed, the one-line reason.</summary>
-internal sealed record CellExecution(IReadOnlyList<CellOutput> Outputs, string? Error);
+/// <summary>
+/// What a cell produced: its outputs (the error output included), when it failed the one-line reason, and how long the
+/// cell itself ran when the kernel knows better than the caller (the worker's start-up is not the cell's time).
+/// </summary>
+internal sealed record CellExecution(IReadOnlyList<CellOutput> Outputs, string? Error, TimeSpan? Elapsed = null);
 
 /// <summary>
 /// Runs the code cells of one notebook run in one scripting session: <see cref="InProcessKernel"/> in this process,

@@ -23,6 +23,9 @@ internal sealed class InProcessKernel(ValueRenderer renderer, HostPackages host,
 
     public void Dispose() => _thread.Dispose();
 
+    /// <summary>Loads and compiles the scripting engine ahead of the first cell (the worker does this before it reports ready).</summary>
+    public Task WarmUpAsync() => _thread.RunAsync(() => Session.WarmUpAsync());
+
     public async Task<CellExecution> ExecuteAsync(CellSubmission cell, CancellationToken cancellationToken)
     {
         var sink = new CellOutputSink(budget, listener);

@@ -135,8 +135,8 @@ public sealed class NotebookRunner
                 if (language == NotebookLanguages.CSharp && magics.Unsupported is null) Sources.AddRange(magics.Sources);
             }
             cell.Outputs.AddRange(execution.Outputs);
-            return new CellRunResult(number, injected, language, execution.Error is null ? CellStatus.Ok : CellStatus.Failed, clock.Elapsed,
-                                     execution.Error);
+            return new CellRunResult(number, injected, language, execution.Error is null ? CellStatus.Ok : CellStatus.Failed,
+                                     execution.Elapsed ?? clock.Elapsed, execution.Error);
         }
     }
 }

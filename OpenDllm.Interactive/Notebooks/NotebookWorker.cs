@@ -10,7 +10,8 @@ namespace OpenDllm.Interactive.Notebooks;
 /// names, runs the cells the parent sends one at a time in one scripting session (<see cref="InProcessKernel"/>, console
 /// captured, output capped) and streams every output back as it happens. Whatever kills it — a stack overflow,
 /// <c>Environment.Exit</c>, an exception on a background thread, the parent's timeout — the parent keeps the outputs
-/// received so far and fails the cell with the reason. Requests: <c>init</c> (baseDirectory, parameters,
+/// received so far and fails the cell with the reason. After <c>init</c> it compiles a throwaway script and answers
+/// <c>ready</c>, so that loading the compiler does not count towards the first cell's timeout. Requests: <c>init</c> (baseDirectory, parameters,
 /// maxCellOutputBytes, maxNotebookOutputBytes), <c>cell</c> (source, language, name, executionCount), <c>inject</c>.
 /// The worker ends when its parent closes the pipe (or goes away).
 /// </summary>
@@ -34,6 +35,9 @@ public static class NotebookWorker
         using var kernel = new InProcessKernel(new ValueRenderer(htmlRenderer ?? ValueRenderer.DefaultHtml), host ?? HostPackages.Current,
                                                (string)init["baseDirectory"]!, parameters, timeout: null, budget, channel);
         using var console = ConsoleCapture.Install();
+        try { await kernel.WarmUpAsync().ConfigureAwait(false); }
+        catch (Exception e) { Console.Error.WriteLine($"note: the scripting warm-up failed ({e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")})"); }
+        channel.Send(new JsonObject { ["t"] = "ready" });
 
         int running = 0, terminated = 0;
         using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ => Volatile.Write(ref terminated, 1));

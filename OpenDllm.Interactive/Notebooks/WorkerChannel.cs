@@ -7,7 +7,7 @@ namespace OpenDllm.Interactive.Notebooks;
 /// The notebook worker's side of its pipe: messages to the parent, one JSON object per line, written by a background
 /// thread so that a cell never waits on the parent. Console text queued back to back for the same stream goes out as
 /// one message. <see cref="Flush"/> writes what is queued on the calling thread, for the moments before the process
-/// ends (an unhandled exception, <c>Environment.Exit</c>). Messages: <c>stream</c> (name, text), <c>add</c> (output),
+/// ends (an unhandled exception, <c>Environment.Exit</c>). Messages: <c>ready</c>, <c>stream</c> (name, text), <c>add</c> (output),
 /// <c>replace</c> (index, output), <c>done</c> (error), <c>injected</c> (source, failure), <c>crash</c> (message),
 /// <c>exiting</c> (code); see <see cref="WorkerKernel"/> for the parent's side.
 /// </summary>

@@ -19,10 +19,12 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
 {
     const int TailLines = 64;
     static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(10);
+    static readonly TimeSpan StartupLimit = TimeSpan.FromMinutes(5);
 
     readonly object _gate = new();
     readonly Queue<string> _stderrTail = new();
     readonly TaskCompletionSource _pipeClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     Process? _process;
     NamedPipeServerStream? _pipe;
     StreamWriter? _requests;
@@ -44,12 +46,14 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
             _strayBytes = 0;
             _strayTruncated = false;
         }
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        if (options.CellTimeout is { } timeout) limit.CancelAfter(timeout);
         string? error;
+        var clock = new Stopwatch();
         try
         {
-            await StartAsync(limit.Token).ConfigureAwait(false);
+            await StartAsync(cancellationToken).ConfigureAwait(false);
+            clock.Start();
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (options.CellTimeout is { } timeout) limit.CancelAfter(timeout);
             var reply = await RequestAsync(new JsonObject
             {
                 ["t"] = "cell", ["source"] = cell.Source, ["language"] = cell.Language, ["name"] = cell.Name,
@@ -57,9 +61,9 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
             }, limit.Token).ConfigureAwait(false);
             error = (string?)reply["error"];
         }
-        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
-            var interrupted = cancellationToken.IsCancellationRequested;
+            var interrupted = cancellationToken.IsCancellationRequested || options.CellTimeout is null;
             Stop(interrupted ? "interrupted" : $"stopped when {cell.Name} timed out");
             await SettleAsync().ConfigureAwait(false);
             error = interrupted ? "interrupted; the notebook process was stopped"
@@ -75,7 +79,7 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
         {
             lock (_gate) _current = null;
         }
-        return new CellExecution(sink.Close(), error);
+        return new CellExecution(sink.Close(), error, clock.Elapsed);
     }
 
     public async Task<(string Source, string? Failure)> InjectedSourceAsync(IReadOnlyDictionary<string, string> parameters,
@@ -92,9 +96,14 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
         {
             return (NotebookParameters.InjectedSource(parameters, _ => null), e.Message);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Stop("interrupted");
+            return (NotebookParameters.InjectedSource(parameters, _ => null), "interrupted; the notebook process was stopped");
+        }
     }
 
-    /// <summary>Starts the worker and waits for it to connect (the first cell's timeout covers this).</summary>
+    /// <summary>Starts the worker and waits for it to connect (within <see cref="StartupLimit"/>, not counted in the cell's timeout).</summary>
     async Task StartAsync(CancellationToken cancellationToken)
     {
         if (_stopped is { } why) throw new WorkerGoneException($"the notebook process is not running ({why})", []);
@@ -119,20 +128,32 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
         _process.StandardInput.Close();   // a cell reading the console gets end-of-file instead of waiting forever
         _pumps = Task.WhenAll(PumpAsync(_process.StandardOutput, "stdout"), PumpAsync(_process.StandardError, "stderr"));
 
-        var connected = _pipe.WaitForConnectionAsync(cancellationToken);
-        if (await Task.WhenAny(connected, _process.WaitForExitAsync(cancellationToken)).ConfigureAwait(false) != connected)
+        using var startup = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        startup.CancelAfter(StartupLimit);
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            throw await GoneAsync("the notebook process ended before it connected").ConfigureAwait(false);
+            var connected = _pipe.WaitForConnectionAsync(startup.Token);
+            if (await Task.WhenAny(connected, _process.WaitForExitAsync(startup.Token)).ConfigureAwait(false) != connected)
+            {
+                startup.Token.ThrowIfCancellationRequested();
+                throw await GoneAsync("the notebook process ended before it connected").ConfigureAwait(false);
+            }
+            await connected.ConfigureAwait(false);
+            _requests = new StreamWriter(_pipe, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
+            _ = ReadRepliesAsync(new StreamReader(_pipe, new UTF8Encoding(false), false, 1 << 16, leaveOpen: true));
+            await SendAsync(new JsonObject
+            {
+                ["t"] = "init", ["baseDirectory"] = baseDirectory, ["parameters"] = Values(options.Parameters),
+                ["maxCellOutputBytes"] = options.MaxCellOutputBytes, ["maxNotebookOutputBytes"] = options.MaxNotebookOutputBytes,
+            }).ConfigureAwait(false);
+            await Task.WhenAny(_ready.Task, _pipeClosed.Task).WaitAsync(startup.Token).ConfigureAwait(false);
+            if (!_ready.Task.IsCompleted) throw await GoneAsync("the notebook process ended while starting").ConfigureAwait(false);
         }
-        await connected.ConfigureAwait(false);
-        _requests = new StreamWriter(_pipe, new UTF8Encoding(false), 1 << 16, leaveOpen: true) { NewLine = "\n" };
-        _ = ReadRepliesAsync(new StreamReader(_pipe, new UTF8Encoding(false), false, 1 << 16, leaveOpen: true));
-        await SendAsync(new JsonObject
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            ["t"] = "init", ["baseDirectory"] = baseDirectory, ["parameters"] = Values(options.Parameters),
-            ["maxCellOutputBytes"] = options.MaxCellOutputBytes, ["maxNotebookOutputBytes"] = options.MaxNotebookOutputBytes,
-        }).ConfigureAwait(false);
+            Stop("it did not start");
+            throw await GoneAsync($"the notebook process was not ready within {StartupLimit.TotalMinutes:0} minutes").ConfigureAwait(false);
+        }
     }
 
     static JsonObject Values(IReadOnlyDictionary<string, string> parameters)
@@ -179,6 +200,7 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
                 {
                     switch ((string?)message["t"])
                     {
+                        case "ready": _ready.TrySetResult(); break;
                         case "stream": _current?.AppendStream((string)message["name"]!, (string)message["text"]!); break;
                         case "add": _current?.Add(IpynbReader.ReadOutput(message["output"])); break;
                         case "replace": _current?.ReplaceAt((int)message["index"]!, IpynbReader.ReadOutput(message["output"])); break;
