@@ -43,8 +43,8 @@ public sealed record NotebookRunOptions
 
     /// <summary>
     /// Longest a single cell may run (default <see cref="DefaultCellTimeout"/>; null for no limit). A cell past it fails
-    /// the run. In a worker process the worker is stopped; in process the cell cannot be stopped, only abandoned (its
-    /// later output is dropped).
+    /// the run. In a worker process the worker (and what it started) is stopped; in process .NET cannot stop the cell, only
+    /// abandon it: its output is dropped while the run lasts, but the code keeps running (and printing) after it.
     /// </summary>
     public TimeSpan? CellTimeout { get; init; } = DefaultCellTimeout;
 

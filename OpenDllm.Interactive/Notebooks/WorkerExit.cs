@@ -32,10 +32,10 @@ internal static class WorkerExit
         var signal = OperatingSystem.IsWindows() || exitCode is not (> 128 and < 160) ? null : SignalName(exitCode.Value - 128);
         return exitCode switch
         {
-            null => $"{Exited} while the cell ran" + (last is null ? "" : $": {last}"),
+            null => Exited + (last is null ? "" : $": {last}"),
             _ when signal is not null => $"{Exited}: it was killed by {signal}" + (signal == "SIGKILL" ? " (out of memory, or killed from outside)" : "")
                                          + (last is null ? "" : $"; its last words: {last}"),
-            _ => $"{Exited} with code {exitCode} while the cell ran" + (last is null ? "" : $": {last}"),
+            _ => $"{Exited} with code {exitCode}" + (last is null ? "" : $": {last}"),
         };
     }
 

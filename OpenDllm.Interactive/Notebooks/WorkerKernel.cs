@@ -17,12 +17,12 @@ namespace OpenDllm.Interactive.Notebooks;
 /// </summary>
 internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDirectory, NotebookRunOptions options) : ICellKernel
 {
-    const int TailLines = 64;
+    const int TailChars = 64 * 1024;
     static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(10);
     static readonly TimeSpan StartupLimit = TimeSpan.FromMinutes(5);
 
     readonly object _gate = new();
-    readonly Queue<string> _stderrTail = new();
+    readonly StringBuilder _stderrTail = new();
     readonly TaskCompletionSource _pipeClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     Process? _process;
@@ -165,7 +165,7 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
 
     async Task<JsonObject> RequestAsync(JsonObject request, CancellationToken cancellationToken)
     {
-        if (_stopped is { } why || _requests is null)
+        if (_stopped is not null || _requests is null)
             throw new WorkerGoneException($"the notebook process is not running ({_stopped ?? "not started"})", []);
         var reply = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate) _reply = reply;
@@ -227,29 +227,35 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
         }
     }
 
-    /// <summary>Relays what the worker writes to its own stdout/stderr (outside the captured console).</summary>
+    /// <summary>Relays what the worker writes to its own stdout/stderr (outside the captured console), in chunks as they come.</summary>
     async Task PumpAsync(StreamReader stream, string name)
     {
+        var buffer = new char[8192];
         try
         {
-            while (await stream.ReadLineAsync().ConfigureAwait(false) is { } line)
+            int count;
+            while ((count = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0)
             {
+                var text = new string(buffer, 0, count);
                 lock (_gate)
                 {
                     if (name == "stderr")
                     {
-                        _stderrTail.Enqueue(line);
-                        if (_stderrTail.Count > TailLines) _stderrTail.Dequeue();
+                        _stderrTail.Append(text);
+                        if (_stderrTail.Length > TailChars) _stderrTail.Remove(0, _stderrTail.Length - TailChars);
                     }
-                    if (_current is null) Console.Error.WriteLine(line);
+                    if (_current is null) Console.Error.Write(text);
                     else if (!_strayTruncated)
                     {
-                        _strayBytes += OutputBudget.Utf8Length(line) + 1;
-                        if (_strayBytes <= options.MaxCellOutputBytes) _current.AppendStream(name, line + "\n");
+                        var room = options.MaxCellOutputBytes - _strayBytes;
+                        var bytes = OutputBudget.Utf8Length(text);
+                        _strayBytes += bytes;
+                        if (bytes <= room) _current.AppendStream(name, text);
                         else
                         {
                             _strayTruncated = true;
-                            _current.AppendStream(name, $"[process output truncated after {OutputBudget.Size(options.MaxCellOutputBytes)} (the per-cell output cap)]\n");
+                            _current.AppendStream(name, OutputBudget.Utf8Prefix(text, room)
+                                                        + $"\n[process output truncated after {OutputBudget.Size(options.MaxCellOutputBytes)} (the per-cell output cap)]\n");
                         }
                     }
                 }
@@ -269,7 +275,7 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
         bool signal;
         lock (_gate)
         {
-            tail = [.. _stderrTail];
+            tail = _stderrTail.ToString().ReplaceLineEndings("\n").Split('\n');
             crash = _crash;
             exiting = _exitingCode;
             signal = _exitingOnSignal;

@@ -29,7 +29,7 @@ public sealed class WorkerExitTests
     {
         if (!OperatingSystem.IsWindows())
             Assert.Equal("the notebook process exited: it was killed by SIGKILL (out of memory, or killed from outside)", WorkerExit.Describe(137, [], null, null));
-        Assert.Equal("the notebook process exited with code 5 while the cell ran: last words", WorkerExit.Describe(5, ["", "last words", " "], null, null));
+        Assert.Equal("the notebook process exited with code 5: last words", WorkerExit.Describe(5, ["", "last words", " "], null, null));
         Assert.Equal("the notebook process exited: Process terminated. Fatal", WorkerExit.Describe(134, ["Process terminated. Fatal", "   at X"], null, null));
     }
 }
