@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Executes every recipe notebook (notebooks/*.ipynb) headless with `opendllm notebook run`, parameters turned down to CI
-# size, into out/notebooks/ (git-ignored). Stops at the first failing notebook, naming it and its failing cell.
+# size, into out/notebooks/ (git-ignored). Stops at the first failing notebook, naming it and its failing cell. Cells run
+# in the runner's worker process; a cell that hangs fails after --timeout-seconds (10 minutes here, 30 by default).
 #   bash .ci/notebooks.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ for nb in notebooks/*.ipynb; do
   name=$(basename "$nb" .ipynb)
   t0=$(date +%s)
   # shellcheck disable=SC2086
-  if ! dotnet "$cli" notebook run "$nb" ${params[$name]:-} --output "out/notebooks/$name.ipynb" > "out/notebooks/$name.log" 2>&1; then
+  if ! dotnet "$cli" notebook run "$nb" ${params[$name]:-} --timeout-seconds 600 --output "out/notebooks/$name.ipynb" > "out/notebooks/$name.log" 2>&1; then
     tail -n 20 "out/notebooks/$name.log"
     echo "notebooks: FAILED: $nb"
     exit 1

@@ -34,6 +34,9 @@ internal static class ConsoleCapture
     /// <summary>From now on, console output of the calling flow (and flows it starts) goes to <paramref name="sink"/>.</summary>
     public static void RouteTo(CellOutputSink? sink) => Current.Value = sink;
 
+    /// <summary>The sink of the calling flow: the cell it belongs to (also when that cell has finished), or null.</summary>
+    public static CellOutputSink? CurrentSink => Current.Value;
+
     sealed class Installation : IDisposable
     {
         int _disposed;
@@ -57,6 +60,10 @@ internal static class ConsoleCapture
         public override void Write(char value) => Write(value.ToString());
 
         public override void Write(char[] buffer, int index, int count) => Write(new string(buffer, index, count));
+
+        public override void Write(ReadOnlySpan<char> buffer) => Write(new string(buffer));
+
+        public override void WriteLine(ReadOnlySpan<char> buffer) => Write(string.Concat(buffer, NewLine));
 
         public override void Write(string? value)
         {

@@ -25,13 +25,13 @@ public static class DibReader
         var lines = text.ReplaceLineEndings("\n").Split('\n');
         var meta = ReadMeta(lines, sourceName);
         var kernels = new HashSet<string>(KnownKernels, StringComparer.OrdinalIgnoreCase);
-        foreach (var item in meta?["kernelInfo"]?["items"] as JsonArray ?? [])
+        foreach (var item in IpynbReader.At(meta, "kernelInfo", "items") as JsonArray ?? [])
         {
-            if (item?["name"] is JsonValue name && name.TryGetValue<string>(out var n)) kernels.Add(n);
-            foreach (var alias in item?["aliases"] as JsonArray ?? [])
+            if (IpynbReader.At(item, "name") is JsonValue name && name.TryGetValue<string>(out var n)) kernels.Add(n);
+            foreach (var alias in IpynbReader.At(item, "aliases") as JsonArray ?? [])
                 if (alias is JsonValue a && a.TryGetValue<string>(out var s)) kernels.Add(s.TrimStart('#', '!'));
         }
-        var defaultKernel = meta?["kernelInfo"]?["defaultKernelName"] is JsonValue d && d.TryGetValue<string>(out var dk)
+        var defaultKernel = IpynbReader.At(meta, "kernelInfo", "defaultKernelName") is JsonValue d && d.TryGetValue<string>(out var dk)
             ? NotebookLanguages.Normalize(dk) : NotebookLanguages.CSharp;
 
         var notebook = new Notebook { SourcePath = sourceName, DefaultLanguage = defaultKernel };

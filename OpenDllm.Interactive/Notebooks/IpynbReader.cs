@@ -18,15 +18,19 @@ public static class IpynbReader
     public static Notebook Parse(string json, string sourceName)
     {
         JsonNode? root;
-        try { root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true }); }
+        try { root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowTrailingCommas = true, AllowDuplicateProperties = false }); }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{sourceName}: not valid notebook JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}): {e.Message}", e);
+            var why = e.Message.Split(" LineNumber:")[0].Split(" Path:")[0];
+            var where = e.LineNumber is { } line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
+            throw new InvalidDataException($"{sourceName}: not valid notebook JSON{where}: {why}", e);
         }
         if (root is not JsonObject obj) throw new InvalidDataException($"{sourceName}: a notebook must be a JSON object");
-        var major = obj["nbformat"] is JsonValue v && v.TryGetValue<int>(out var m) ? m : 0;
+        if (obj["nbformat"] is not JsonValue v || !v.TryGetValue<int>(out var major))
+            throw new InvalidDataException($"{sourceName}: \"nbformat\" must be the number 4, not {obj["nbformat"]?.ToJsonString() ?? "missing"}");
         if (major != 4) throw new InvalidDataException($"{sourceName}: nbformat {major} is not supported (expected 4)");
-        if (obj["cells"] is not JsonArray cells) throw new InvalidDataException($"{sourceName}: missing the \"cells\" array");
+        if (obj["cells"] is not JsonArray cells)
+            throw new InvalidDataException($"{sourceName}: " + (obj["cells"] is null ? "missing the \"cells\" array" : "\"cells\" must be an array"));
 
         var notebook = new Notebook
         {
@@ -49,9 +53,9 @@ public static class IpynbReader
 
     static string DefaultLanguage(JsonObject metadata)
     {
-        var name = Str(metadata["polyglot_notebook"]?["kernelInfo"]?["defaultKernelName"])
-                   ?? Str(metadata["kernelspec"]?["language"])
-                   ?? Str(metadata["language_info"]?["name"]);
+        var name = Str(At(metadata, "polyglot_notebook", "kernelInfo", "defaultKernelName"))
+                   ?? Str(At(metadata, "kernelspec", "language"))
+                   ?? Str(At(metadata, "language_info", "name"));
         if (name is null) return NotebookLanguages.CSharp;
         var normalized = NotebookLanguages.Normalize(name);
         return normalized is "polyglot-notebook" or "dotnet-interactive" ? NotebookLanguages.CSharp : normalized;
@@ -71,7 +75,7 @@ public static class IpynbReader
         {
             CellKind.Markdown => NotebookLanguages.Markdown,
             CellKind.Raw => "raw",
-            _ => (Str(metadata["dotnet_interactive"]?["language"]) ?? Str(metadata["polyglot_notebook"]?["kernelName"])) is { } named
+            _ => (Str(At(metadata, "dotnet_interactive", "language")) ?? Str(At(metadata, "polyglot_notebook", "kernelName"))) is { } named
                 ? NotebookLanguages.Normalize(named) : defaultLanguage,
         };
         var result = new NotebookCell(kind, language, MultilineText(cell["source"], "source")) { Id = Str(cell["id"]), Metadata = metadata };
@@ -87,7 +91,7 @@ public static class IpynbReader
         return result;
     }
 
-    static CellOutput ReadOutput(JsonNode? node)
+    internal static CellOutput ReadOutput(JsonNode? node)
     {
         if (node is not JsonObject o) throw new InvalidDataException("an output must be a JSON object");
         var type = Str(o["output_type"]) ?? throw new InvalidDataException("an output lacks \"output_type\"");
@@ -125,6 +129,13 @@ public static class IpynbReader
         JsonArray lines => string.Concat(lines.Select(l => Str(l) ?? throw new InvalidDataException($"\"{field}\" lines must be strings"))),
         _ => throw new InvalidDataException($"\"{field}\" must be a string or an array of strings"),
     };
+
+    /// <summary>The node at <paramref name="keys"/> below <paramref name="node"/>, or null where a step is missing or not an object.</summary>
+    internal static JsonNode? At(JsonNode? node, params string[] keys)
+    {
+        foreach (var key in keys) node = node is JsonObject o ? o[key] : null;
+        return node;
+    }
 
     static string? Str(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 }

@@ -85,7 +85,7 @@ public static class IpynbWriter
         return json;
     }
 
-    static JsonObject OutputJson(CellOutput output)
+    internal static JsonObject OutputJson(CellOutput output)
     {
         switch (output.OutputType)
         {

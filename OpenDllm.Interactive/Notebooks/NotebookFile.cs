@@ -6,6 +6,7 @@ public static class NotebookFile
     /// <summary>Reads an .ipynb or .dib file; throws FileNotFoundException, or InvalidDataException naming the file.</summary>
     public static Notebook Load(string path)
     {
+        if (Directory.Exists(path)) throw new FileNotFoundException($"{path}: is a folder, not a notebook (.ipynb or .dib)", path);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: notebook not found", path);
         return Path.GetExtension(path).ToLowerInvariant() switch
         {

@@ -17,7 +17,8 @@ public class NotebookGlobals
         Parameters = parameters;
     }
 
-    /// <summary>The sink of the cell now running (set by the runner before each cell).</summary>
+    /// <summary>The sink of the cell now running (set by the runner before each cell); <c>display</c> prefers the sink of
+    /// the calling flow, so a thread a finished cell left running never shows output in a later cell.</summary>
     internal CellOutputSink? Sink { get; set; }
 
     /// <summary>The name=value overrides given to this run (empty when none).</summary>
@@ -26,7 +27,7 @@ public class NotebookGlobals
     /// <summary>Shows <paramref name="value"/> below the cell (display_data with text/html and text/plain).</summary>
     public DisplayedValue display(object? value)
     {
-        var sink = Sink ?? throw new InvalidOperationException("display() is only available while a notebook cell runs");
+        var sink = ConsoleCapture.CurrentSink ?? Sink ?? throw new InvalidOperationException("display() is only available while a notebook cell runs");
         return new DisplayedValue(sink, sink.Add(_renderer.Render(value, OutputType.DisplayData)), _renderer);
     }
 

@@ -74,6 +74,28 @@ internal sealed class ScriptSession
             : await _state.ContinueWithAsync(code, options, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Compiles and runs a throwaway script with this session's options (not part of the session), so that the compiler is
+    /// loaded and its code compiled before the first cell: a cell's time (and timeout) is then the cell's own.
+    /// </summary>
+    public Task WarmUpAsync() => CSharpScript.RunAsync(WarmUpCode, _options.WithFilePath("warm-up"), _globals, typeof(NotebookGlobals));
+
+    /// <summary>Common constructs (each kind of syntax makes the compiler run code it has not run yet).</summary>
+    const string WarmUpCode = """
+        record Point(int X, int Y);
+        class Box { public double Value { get; set; } }
+        static int Depth(int n) => n <= 0 ? 0 : Depth(n - 1) + 1;
+        var items = new List<int> { 1, 2, 3 };
+        var total = 0L;
+        foreach (var item in items.Where(v => v > 1).Select(v => v * 2)) total += item;
+        for (int i = 0; i < 3; i++) total += Depth(i);
+        var text = $"{total:0.00} {new Point(1, 2)} {new Box { Value = 0.5 }.Value}";
+        var map = new Dictionary<string, float[]> { ["a"] = new[] { 1f, 2f } };
+        try { if (text.Length < 0) throw new InvalidOperationException(text); } catch (Exception) { }
+        await Task.Yield();
+        (text, map.Count)
+        """;
+
     static IEnumerable<string> OpenDllmNamespaces(IEnumerable<Assembly> assemblies) =>
         assemblies.Where(a => a.GetName().Name?.StartsWith("OpenDllm", StringComparison.Ordinal) == true)
             .SelectMany(a => a.GetExportedTypes()).Select(t => t.Namespace)

@@ -232,4 +232,81 @@ public sealed class NotebookRunnerTests
         Assert.Contains("did not finish within 0.3 s", result.FailureMessage);
         Assert.Equal("Timeout", Single(result.Notebook.Cells[0], OutputType.Error).EName);
     }
+
+    /// <summary>Regression: output was concatenated string by string (4 MB of lines took minutes); now it is buffered and capped.</summary>
+    [Fact]
+    public async Task ConsoleOutputPastTheDefaultCapIsDroppedWithANote()
+    {
+        var result = await Run(Cells("var line = new string('x', 99);\nfor (int i = 0; i < 160_000; i++) Console.WriteLine(line);",   // 16 MB
+                                     "Console.WriteLine(\"next cell\");"));
+
+        Assert.True(result.Success, result.FailureMessage);
+        var text = Assert.Single(result.Notebook.Cells[0].Outputs).Text!;
+        Assert.EndsWith("\n[output truncated after 8 MiB (the per-cell output cap)]\n", text);
+        Assert.InRange(text.Length, 8 << 20, (8 << 20) + 100);
+        Assert.StartsWith(new string('x', 99) + "\n", text);
+        Assert.Equal("next cell\n", Assert.Single(result.Notebook.Cells[1].Outputs).Text);
+    }
+
+    [Fact]
+    public async Task OutputCapsAreConfigurablePerCellAndPerNotebook()
+    {
+        const string KiB40 = "Console.Write(new string('y', 40 * 1024));";
+        var result = await Run(Cells(KiB40, KiB40, KiB40, KiB40),
+                               new NotebookRunOptions { MaxCellOutputBytes = 64 << 10, MaxNotebookOutputBytes = 100 << 10 });
+
+        Assert.True(result.Success, result.FailureMessage);
+        var texts = result.Notebook.Cells.Select(c => Assert.Single(c.Outputs).Text!).ToList();
+        Assert.Equal(40 << 10, texts[0].Length);
+        Assert.Equal(40 << 10, texts[1].Length);
+        Assert.Equal(new string('y', 20 << 10) + "\n[output truncated: the notebook's output reached 100 KiB (the per-notebook output cap)]\n", texts[2]);
+        Assert.Equal("[output truncated: the notebook's output reached 100 KiB (the per-notebook output cap)]\n", texts[3]);
+    }
+
+    /// <summary>Regression: display() from a thread an earlier cell left running landed in whichever cell ran at the time.</summary>
+    [Fact]
+    public async Task AThreadLeftRunningByACellNeverWritesIntoALaterCell()
+    {
+        var result = await Run(Cells("""
+            var halt = new System.Threading.ManualResetEventSlim();
+            var rounds = 0;
+            var worker = new System.Threading.Thread(() =>
+            {
+                while (!halt.IsSet)
+                {
+                    display("late");
+                    Console.WriteLine("late");
+                    System.Threading.Interlocked.Increment(ref rounds);
+                    System.Threading.Thread.Sleep(1);
+                }
+            }) { IsBackground = true };
+            worker.Start();
+            while (System.Threading.Volatile.Read(ref rounds) == 0) System.Threading.Thread.Sleep(1);
+            """,
+            """
+            var seen = System.Threading.Volatile.Read(ref rounds);
+            while (System.Threading.Volatile.Read(ref rounds) < seen + 3) System.Threading.Thread.Sleep(1);   // it ran during this cell
+            Console.WriteLine("cell two");
+            """,
+            "halt.Set();\nworker.Join();"));
+
+        Assert.True(result.Success, result.FailureMessage);
+        var second = Assert.Single(result.Notebook.Cells[1].Outputs);
+        Assert.Equal(("stdout", "cell two\n"), (second.Name, second.Text));
+        Assert.Empty(result.Notebook.Cells[2].Outputs);
+    }
+
+    [Fact]
+    public void EveryCellHasATimeoutByDefault() => Assert.Equal(TimeSpan.FromMinutes(30), new NotebookRunOptions().CellTimeout);
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(-1.0)]
+    [InlineData(1e9)]
+    public async Task ATimeoutOutOfRangeIsRefusedBeforeAnyCellRuns(double seconds)
+    {
+        var e = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() =>
+            Run(Cells("Console.WriteLine(1);"), new NotebookRunOptions { CellTimeout = TimeSpan.FromSeconds(seconds) }));
+        Assert.Contains("CellTimeout", e.Message);
+    }
 }
