@@ -93,7 +93,7 @@ public sealed class EvalFreshnessTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, Score(samples, data, results).Code);
         var (code, text, _) = Score(samples, data, results, "--timeout", "5");
         Assert.Equal(0, code);
-        Assert.Contains("0 resumed, 3 re-scored because the settings changed (kill_after_s 13 → 15, timeout_s 3 → 5)", text);
+        Assert.Contains("0 resumed, 3 re-scored because the settings changed (cpu_s 4 → 6, kill_after_s 13 → 15, timeout_s 3 → 5)", text);
         var summary = ResultsLog.ReadSummary(results)!;
         Assert.Equal(5.0, (double)summary["settings"]!["timeout_s"]!);
         Assert.All(Rows(results), r => Assert.Equal((string?)summary["settings_sha256"], (string?)r["settings_sha256"]));
