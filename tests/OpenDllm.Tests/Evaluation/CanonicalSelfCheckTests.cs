@@ -9,9 +9,10 @@ namespace OpenDllm.Tests.Evaluation;
 /// pipeline (samples file → sandbox → results file), and a do-nothing completion scores near 0. Multi-line infill runs a
 /// deterministic subset (every 10th of 5,815 rows = 582): the whole file takes 2–4 minutes on 2 shared cores, and it
 /// passes 5815/5815 with <c>opendllm eval score</c> (data-scripts/benchmarks.md).
-/// The canonical checks give each program 15 s on the program clock instead of the official 3 s: the slowest canonical
-/// solution (sanitized MBPP 123) needs about 1 s alone and more than 3 s when the machine's 2 cores are shared, and the
-/// check is that every canonical solution is right, not that it is fast. The slowest program's time is printed.
+/// The canonical checks give each program 60 s on the program clock instead of the official 3 s: the check is that every
+/// canonical solution is right, not that it is fast, and the slowest one (sanitized MBPP 123, 3.9 s of CPU time measured
+/// here) took 10.1 s on the program clock while the 2 cores ran at a load average of 40. The slowest program's time
+/// is printed. Do-nothing completions keep a 1 s clock: a timeout there can only lower the score the test bounds.
 /// </summary>
 public sealed class CanonicalSelfCheckTests(ITestOutputHelper output) : IDisposable
 {
@@ -19,7 +20,7 @@ public sealed class CanonicalSelfCheckTests(ITestOutputHelper output) : IDisposa
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    const double CanonicalTimeout = 15.0;
+    const double CanonicalTimeout = 60.0;
 
     async Task<ScoreSummary?> Score(string taskName, Func<BenchmarkProblem, string> completion, int every, double timeout)
     {
