@@ -55,6 +55,35 @@ public sealed class SandboxBoundaryTests(ITestOutputHelper output)
         Assert.Contains("apt-get install bubblewrap", weak.Warning);
     }
 
+    [Fact]
+    public async Task AWeakIsolationIsAWarningLineInThePrintedSummary()
+    {
+        var dir = Directory.CreateTempSubdirectory("opendllm-weak-").FullName;
+        try
+        {
+            var problem = new BenchmarkProblem(BenchmarkTask.HumanEval, "T/0", "def f(x):\n", "    return x\n",
+                "def check(candidate):\n    assert candidate(1) == 1\n", EntryPoint: "f");
+            var samples = Path.Combine(dir, "samples.jsonl");
+            File.WriteAllText(samples, "{\"task_id\": \"T/0\", \"completion\": \"    return x\\n\"}\n");
+            var weak = SandboxIsolation.Detect() with
+            {
+                Label = "python-rlimit", Prefix = [], NetworkIsolated = false, UnprivilegedUser = null, ExternalLimits = false,
+                FilesystemIsolated = false, ProcessCreationBlocked = false,
+            };
+            var summary = await SampleScorer.ScoreAsync(samples, [problem], new ScoreOptions { Isolation = weak });
+            var printed = new StringWriter();
+            OpenDllm.Cli.Commands.EvalCommand.PrintSummary(summary, printed);
+            output.WriteLine(printed.ToString());
+            Assert.Equal(1, summary.Passed);
+            Assert.Contains(printed.ToString().Split('\n'), line => line.StartsWith("WARNING: weak sandbox isolation (python-rlimit)", StringComparison.Ordinal));
+            Assert.Equal("python-rlimit", (string?)ResultsLog.ReadSummary(samples + "_results.jsonl")!["isolation"]);
+
+            var strong = await SampleScorer.ScoreAsync(samples, [problem], new ScoreOptions { ResultsPath = Path.Combine(dir, "strong.jsonl") });
+            if (strong.Isolation.StartsWith("bwrap+", StringComparison.Ordinal)) Assert.Null(strong.IsolationWarning);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     /// <summary>The programs, by route: each calls attempt(write) with a function that writes one path its way.</summary>
     static readonly Dictionary<string, string> Routes = new()
     {
