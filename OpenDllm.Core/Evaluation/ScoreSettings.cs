@@ -7,14 +7,15 @@ namespace OpenDllm.Evaluation;
 /// <summary>
 /// Every setting that can change a verdict, as one JSON object: the task, the sandbox limits (program clock, outside kill,
 /// CPU, memory, file size, processes, tmpfs size), the isolation label, the Python version, a hash of the harness itself
-/// (runner and mount script), and, for generation runs, what produced the completions (<c>generation</c>: checkpoint
+/// (runner, mount script, bwrap arguments), and, for generation runs, what produced the completions (<c>generation</c>: checkpoint
 /// SHA-256, sampler and its settings). A results file's summary records the object as <c>settings</c>, and every row its
 /// hash as <c>settings_sha256</c>; a row is resumed only under the same hash (<see cref="SampleScorer"/>).
 /// </summary>
 public static class ScoreSettings
 {
-    /// <summary>SHA-256 of the runner and the mount script, first 16 hex digits: a change in either can change verdicts.</summary>
-    public static string Harness { get; } = Sha256(SandboxGuard.RunnerSource + "\n" + SandboxMounts.SetupScript)[..16];
+    /// <summary>SHA-256 of the runner, the mount script and the bwrap arguments, first 16 hex digits: a change in any can change verdicts.</summary>
+    public static string Harness { get; } =
+        Sha256(SandboxGuard.RunnerSource + "\n" + SandboxMounts.SetupScript + "\n" + string.Join(" ", SandboxMounts.Bubblewrap("bwrap", root: true)))[..16];
 
     /// <summary>The settings object, keys in ordinal order so that its JSON text (and hash) is canonical.</summary>
     public static JsonObject Build(string task, SandboxOptions options, SandboxIsolation isolation, IReadOnlyDictionary<string, string?>? generation)
