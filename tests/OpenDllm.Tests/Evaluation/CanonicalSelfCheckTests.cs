@@ -9,6 +9,10 @@ namespace OpenDllm.Tests.Evaluation;
 /// pipeline (samples file → sandbox → results file), and a do-nothing completion scores near 0. Multi-line infill runs a
 /// deterministic subset (every 10th of 5,815 rows = 582): the whole file takes 2–4 minutes on 2 shared cores, and it
 /// passes 5815/5815 with <c>opendllm eval score</c> (data-scripts/benchmarks.md).
+/// The canonical checks give each program 60 s on the program clock instead of the official 3 s: the check is that every
+/// canonical solution is right, not that it is fast, and the slowest one (sanitized MBPP 123, 3.9 s of CPU time measured
+/// here) took 10.1 s on the program clock while the 2 cores ran at a load average of 40. The slowest program's time
+/// is printed. Do-nothing completions keep a 1 s clock: a timeout there can only lower the score the test bounds.
 /// </summary>
 public sealed class CanonicalSelfCheckTests(ITestOutputHelper output) : IDisposable
 {
@@ -16,7 +20,9 @@ public sealed class CanonicalSelfCheckTests(ITestOutputHelper output) : IDisposa
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    async Task<ScoreSummary?> Score(string taskName, Func<BenchmarkProblem, string> completion, int every = 1, double timeout = 3.0)
+    const double CanonicalTimeout = 60.0;
+
+    async Task<ScoreSummary?> Score(string taskName, Func<BenchmarkProblem, string> completion, int every, double timeout)
     {
         if (!BenchmarkTestData.TryGetDirectory(output, out var data)) return null;
         var task = BenchmarkTasks.Parse(taskName);
@@ -28,6 +34,9 @@ public sealed class CanonicalSelfCheckTests(ITestOutputHelper output) : IDisposa
                          $"in {clock.Elapsed.TotalSeconds:F1} s, isolation {summary.Isolation}, timeout {summary.TimeoutSeconds} s, python {summary.PythonVersion}");
         foreach (var failure in File.ReadLines(summary.ResultsFile).Where(l => l.Contains("\"status\":\"failed\"") || l.Contains("\"status\":\"timed_out\"")).Take(3))
             output.WriteLine(failure);
+        var slowest = File.ReadLines(summary.ResultsFile).Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!)
+            .Where(o => (string?)o["type"] == "sample" && o["program_ms"] is not null).MaxBy(o => (double)o["program_ms"]!);
+        if (slowest is not null) output.WriteLine($"slowest program: {slowest["task_id"]} {slowest["program_ms"]} ms on the program clock, {slowest["duration_ms"]} ms in all");
         return summary;
     }
 
@@ -40,7 +49,7 @@ public sealed class CanonicalSelfCheckTests(ITestOutputHelper output) : IDisposa
     [InlineData("humaneval-infill-random-light", 1)]
     public async Task CanonicalSolutionsPassEverything(string task, int every)
     {
-        if (await Score(task, p => p.CanonicalSolution, every) is not { } s) return;
+        if (await Score(task, p => p.CanonicalSolution, every, CanonicalTimeout) is not { } s) return;
         Assert.Equal((BenchmarkTasks.Parse(task).ExpectedRows() + every - 1) / every, s.Samples);   // e.g. 164 for HumanEval
         Assert.Equal(s.Samples, s.Passed);
         Assert.Equal(1.0, s.PassAt1);
