@@ -76,8 +76,17 @@ public static class ChunkedCrossEntropy
             return ce.MoveToOuterDisposeScope();
         }
 
+        /// <summary>
+        /// The gradients the last backward on this thread returned. Autograd may call backward on a thread of its own (CUDA)
+        /// where no dispose scope is open, so their wrappers are kept here and freed by the next call, not left to the GC.
+        /// </summary>
+        [ThreadStatic] static List<Tensor>? _returned;
+
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradCe)
         {
+            // libtorch took its references to the previous call's gradients as soon as that call returned: free the wrappers
+            _returned?.ForEach(r => r.Dispose());
+            _returned = null;
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();
             var (hidden, weight, target, lse) = (saved[0], saved[1], saved[2], saved[3]);
@@ -99,7 +108,9 @@ public static class ChunkedCrossEntropy
                 if (weight.dtype == ScalarType.Float32) gradWeight.addmm_(dzw.t(), h);
                 else gradWeight.add_(dzw.t().matmul(h));                                             // [V, D]
             }
-            return [gradHidden.MoveToOuterDisposeScope(), gradWeight.to(weight.dtype).MoveToOuterDisposeScope(), null!, null!, null!];
+            List<Tensor> grads = [gradHidden.DetachFromDisposeScope(), gradWeight.to(weight.dtype).DetachFromDisposeScope()];
+            _returned = grads;
+            return [grads[0], grads[1], null!, null!, null!];
         }
     }
 }
