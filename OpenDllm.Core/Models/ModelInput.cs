@@ -47,4 +47,10 @@ public sealed record ModelOutput(Tensor Logits, IReadOnlyList<Tensor>? HiddenSta
 /// <param name="Weight">[V, D] the head weight (the embedding matrix when tied).</param>
 /// <param name="ChunkRows">rows of logits formed at once; 0 = as many as fit in
 /// <see cref="Objectives.ChunkedCrossEntropy.DefaultChunkBytes"/> of float32 logits.</param>
-public sealed record HeadInput(Tensor Hidden, Tensor Weight, long ChunkRows = 0);
+public sealed record HeadInput(Tensor Hidden, Tensor Weight, long ChunkRows = 0)
+{
+    /// <summary>[B, Lq, V]: the shape of the logits this input stands for (throws unless Hidden is [B, Lq, D] and Weight [V, D]).</summary>
+    public long[] LogitsShape => Hidden.dim() == 3 && Weight.dim() == 2 && Hidden.shape[2] == Weight.shape[1]
+        ? [Hidden.shape[0], Hidden.shape[1], Weight.shape[0]]
+        : throw new ArgumentException($"head input must be hidden [B, L, D] and weight [V, D], got [{string.Join(", ", Hidden.shape)}] and [{string.Join(", ", Weight.shape)}]");
+}

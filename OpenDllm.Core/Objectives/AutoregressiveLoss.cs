@@ -38,7 +38,7 @@ public static class AutoregressiveLoss
     /// </summary>
     public static TokenLossResult NextToken(HeadInput head, Tensor ids, Tensor? targetMask = null, long ignoreIndex = -100)
     {
-        CheckShapes([head.Hidden.shape[0], head.Hidden.shape[1], head.Weight.shape[0]], ids);
+        CheckShapes(head.LogitsShape, ids);
         using var scope = NewDisposeScope();
         var active = Active(ids, targetMask, ignoreIndex);                                          // [B, L−1] bool
         var ce = MdlmLoss.SelectedCrossEntropy(head, ids, active, shift: true);                     // [B, L−1]

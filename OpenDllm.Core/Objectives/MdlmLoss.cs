@@ -55,7 +55,7 @@ public static class MdlmLoss
                                           Tensor? maskable = null, Tensor? documentEnd = null)
     {
         options.Validate();
-        CheckShapes([head.Hidden.shape[0], head.Hidden.shape[1], head.Weight.shape[0]], x0, masked, t);
+        CheckShapes(head.LogitsShape, x0, masked, t);
         if (options.MaskTokenId is long mask && mask >= head.Weight.shape[0])
             throw new ArgumentOutOfRangeException(nameof(options), mask, $"mask id outside the vocabulary of {head.Weight.shape[0]}");
         using var scope = NewDisposeScope();
@@ -74,6 +74,9 @@ public static class MdlmLoss
     /// </summary>
     public static Tensor SelectedCrossEntropy(HeadInput head, Tensor x0, Tensor active, bool shift, long? suppressToken = null)
     {
+        var shape = head.LogitsShape;
+        if (x0.dim() != 2 || shape[0] != x0.shape[0] || shape[1] != x0.shape[1])
+            throw new ArgumentException($"x0 must be [{shape[0]}, {shape[1]}], got [{string.Join(", ", x0.shape)}]", nameof(x0));
         using var scope = NewDisposeScope();
         long b = x0.shape[0], l = x0.shape[1], width = active.shape[1], d = head.Hidden.shape[2];
         var at = active.nonzero();                                                   // [N, 2] (row, prediction), row-major
