@@ -12,9 +12,11 @@ namespace OpenDllm.Data;
 /// </summary>
 public sealed class PackedBatch : IDisposable
 {
-    internal PackedBatch(Tensor tokens, Tensor positionIds, Tensor documentIds, Tensor keyPadding, long paddingTokens, LoaderCursor next)
+    internal PackedBatch(Tensor tokens, Tensor positionIds, Tensor documentIds, Tensor keyPadding, long paddingTokens, LoaderCursor next,
+                         bool documentBoundaries = true)
     {
         Mode = next.Mode;
+        HasDocumentBoundaries = documentBoundaries;
         (Tokens, PositionIds, DocumentIds, KeyPadding, PaddingTokens, Next) = (tokens, positionIds, documentIds, keyPadding, paddingTokens, next);
     }
 
@@ -36,6 +38,10 @@ public sealed class PackedBatch : IDisposable
     /// <summary>The loader's cursor after this batch: save it with a checkpoint to resume right after it.</summary>
     public LoaderCursor Next { get; }
 
+    /// <summary>True when some row holds more than one document (known to the loader, so checking it reads nothing from the
+    /// device); false means <see cref="ToModelInput"/> needs no document mask.</summary>
+    public bool HasDocumentBoundaries { get; }
+
     /// <summary>How the sequences were built.</summary>
     public PackingMode Mode { get; }
 
@@ -43,9 +49,11 @@ public sealed class PackedBatch : IDisposable
     public long BatchSize => Tokens.shape[0];
 
     /// <summary>The model input for these sequences: positions, key padding when there is any, and document ids when
-    /// packing documents (no attention across documents, SPEC §2.1).</summary>
+    /// packing documents and some row holds two or more (no attention across documents, SPEC §2.1). Without padding and
+    /// boundaries no attention mask is built at all, so SDPA can use its fused kernels.</summary>
     public ModelInput ToModelInput(AttentionPolicy attention) =>
-        new(Tokens, attention, PositionIds, PaddingTokens > 0 ? KeyPadding : null, Mode == PackingMode.Documents ? DocumentIds : null);
+        new(Tokens, attention, PositionIds, PaddingTokens > 0 ? KeyPadding : null,
+            Mode == PackingMode.Documents && HasDocumentBoundaries ? DocumentIds : null);
 
     /// <summary>Disposes the four tensors.</summary>
     public void Dispose()

@@ -133,6 +133,7 @@ public sealed class PackedLoader
         var real = new bool[rows * length];
         var buffer = new int[length];
         long padding = 0;
+        bool boundaries = false;
         for (int r = 0; r < rows; r++)
         {
             long start = (long)sequences[r] * length;
@@ -145,7 +146,7 @@ public sealed class PackedLoader
             {
                 if (Mode == PackingMode.Documents && start + i == nextStart)
                 {
-                    (id, position) = (id + 1, 0);
+                    (id, position, boundaries) = (id + 1, 0, true);
                     nextStart = _split.DocumentStart(++document + 1);
                 }
                 (tokens[o + i], positions[o + i], documents[o + i], real[o + i]) = (buffer[i], position++, id, true);
@@ -155,7 +156,7 @@ public sealed class PackedLoader
         }
         long[] shape = [rows, length];
         return new PackedBatch(Move(tensor(tokens, shape)), Move(tensor(positions, shape)), Move(tensor(documents, shape)),
-                               Move(tensor(real, shape)), padding, next);
+                               Move(tensor(real, shape)), padding, next, boundaries);
     }
 
     Tensor Move(Tensor t)

@@ -38,3 +38,19 @@ public sealed record ModelInput(
 /// every later layer, and the final-norm output (what representation alignment uses, SPEC §3).</param>
 /// <param name="Cache">the keys/values this call attended to (cache + new), when requested.</param>
 public sealed record ModelOutput(Tensor Logits, IReadOnlyList<Tensor>? HiddenStates = null, KvCache? Cache = null);
+
+/// <summary>
+/// What the LM head would be applied to (<see cref="Qwen2Model.ForwardToHead"/>): logits = <paramref name="Hidden"/>·<paramref name="Weight"/>ᵀ,
+/// left for the loss to form a chunk of rows at a time.
+/// </summary>
+/// <param name="Hidden">[B, Lq, D] final-norm hidden states (with grad when training).</param>
+/// <param name="Weight">[V, D] the head weight (the embedding matrix when tied).</param>
+/// <param name="ChunkRows">rows of logits formed at once; 0 = as many as fit in
+/// <see cref="Objectives.ChunkedCrossEntropy.DefaultChunkBytes"/> of float32 logits.</param>
+public sealed record HeadInput(Tensor Hidden, Tensor Weight, long ChunkRows = 0)
+{
+    /// <summary>[B, Lq, V]: the shape of the logits this input stands for (throws unless Hidden is [B, Lq, D] and Weight [V, D]).</summary>
+    public long[] LogitsShape => Hidden.dim() == 3 && Weight.dim() == 2 && Hidden.shape[2] == Weight.shape[1]
+        ? [Hidden.shape[0], Hidden.shape[1], Weight.shape[0]]
+        : throw new ArgumentException($"head input must be hidden [B, L, D] and weight [V, D], got [{string.Join(", ", Hidden.shape)}] and [{string.Join(", ", Weight.shape)}]");
+}

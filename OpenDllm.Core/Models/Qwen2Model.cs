@@ -71,6 +71,36 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
     public override ModelOutput forward(ModelInput input)
     {
         using var scope = NewDisposeScope();
+        var (x, hidden, cache) = Trunk(input);
+        if (input.OutputPositions is { } selected) x = x[TensorIndex.Tensor(selected)];    // [N, D]: only the rows asked for
+        var logits = Head(x);                                                              // [B, Lq, V] or [N, V]
+
+        logits.MoveToOuterDisposeScope();
+        hidden?.ForEach(h => h.MoveToOuterDisposeScope());
+        cache?.MoveToOuterDisposeScope();
+        return new ModelOutput(logits, hidden, cache);
+    }
+
+    /// <summary>
+    /// The forward without the LM head: the final-norm hidden states [B, Lq, D] and the head weight [V, D], so a loss can
+    /// apply the head to the rows it needs, a chunk at a time (<see cref="Objectives.ChunkedCrossEntropy"/>), instead of
+    /// materialising [B, Lq, V] logits. <see cref="ModelInput.OutputPositions"/>, <see cref="ModelInput.ReturnCache"/> and
+    /// <see cref="ModelInput.ReturnHiddenStates"/> are not used here.
+    /// </summary>
+    public HeadInput ForwardToHead(ModelInput input)
+    {
+        var weight = HeadWeight;                      // a new wrapper of the parameter: it belongs to the caller's scope
+        using var scope = NewDisposeScope();
+        var (x, _, _) = Trunk(input with { ReturnCache = false, ReturnHiddenStates = false, OutputPositions = null });
+        return new HeadInput(x.MoveToOuterDisposeScope(), weight);
+    }
+
+    /// <summary>logits = h·Wᵀ of the LM head (tied: W is the embedding matrix). [..., D] → [..., V]</summary>
+    public Tensor Head(Tensor hidden) => _lmHead is not null ? _lmHead.forward(hidden) : hidden.matmul(_model.EmbedTokens.weight!.t());
+
+    /// <summary>Embeddings → layers → final norm: [B, Lq, D], plus the HF hidden states and the cache when asked for.</summary>
+    (Tensor Hidden, List<Tensor>? HiddenStates, KvCache? Cache) Trunk(ModelInput input)
+    {
         var tokens = input.Tokens;
         if (tokens.dim() != 2) throw new ArgumentException($"tokens must be [B, L], got [{string.Join(", ", tokens.shape)}]");
         var policy = input.Attention ?? AttentionPolicy.Causal;
@@ -84,14 +114,14 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         var (cos, sin) = RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
         (cos, sin) = RotaryEmbedding.ForHeads(cos, sin, _model.EmbedTokens.weight!.dtype);   // [B|1, 1, Lq, d], once for all layers
 
-        // 2. the one attention mask of this call                                     [B|1, 1, Lq, Lk] or null
+        // 2. the one attention mask of this call; null (fused SDPA kernel) when nothing is hidden   [B|1, 1, Lq, Lk] or null
         bool plainCausal = policy is CausalAttention && input.Cache is null && input.KeyPadding is null && input.DocumentIds is null;
         var mask = plainCausal ? null : AttentionMaskBuilder.Build(policy, lq, keyLength, offset, tokens.device,
             input.KeyPadding, input.DocumentIds, input.Cache is null ? input.DocumentIds : null);
         if (input.DocumentIds is not null && input.Cache is not null)
             throw new ArgumentException("packed-document attention is not supported together with a KV cache");
 
-        // 3. embeddings → layers → norm → head                                       [B, Lq, D] → [B, Lq, V]
+        // 3. embeddings → layers → norm                                              [B, Lq, D]
         var x = _model.EmbedTokens.forward(tokens);
         var hidden = input.ReturnHiddenStates ? new List<Tensor> { x } : null;
         var kvs = input.ReturnCache ? new List<LayerKv>(Config.NumHiddenLayers) : null;
@@ -104,13 +134,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         }
         x = _model.Norm.forward(x);
         hidden?.Add(x);
-        if (input.OutputPositions is { } selected) x = x[TensorIndex.Tensor(selected)];    // [N, D]: only the rows asked for
-        var logits = _lmHead is not null ? _lmHead.forward(x) : x.matmul(_model.EmbedTokens.weight!.t());
-
-        logits.MoveToOuterDisposeScope();
-        hidden?.ForEach(h => h.MoveToOuterDisposeScope());
-        var cache = kvs is null ? null : new KvCache(kvs).MoveToOuterDisposeScope();
-        return new ModelOutput(logits, hidden, cache);
+        return (x, hidden, kvs is null ? null : new KvCache(kvs));
     }
 
     /// <summary>

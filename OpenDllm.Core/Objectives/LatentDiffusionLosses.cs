@@ -18,9 +18,9 @@ public static class LatentDiffusionLosses
         using var scope = NewDisposeScope();
         var keep = nonPad?.to(ScalarType.Bool) ?? ones_like(tokens, ScalarType.Bool);             // [B, L]
         var ce = where(keep, MdlmLoss.CrossEntropy(logits, where(keep, tokens, 0L)), 0f);          // [B, L]
-        long n = keep.sum().item<long>();
-        var loss = ce.sum() / Math.Max(n, 1);
-        return new TokenLossResult(loss.MoveToOuterDisposeScope(), ce.detach().MoveToOuterDisposeScope(), n);
+        var n = keep.sum();                                                                          // [] long, on the device
+        var loss = ce.sum() / n.clamp_min(1).to(ScalarType.Float32);
+        return new TokenLossResult(loss, ce.detach(), n).MoveToOuterDisposeScope();
     }
 
     /// <summary>

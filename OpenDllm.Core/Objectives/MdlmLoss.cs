@@ -1,3 +1,4 @@
+using OpenDllm.Models;
 using static TorchSharp.torch;
 
 namespace OpenDllm.Objectives;
@@ -13,20 +14,20 @@ namespace OpenDllm.Objectives;
 public static class MdlmLoss
 {
     /// <summary>
-    /// The loss of <paramref name="logits"/> [B, L, V] against the clean tokens <paramref name="x0"/> [B, L] (long).
-    /// <paramref name="masked"/> [B, L] (bool or 0/1) marks the positions replaced by [MASK] in x_t; <paramref name="t"/> is the
-    /// mask ratio per token [B, L] or per sequence [B]; <paramref name="maskable"/> and <paramref name="documentEnd"/> [B, L]
-    /// restrict the candidates (see <see cref="LossTargets"/>). Zero active predictions give a loss of exactly 0 with a
-    /// finite (zero) gradient.
+    /// The reference (dense) loss of <paramref name="logits"/> [B, L, V] against the clean tokens <paramref name="x0"/> [B, L]
+    /// (long). <paramref name="masked"/> [B, L] (bool or 0/1) marks the positions replaced by [MASK] in x_t; <paramref name="t"/>
+    /// is the mask ratio per token [B, L] or per sequence [B]; <paramref name="maskable"/> and <paramref name="documentEnd"/>
+    /// [B, L] restrict the candidates (see <see cref="LossTargets"/>). Zero active predictions give a loss of exactly 0 with a
+    /// finite (zero) gradient. Training uses the <see cref="Compute(HeadInput, Tensor, Tensor, Tensor, MdlmLossOptions, Tensor?, Tensor?)"/>
+    /// overload, which gives the same value and gradient without [B, L, V] logits.
     /// </summary>
     public static TokenLossResult Compute(Tensor logits, Tensor x0, Tensor masked, Tensor t, MdlmLossOptions options,
                                           Tensor? maskable = null, Tensor? documentEnd = null)
     {
         options.Validate();
-        CheckShapes(logits, x0, masked, t);
+        CheckShapes(logits.shape, x0, masked, t);
         bool shift = options.ShiftLogits;
         using var scope = NewDisposeScope();
-        long b = x0.shape[0], l = x0.shape[1];
 
         // 1. SUBS: the model never predicts [MASK]                                    [B, L, V]
         var z = options.MaskTokenId is long m ? SuppressToken(logits, m) : logits;
@@ -34,20 +35,78 @@ public static class MdlmLoss
         // 2. align predictions with targets (shift: output i scores token i + 1)      [B, L′, V], [B, L′]
         var pred = LossTargets.Predictions(z, shift);
         var target = LossTargets.Targets(x0, shift);
-        var tTok = LossTargets.Targets(t.dim() == 1 ? t.unsqueeze(1).expand(b, l) : t, shift).to(ScalarType.Float32);
         var active = LossTargets.Active(masked, shift, maskable, documentEnd);                         // [B, L′] bool
-        var candidates = LossTargets.Candidates(b, l, shift, x0.device, maskable, documentEnd);       // [B, L′] bool
 
         // 3. per-prediction cross entropy, zeroed off M (where, not ×, so no inf·0)   [B, L′]
         var ce = where(active, CrossEntropy(pred, target), 0f);
+
+        // 4.–5. weighted terms, normalised
+        return FromTokenCe(ce, x0, t, active, options, maskable, documentEnd).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The same loss as the dense overload, from the final hidden states and head weight (<see cref="Qwen2Model.ForwardToHead"/>):
+    /// the head is applied only at the active predictions (for a shifted model, the rows one to the left of the masked
+    /// targets, SPEC §2.3), a chunk of rows at a time, with the float32 log-softmax per chunk
+    /// (<see cref="ChunkedCrossEntropy"/>). Value and gradient equal the dense loss's up to float32 rounding.
+    /// One host synchronisation sizes the selection (the nonzero of the active mask); nothing else reads the device.
+    /// </summary>
+    public static TokenLossResult Compute(HeadInput head, Tensor x0, Tensor masked, Tensor t, MdlmLossOptions options,
+                                          Tensor? maskable = null, Tensor? documentEnd = null)
+    {
+        options.Validate();
+        CheckShapes(head.LogitsShape, x0, masked, t);
+        if (options.MaskTokenId is long mask && mask >= head.Weight.shape[0])
+            throw new ArgumentOutOfRangeException(nameof(options), mask, $"mask id outside the vocabulary of {head.Weight.shape[0]}");
+        using var scope = NewDisposeScope();
+
+        // 1. the active predictions and the CE there, SUBS inside the chunks          [B, L′] bool, [N]
+        var active = LossTargets.Active(masked, options.ShiftLogits, maskable, documentEnd);
+        var ce = SelectedCrossEntropy(head, x0, active, options.ShiftLogits, options.MaskTokenId);
+
+        // 2.–3. the dense layout (0 off M), weighted terms, normalised                [B, L′]
+        return FromTokenCe(ce, x0, t, active, options, maskable, documentEnd).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// CE at the <paramref name="active"/> predictions [B, L′] of <paramref name="head"/> against <paramref name="x0"/> [B, L],
+    /// laid out as [B, L′] with 0 elsewhere (differentiable). Output row (b, i) scores token (b, i + 1) when shifted, else (b, i).
+    /// </summary>
+    public static Tensor SelectedCrossEntropy(HeadInput head, Tensor x0, Tensor active, bool shift, long? suppressToken = null)
+    {
+        var shape = head.LogitsShape;
+        if (x0.dim() != 2 || shape[0] != x0.shape[0] || shape[1] != x0.shape[1])
+            throw new ArgumentException($"x0 must be [{shape[0]}, {shape[1]}], got [{string.Join(", ", x0.shape)}]", nameof(x0));
+        using var scope = NewDisposeScope();
+        long b = x0.shape[0], l = x0.shape[1], width = active.shape[1], d = head.Hidden.shape[2];
+        var at = active.nonzero();                                                   // [N, 2] (row, prediction), row-major
+        var (rowOf, colOf) = (at.select(1, 0), at.select(1, 1));                     // [N], [N]
+        var source = rowOf * l + colOf;                                              // [N] flat index into [B·L] of the predicting row
+        var hidden = head.Hidden.reshape(b * l, d).index_select(0, source);         // [N, D]
+        var target = x0.reshape(b * l).index_select(0, shift ? source + 1 : source); // [N]
+        var ce = ChunkedCrossEntropy.Compute(hidden, head.Weight, target, suppressToken, head.ChunkRows);   // [N]
+        var dense = zeros(b * width, dtype: ScalarType.Float32, device: ce.device)
+                    .index_add(0, rowOf * width + colOf, ce, 1);                      // [B·L′]
+        return dense.view(b, width).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Steps 4–5 shared by both overloads: ℓ_i from the per-prediction CE <paramref name="ce"/> [B, L′] (0 off M), then the
+    /// normalisation. The target count stays on the device (read <see cref="TokenLossResult.NumTargets"/> to sync).
+    /// </summary>
+    static TokenLossResult FromTokenCe(Tensor ce, Tensor x0, Tensor t, Tensor active, MdlmLossOptions options, Tensor? maskable, Tensor? documentEnd)
+    {
+        bool shift = options.ShiftLogits;
+        long b = x0.shape[0], l = x0.shape[1];
+        var tTok = LossTargets.Targets(t.dim() == 1 ? t.unsqueeze(1).expand(b, l) : t, shift).to(ScalarType.Float32);   // [B, L′]
+        var candidates = LossTargets.Candidates(b, l, shift, x0.device, maskable, documentEnd);       // [B, L′] bool
 
         // 4. weighted per-prediction term ℓ_i                                         [B, L′]
         var term = WeightedTerm(ce, tTok, active, options);
 
         // 5. normalise                                                                []
         var loss = Normalize(term, active, candidates, options);
-        long n = active.sum().item<long>();
-        return new TokenLossResult(loss.MoveToOuterDisposeScope(), ce.detach().MoveToOuterDisposeScope(), n);
+        return new TokenLossResult(loss, ce.detach(), active.sum());
     }
 
     /// <summary>CE_i = −log softmax(pred_i)[target_i] in float32, per prediction. [B, L′, V], [B, L′] → [B, L′]</summary>
@@ -111,10 +170,10 @@ public static class MdlmLoss
         return loss.MoveToOuterDisposeScope();
     }
 
-    private static void CheckShapes(Tensor logits, Tensor x0, Tensor masked, Tensor t)
+    private static void CheckShapes(long[] logits, Tensor x0, Tensor masked, Tensor t)
     {
-        if (logits.dim() != 3) throw new ArgumentException($"logits must be [B, L, V], got [{string.Join(", ", logits.shape)}]", nameof(logits));
-        long[] bl = [logits.shape[0], logits.shape[1]];
+        if (logits.Length != 3) throw new ArgumentException($"logits must be [B, L, V], got [{string.Join(", ", logits)}]", nameof(logits));
+        long[] bl = [logits[0], logits[1]];
         if (!x0.shape.SequenceEqual(bl)) throw new ArgumentException($"x0 must be [{bl[0]}, {bl[1]}], got [{string.Join(", ", x0.shape)}]", nameof(x0));
         if (!masked.shape.SequenceEqual(bl)) throw new ArgumentException($"masked must be [{bl[0]}, {bl[1]}], got [{string.Join(", ", masked.shape)}]", nameof(masked));
         bool tOk = t.shape.SequenceEqual(bl) || (t.dim() == 1 && t.shape[0] == bl[0]);

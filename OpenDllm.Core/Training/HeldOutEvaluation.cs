@@ -7,9 +7,11 @@ namespace OpenDllm.Training;
 
 /// <summary>
 /// The held-out bound of a model on token shards, in bits per token, so a diffusion model and the AR baseline are compared
-/// on the same data: the MDLM NELBO = Σ w(t)·CE over masked targets / tokens / ln 2 (SPEC §1.2), or the AR NLL. The first
+/// on the same data: the MDLM NELBO = Σ w(t)·CE over masked targets / tokens / ln 2 with t ~ U(ε, 1), ε = 1e-3, whatever
+/// sampler training uses (SPEC §1.2; comparable with published MDLM numbers), or the AR NLL. The first
 /// <c>batches</c> validation batches are used in order, with t and masks from a fixed seed, so two
-/// evaluations of the same model give the same number and before/after comparisons see the same noise.
+/// evaluations of the same model give the same number and before/after comparisons see the same noise. The sums stay on
+/// the device and are read once at the end.
 /// </summary>
 public static class HeldOutEvaluation
 {
@@ -22,15 +24,19 @@ public static class HeldOutEvaluation
         model.eval();
         using var noGrad = no_grad();
         using var generator = new Generator((ulong)seed);
-        double nats = 0; long tokens = 0;
+        using var nats = zeros(1, dtype: ScalarType.Float64, device: model.HeadWeight.device);     // [1]
+        using var tokens = zeros(1, dtype: ScalarType.Int64, device: model.HeadWeight.device);      // [1]
         foreach (var batch in validation.InOrder().Take(batches))
         {
             using var scope = NewDisposeScope();
             using var _ = batch;
-            var r = objective.Compute(model, batch, generator);
-            nats += r.BoundNats; tokens += r.Tokens;
+            var r = objective.Bound(model, batch, generator);
+            nats.add_(r.Nats);
+            tokens.add_(r.Tokens);
         }
         if (training) model.train();
-        return new EvalResult(step, objective.IsDiffusion ? "val_nelbo_bits" : "val_nll_bits", nats / Math.Max(1, tokens) / Math.Log(2), tokens);
+        double total = nats.item<double>();
+        long count = tokens.item<long>();
+        return new EvalResult(step, objective.IsDiffusion ? "val_nelbo_bits" : "val_nll_bits", total / Math.Max(1, count) / Math.Log(2), count);
     }
 }

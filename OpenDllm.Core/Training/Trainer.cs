@@ -78,24 +78,24 @@ public sealed partial class Trainer : IDisposable
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
         Model.train();
         _optimizer.zero_grad();
-        double total = 0;
+        using var total = zeros(1, dtype: ScalarType.Float32, device: Device);    // the step's mean loss, summed on the device
         for (int m = 0; m < micro; m++)
         {
             using var scope = NewDisposeScope();
             using var batch = _train.Next();
-            var result = _objective.Compute(Model, batch, _rng);
-            double value = result.Loss.item<float>();
-            if (!double.IsFinite(value))
-                throw new TrainingDivergedException($"step {Step + 1}: the loss is {value}; stopped without saving. "
-                    + $"Last good checkpoint: {CheckpointStore.Latest(t.OutputDir) ?? "none"}. Lower train.lr or check the data.");
-            (result.Loss / micro).backward();
-            total += value / micro;
+            var loss = _objective.Loss(Model, batch, _rng);
+            (loss / micro).backward();
+            total.add_(loss.detach(), alpha: 1.0 / micro);
             TokensSeen += batch.Tokens.numel() - batch.PaddingTokens;
         }
+        double value = total.item<float>();                                     // the step's one read of the loss
+        if (!double.IsFinite(value))
+            throw new TrainingDivergedException($"step {Step + 1}: the loss is {value}; stopped without saving. "
+                + $"Last good checkpoint: {CheckpointStore.Latest(t.OutputDir) ?? "none"}. Lower train.lr or check the data.");
         double norm = nn.utils.clip_grad_norm_(Model.parameters(), t.MaxGradNorm);
         _optimizer.step();
         Step++;
-        return (total, norm);
+        return (value, norm);
     }
 
     /// <summary>The validation bound in bits per token (see <see cref="HeldOutEvaluation"/>): NELBO for MDLM, NLL for AR.</summary>

@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 namespace OpenDllm.Cli.Commands.Bench;
 
 /// <summary>
-/// `opendllm bench train|sample|samplers`: throughput on exactly the configuration of ../shared/reference/bench_ref.py
+/// `opendllm bench train|memory|sample|samplers`: throughput on exactly the configuration of ../shared/reference/bench_ref.py
 /// (hidden 256, intermediate 704, 4 layers, 4/2 heads, vocab 4096, rope_theta 1e6, tied; batch 8 × 256), printing JSON
 /// lines with the reference's keys. Speed targets live here, never in unit tests.
 /// </summary>
@@ -36,12 +36,14 @@ public static partial class BenchCommand
         var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up repetitions.", DefaultValueFactory = _ => 3 };
         var output = new Option<string?>("--out") { Description = "Also write the JSON lines to this file." };
         var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: CUDA when present, else the CPU)." };
+        var dense = new Option<bool>("--dense-head") { Description = "Use the reference loss on full [B, L, V] logits instead of the chunked head (before/after comparisons)." };
         var bench = new Command("bench", "Benchmarks that print JSON lines (compare with ../shared/reference/bench_ref.py).");
         var train = new Command("train", "Training step (MDLM opendllm_v1, shifted, AdamW) and bidirectional forward throughput.")
-        { threads, steps, warmup, output, device };
+        { threads, steps, warmup, output, device, dense };
         train.SetAction(p => CliErrors.Run(() => RunTrain(p.GetValue(threads), p.GetValue(steps), p.GetValue(warmup), p.GetValue(output),
-                                                          p.GetValue(device))));
+                                                          p.GetValue(device), p.GetValue(dense))));
         bench.Add(train);
+        bench.Add(CreateMemory(threads, output, device, dense));
         bench.Add(CreateSample(threads, output, device));
         bench.Add(CreateSamplers(threads, output, device));
         return bench;
@@ -62,10 +64,34 @@ public static partial class BenchCommand
         return (report, device);
     }
 
+    /// <summary>
+    /// One MDLM training step as the reference times it: t ~ U clamped to [1/500, 1 − 1/500] per sequence, masking, the
+    /// bidirectional forward, the loss (chunked head, or the dense reference on [B, L, V] logits), backward, AdamW.
+    /// Returns the loss (read on the host, as bench_ref.py does).
+    /// </summary>
+    static double MdlmTrainStep(Qwen2Model model, optim.Optimizer optimizer, Tensor x0, MdlmLossOptions loss, Generator data,
+                                Device device, bool denseHead, long chunkRows = 0)
+    {
+        using var scope = NewDisposeScope();
+        long b = x0.shape[0], l = x0.shape[1];
+        var t = TimeAssignment.PerSequence(ClampedUniformTimestepSampler.OpenDllm, b, l, data).to(device);
+        var noisy = ForwardMasking.Apply(x0, t, LinearSchedule.Instance, loss.MaskTokenId!.Value, null, data);
+        var input = new ModelInput(noisy.Tokens, AttentionPolicy.Bidirectional);
+        var result = denseHead
+            ? MdlmLoss.Compute(model.forward(input).Logits, x0, noisy.Masked, t, loss)
+            : MdlmLoss.Compute(model.ForwardToHead(input) with { ChunkRows = chunkRows }, x0, noisy.Masked, t, loss);
+        optimizer.zero_grad();
+        result.Loss.backward();
+        optimizer.step();
+        return result.Loss.item<float>();
+    }
+
+    static string HeadName(bool dense) => dense ? "dense" : "chunked";
+
     /// <summary>The bench model with bench_ref's deterministic init (seed 0).</summary>
     public static Qwen2Model BenchModel(Device? device = null) => new Qwen2Model(BenchConfig, device).InitializeWeights(seed: 0);
 
-    static int RunTrain(int threads, int steps, int warmup, string? output, string? deviceSpec)
+    static int RunTrain(int threads, int steps, int warmup, string? output, string? deviceSpec, bool denseHead)
     {
         var (report, device) = Start(threads, output, "train", deviceSpec);
         var model = BenchModel(device);
@@ -77,25 +103,12 @@ public static partial class BenchCommand
         var losses = new List<double>();
         int next = 0;
         var loss = MdlmLossOptions.OpenDllmRelease with { MaskTokenId = MaskId };
-        void TrainStep()
-        {
-            using var scope = NewDisposeScope();
-            var x0 = batches[next++];
-            // masking inside the timed step, as the reference: t ~ U clamped to [1/500, 1 − 1/500] per sequence
-            var t = TimeAssignment.PerSequence(ClampedUniformTimestepSampler.OpenDllm, Batch, Seq, data).to(device);
-            var noisy = ForwardMasking.Apply(x0, t, LinearSchedule.Instance, MaskId, null, data);
-            var logits = model.Logits(noisy.Tokens, AttentionPolicy.Bidirectional);
-            var result = MdlmLoss.Compute(logits, x0, noisy.Masked, t, loss);
-            optimizer.zero_grad();
-            result.Loss.backward();
-            optimizer.step();
-            losses.Add(result.Loss.item<float>());
-        }
+        void TrainStep() => losses.Add(MdlmTrainStep(model, optimizer, batches[next++], loss, data, device, denseHead));
         var times = BenchReport.Time(TrainStep, warmup, steps);
         var record = new JsonObject
         {
             ["bench"] = "train", ["config"] = JsonNode.Parse(BenchConfig.ToJson()), ["batch"] = Batch, ["seq"] = Seq,
-            ["params"] = model.ParameterCount, ["loss_variant"] = "opendllm_v1", ["optimizer"] = "AdamW(lr=3e-4,betas=(0.9,0.95),wd=0.01)",
+            ["params"] = model.ParameterCount, ["loss_variant"] = "opendllm_v1", ["head"] = HeadName(denseHead), ["optimizer"] = "AdamW(lr=3e-4,betas=(0.9,0.95),wd=0.01)",
         };
         foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
         record["tokens_per_s"] = Batch * Seq / BenchReport.Median(times);
