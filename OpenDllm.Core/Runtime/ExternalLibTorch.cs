@@ -197,7 +197,7 @@ public static class ExternalLibTorch
     static IntPtr LoadOrThrow(string path, string origin)
     {
         try { return NativeLibrary.Load(path); }
-        catch (DllNotFoundException e)
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
         {
             throw new TorchLoadException($"{origin}: could not load {path}: {FirstLine(e.Message)}", e);
         }

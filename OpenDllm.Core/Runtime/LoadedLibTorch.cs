@@ -7,7 +7,7 @@ namespace OpenDllm.Runtime;
 /// </summary>
 /// <param name="LibraryPath">Full path of the loaded <c>libtorch_cpu.so</c>; null off Linux or before loading.</param>
 /// <param name="Build">Version and CUDA build of that library; null when nothing could tell.</param>
-/// <param name="Origin"><c>OPENDLLM_LIBTORCH=…</c> when set, else "bundled with the application".</param>
+/// <param name="Origin"><c>OPENDLLM_LIBTORCH=…</c> when set, else TorchSharp's own loading (the application's natives).</param>
 public sealed record LoadedLibTorch(string? LibraryPath, LibTorchVersion? Build, string Origin)
 {
     /// <summary>"2.11.0+cu130", or TorchSharp's own constant with "(TorchSharp's build constant)" when unknown.</summary>
@@ -27,7 +27,7 @@ public sealed record LoadedLibTorch(string? LibraryPath, LibTorchVersion? Build,
             if (build?.Version is null && NativeConfig.ShowConfig(library) is { } config)
                 build = LibTorchVersion.FromShowConfig(config);
         }
-        var origin = ExternalLibTorch.Loaded?.Origin ?? "bundled with the application";
+        var origin = ExternalLibTorch.Loaded?.Origin ?? "TorchSharp's default loading (the application's libtorch natives)";
         return new LoadedLibTorch(library, build, origin);
     }
 }
