@@ -57,7 +57,7 @@ public static partial class BenchCommand
         report.Emit(new JsonObject
         {
             ["device"] = device.ToString(),
-            ["bench"] = "env", ["torchsharp"] = typeof(torch).Assembly.GetName().Version?.ToString(), ["libtorch"] = torch.__version__,
+            ["bench"] = "env", ["torchsharp"] = typeof(torch).Assembly.GetName().Version?.ToString(), ["libtorch"] = TorchRuntime.LibTorch.VersionText,
             ["threads"] = torch.get_num_threads(), ["cpu_count"] = Environment.ProcessorCount, ["suite"] = bench,
             ["load_average"] = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : null,
         });
