@@ -82,7 +82,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         // 1. rotary angles for the query positions                                  [Lq, d] or [B, Lq, d]
         var positions = input.PositionIds ?? arange(offset, offset + lq, dtype: ScalarType.Int64, device: tokens.device);
         var (cos, sin) = RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
-        (cos, sin) = RotaryEmbedding.ForHeads(cos, sin, _model.EmbedTokens.weight!.dtype);   // [B|1, 1, Lq, d], once for all layers
+        (cos, sin) = RotaryEmbedding.ForHeads(cos, sin, ActivationDtype);   // [B|1, 1, Lq, d], once for all layers
 
         // 2. the one attention mask of this call                                     [B|1, 1, Lq, Lk] or null
         bool plainCausal = policy is CausalAttention && input.Cache is null && input.KeyPadding is null && input.DocumentIds is null;
@@ -92,7 +92,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
             throw new ArgumentException("packed-document attention is not supported together with a KV cache");
 
         // 3. embeddings → layers → norm → head                                       [B, Lq, D] → [B, Lq, V]
-        var x = _model.EmbedTokens.forward(tokens);
+        var x = ComputePrecision.Cast(_model.EmbedTokens.forward(tokens), ComputeDtype);     // gather, then cast (mixed precision)
         var hidden = input.ReturnHiddenStates ? new List<Tensor> { x } : null;
         var kvs = input.ReturnCache ? new List<LayerKv>(Config.NumHiddenLayers) : null;
         for (int i = 0; i < _model.Layers.Count; i++)
@@ -105,7 +105,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         x = _model.Norm.forward(x);
         hidden?.Add(x);
         if (input.OutputPositions is { } selected) x = x[TensorIndex.Tensor(selected)];    // [N, D]: only the rows asked for
-        var logits = _lmHead is not null ? _lmHead.forward(x) : x.matmul(_model.EmbedTokens.weight!.t());
+        var logits = HeadLogits(x);
 
         logits.MoveToOuterDisposeScope();
         hidden?.ForEach(h => h.MoveToOuterDisposeScope());

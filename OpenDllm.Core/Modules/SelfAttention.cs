@@ -28,7 +28,7 @@ public sealed record AttentionOutput(Tensor Hidden, LayerKv Kv);
 /// Modules below the model keep no dispose scope of their own: <see cref="Models.Qwen2Model"/>'s forward scope owns every
 /// temporary, which saves native calls on the small per-step forwards of samplers.
 /// </summary>
-public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>
+public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>, IComputeDtype
 {
     [ComponentName(Name = "q_proj")] readonly Linear _q;
     [ComponentName(Name = "k_proj")] readonly Linear _k;
@@ -47,13 +47,16 @@ public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>
         RegisterComponents();
     }
 
+    /// <inheritdoc/>
+    public ScalarType? ComputeDtype { get; set; }
+
     public override AttentionOutput forward(AttentionInput input)
     {
         var x = input.Hidden;
         long b = x.shape[0], lq = x.shape[1];
-        var q = _q.forward(x).view(b, lq, _heads, _headDim).transpose(1, 2);        // [B, H, Lq, d]
-        var k = _k.forward(x).view(b, lq, _kvHeads, _headDim).transpose(1, 2);      // [B, Hkv, Lq, d]
-        var v = _v.forward(x).view(b, lq, _kvHeads, _headDim).transpose(1, 2);
+        var q = ComputePrecision.Linear(_q, x, ComputeDtype).view(b, lq, _heads, _headDim).transpose(1, 2);        // [B, H, Lq, d]
+        var k = ComputePrecision.Linear(_k, x, ComputeDtype).view(b, lq, _kvHeads, _headDim).transpose(1, 2);      // [B, Hkv, Lq, d]
+        var v = ComputePrecision.Linear(_v, x, ComputeDtype).view(b, lq, _kvHeads, _headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, input.Cos, input.Sin);
         k = RotaryEmbedding.Apply(k, input.Cos, input.Sin);
         var kv = Merge(input.Past, input.Offset, k, v);                              // [B, Hkv, Lk, d]
@@ -63,7 +66,7 @@ public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>
         var values = groups == 1 ? kv.Values : kv.Values.repeat_interleave(groups, dim: 1);
         var attended = nn.functional.scaled_dot_product_attention(q, keys, values, input.Mask,
                                                                   is_casual: input.UseCausalKernel && input.Mask is null);
-        var output = _o.forward(attended.transpose(1, 2).reshape(b, lq, _heads * _headDim)); // [B, Lq, D]
+        var output = ComputePrecision.Linear(_o, attended.transpose(1, 2).reshape(b, lq, _heads * _headDim), ComputeDtype); // [B, Lq, D]
         return new AttentionOutput(output, kv);
     }
 
