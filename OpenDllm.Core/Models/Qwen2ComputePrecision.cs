@@ -11,10 +11,12 @@ public sealed partial class Qwen2Model
     /// <summary>
     /// The dtype the forward (and so the backward) computes in while the parameters keep their own dtype; null (default)
     /// = the parameters' dtype. With float32 parameters and <see cref="ScalarType.BFloat16"/> this is bf16 mixed
-    /// precision, as PyTorch AMP / FSDP <c>MixedPrecision(param_dtype=bf16)</c>: every matmul casts its weight at use
-    /// (<see cref="ComputePrecision"/>), activations and attention run in bf16, RMSNorm and softmax statistics in float32,
-    /// the embedding rows are gathered from the float32 table and cast, and the logits come back in float32
-    /// (<see cref="HeadLogits"/>). Gradients flow back through the casts into float32 <c>.grad</c> on the parameters.
+    /// precision as in FSDP <c>MixedPrecision(param_dtype=bf16)</c>: every matmul casts its weight at use
+    /// (<see cref="ComputePrecision"/>), the embedding rows are gathered from the float32 table and cast, activations
+    /// (the residual stream included) and attention run in bf16, RMSNorm computes in float32, and the logits come back in
+    /// float32 (<see cref="HeadLogits"/>). Gradients flow back through the casts into float32 <c>.grad</c> on the
+    /// parameters. PyTorch AMP differs in one respect: its embedding output stays float32, so the residual adds promote
+    /// to float32; here the residual stream is bf16, which halves its activation memory.
     /// </summary>
     public ScalarType? ComputeDtype
     {
