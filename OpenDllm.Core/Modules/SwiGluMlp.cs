@@ -23,6 +23,8 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>, IComputeDtype
     /// <inheritdoc/>
     public ScalarType? ComputeDtype { get; set; }
 
-    public override Tensor forward(Tensor x) =>
-        ComputePrecision.Linear(_down, nn.functional.silu(ComputePrecision.Linear(_gate, x, ComputeDtype)) * ComputePrecision.Linear(_up, x, ComputeDtype), ComputeDtype);
+    public override Tensor forward(Tensor x) => Project(_down, nn.functional.silu(Project(_gate, x)) * Project(_up, x));
+
+    /// <summary>x·Wᵀ of one projection, in <see cref="ComputeDtype"/> when set.</summary>
+    Tensor Project(Linear layer, Tensor x) => ComputePrecision.Linear(layer, x, ComputeDtype);
 }
