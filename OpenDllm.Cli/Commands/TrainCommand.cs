@@ -56,6 +56,7 @@ public static class TrainCommand
             }));
             Console.WriteLine($"model: {trainer.Model.ParameterCount:N0} parameters, objective {recipe.Train.Objective}, device {trainer.Device}, "
                               + $"output {recipe.Train.OutputDir}" + (trainer.ResumedFrom is { } r ? $", resuming from {r} at step {trainer.Step}" : ""));
+            Console.WriteLine($"precision: {TrainingPrecisions.Resolve(trainer.Recipe.Train).Describe()}");
             var summary = RunWithProgress(trainer, cancel.Token);
             Console.WriteLine(summary.Interrupted ? $"interrupted at step {summary.Steps}" : $"finished {summary.Steps} steps in {summary.Elapsed:hh\\:mm\\:ss}");
             if (summary.First is { } f) Console.WriteLine($"{f.Metric} at step {f.Step}: {f.BitsPerToken:F4}");

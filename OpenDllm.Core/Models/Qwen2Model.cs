@@ -73,7 +73,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         using var scope = NewDisposeScope();
         var (x, hidden, cache) = Trunk(input);
         if (input.OutputPositions is { } selected) x = x[TensorIndex.Tensor(selected)];    // [N, D]: only the rows asked for
-        var logits = Head(x);                                                              // [B, Lq, V] or [N, V]
+        var logits = HeadLogits(x);                                                        // [B, Lq, V] or [N, V]
 
         logits.MoveToOuterDisposeScope();
         hidden?.ForEach(h => h.MoveToOuterDisposeScope());
@@ -89,14 +89,12 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
     /// </summary>
     public HeadInput ForwardToHead(ModelInput input)
     {
-        var weight = HeadWeight;                      // a new wrapper of the parameter: it belongs to the caller's scope
+        // a new wrapper of the parameter (or its differentiable cast to the compute dtype): it belongs to the caller's scope
+        var weight = ComputeDtype is { } d ? ComputePrecision.Cast(HeadWeight, d) : HeadWeight;
         using var scope = NewDisposeScope();
         var (x, _, _) = Trunk(input with { ReturnCache = false, ReturnHiddenStates = false, OutputPositions = null });
         return new HeadInput(x.MoveToOuterDisposeScope(), weight);
     }
-
-    /// <summary>logits = h·Wᵀ of the LM head (tied: W is the embedding matrix). [..., D] → [..., V]</summary>
-    public Tensor Head(Tensor hidden) => _lmHead is not null ? _lmHead.forward(hidden) : hidden.matmul(_model.EmbedTokens.weight!.t());
 
     /// <summary>Embeddings → layers → final norm: [B, Lq, D], plus the HF hidden states and the cache when asked for.</summary>
     (Tensor Hidden, List<Tensor>? HiddenStates, KvCache? Cache) Trunk(ModelInput input)
@@ -112,7 +110,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         // 1. rotary angles for the query positions                                  [Lq, d] or [B, Lq, d]
         var positions = input.PositionIds ?? arange(offset, offset + lq, dtype: ScalarType.Int64, device: tokens.device);
         var (cos, sin) = RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
-        (cos, sin) = RotaryEmbedding.ForHeads(cos, sin, _model.EmbedTokens.weight!.dtype);   // [B|1, 1, Lq, d], once for all layers
+        (cos, sin) = RotaryEmbedding.ForHeads(cos, sin, ActivationDtype);   // [B|1, 1, Lq, d], once for all layers
 
         // 2. the one attention mask of this call; null (fused SDPA kernel) when nothing is hidden   [B|1, 1, Lq, Lk] or null
         bool plainCausal = policy is CausalAttention && input.Cache is null && input.KeyPadding is null && input.DocumentIds is null;
@@ -122,7 +120,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
             throw new ArgumentException("packed-document attention is not supported together with a KV cache");
 
         // 3. embeddings → layers → norm                                              [B, Lq, D]
-        var x = _model.EmbedTokens.forward(tokens);
+        var x = ComputePrecision.Cast(_model.EmbedTokens.forward(tokens), ComputeDtype);     // gather, then cast (mixed precision)
         var hidden = input.ReturnHiddenStates ? new List<Tensor> { x } : null;
         var kvs = input.ReturnCache ? new List<LayerKv>(Config.NumHiddenLayers) : null;
         for (int i = 0; i < _model.Layers.Count; i++)

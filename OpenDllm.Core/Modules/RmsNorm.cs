@@ -7,8 +7,10 @@ namespace OpenDllm.Modules;
 /// <summary>
 /// Root-mean-square layer norm as in Qwen2: <c>y = w ⊙ cast(x_f32 · rsqrt(mean(x_f32²) + ε))</c>, computed in float32 and
 /// cast back to the input dtype before the weight is applied (Zhang &amp; Sennrich 2019, <see href="https://arxiv.org/abs/1910.07467"/>).
+/// With a <see cref="ComputeDtype"/> (mixed precision) the weight is applied in float32 too, <c>y = cast(w ⊙ x_f32 · rsqrt(…))</c>,
+/// and only the result is cast to the compute dtype: one rounding, and the weight's gradient is computed in float32.
 /// </summary>
-public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>, IComputeDtype
 {
     readonly Parameter weight;
     readonly double _eps;
@@ -25,11 +27,15 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public Parameter Weight => weight;
 
+    /// <inheritdoc/>
+    public ScalarType? ComputeDtype { get; set; }
+
     /// <remarks>No dispose scope of its own: the model's forward scope owns the temporaries (fewer native calls per step).</remarks>
     public override Tensor forward(Tensor x)
     {
         var h = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
         h = h * (h.square().mean([-1], keepdim: true) + _eps).rsqrt();
+        if (ComputeDtype is { } compute) return ComputePrecision.Cast(ComputePrecision.Cast(weight, ScalarType.Float32) * h, compute);
         return weight * (x.dtype == ScalarType.Float32 ? h : h.to(x.dtype));
     }
 }

@@ -28,7 +28,7 @@ public sealed record AttentionOutput(Tensor Hidden, LayerKv Kv);
 /// Modules below the model keep no dispose scope of their own: <see cref="Models.Qwen2Model"/>'s forward scope owns every
 /// temporary, which saves native calls on the small per-step forwards of samplers.
 /// </summary>
-public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>
+public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>, IComputeDtype
 {
     [ComponentName(Name = "q_proj")] readonly Linear _q;
     [ComponentName(Name = "k_proj")] readonly Linear _k;
@@ -47,13 +47,19 @@ public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>
         RegisterComponents();
     }
 
+    /// <inheritdoc/>
+    public ScalarType? ComputeDtype { get; set; }
+
+    /// <summary>x·Wᵀ + b of one projection, in <see cref="ComputeDtype"/> when set.</summary>
+    Tensor Project(Linear layer, Tensor x) => ComputePrecision.Linear(layer, x, ComputeDtype);
+
     public override AttentionOutput forward(AttentionInput input)
     {
         var x = input.Hidden;
         long b = x.shape[0], lq = x.shape[1];
-        var q = _q.forward(x).view(b, lq, _heads, _headDim).transpose(1, 2);        // [B, H, Lq, d]
-        var k = _k.forward(x).view(b, lq, _kvHeads, _headDim).transpose(1, 2);      // [B, Hkv, Lq, d]
-        var v = _v.forward(x).view(b, lq, _kvHeads, _headDim).transpose(1, 2);
+        var q = Project(_q, x).view(b, lq, _heads, _headDim).transpose(1, 2);          // [B, H, Lq, d]
+        var k = Project(_k, x).view(b, lq, _kvHeads, _headDim).transpose(1, 2);        // [B, Hkv, Lq, d]
+        var v = Project(_v, x).view(b, lq, _kvHeads, _headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, input.Cos, input.Sin);
         k = RotaryEmbedding.Apply(k, input.Cos, input.Sin);
         var kv = Merge(input.Past, input.Offset, k, v);                              // [B, Hkv, Lk, d]
@@ -63,7 +69,7 @@ public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>
         var values = groups == 1 ? kv.Values : kv.Values.repeat_interleave(groups, dim: 1);
         var attended = nn.functional.scaled_dot_product_attention(q, keys, values, input.Mask,
                                                                   is_casual: input.UseCausalKernel && input.Mask is null);
-        var output = _o.forward(attended.transpose(1, 2).reshape(b, lq, _heads * _headDim)); // [B, Lq, D]
+        var output = Project(_o, attended.transpose(1, 2).reshape(b, lq, _heads * _headDim));   // [B, Lq, D]
         return new AttentionOutput(output, kv);
     }
 

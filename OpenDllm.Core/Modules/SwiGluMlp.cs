@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace OpenDllm.Modules;
 
 /// <summary>The Qwen2 feed-forward block: <c>down(silu(gate(x)) ⊙ up(x))</c>, no biases (Shazeer 2020, <see href="https://arxiv.org/abs/2002.05202"/>).</summary>
-public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>, IComputeDtype
 {
     [ComponentName(Name = "gate_proj")] readonly Linear _gate;
     [ComponentName(Name = "up_proj")] readonly Linear _up;
@@ -20,5 +20,11 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => _down.forward(nn.functional.silu(_gate.forward(x)) * _up.forward(x));
+    /// <inheritdoc/>
+    public ScalarType? ComputeDtype { get; set; }
+
+    public override Tensor forward(Tensor x) => Project(_down, nn.functional.silu(Project(_gate, x)) * Project(_up, x));
+
+    /// <summary>x·Wᵀ of one projection, in <see cref="ComputeDtype"/> when set.</summary>
+    Tensor Project(Linear layer, Tensor x) => ComputePrecision.Linear(layer, x, ComputeDtype);
 }

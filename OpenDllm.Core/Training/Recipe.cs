@@ -58,7 +58,11 @@ public sealed record Recipe
         Check(t.SaveEvery >= 0, "train.save_every", t.SaveEvery, "≥ 0 (0 = only at the end)");
         Check(t.KeepLast >= 1, "train.keep_last", t.KeepLast, "≥ 1");
         Check(t.LogEvery >= 1, "train.log_every", t.LogEvery, "≥ 1");
-        Check(t.Dtype is "float32" or "bfloat16", "train.dtype", t.Dtype, "one of: float32, bfloat16");
+        Check(t.Dtype is null or "float32" or "bfloat16", "train.dtype", t.Dtype, "one of: float32, bfloat16 (superseded by train.precision)");
+        Check(t.Precision is null || TrainingPrecisions.Names.Contains(t.Precision), "train.precision", t.Precision,
+              $"one of: {string.Join(", ", TrainingPrecisions.Names)}");
+        Check(t.Precision is null || t.Dtype is null || (t.Dtype == "float32") == (t.Precision == "fp32"), "train.dtype", t.Dtype,
+              $"contradicts train.precision = {t.Precision}; remove train.dtype");
         Check(Schedules.MaskSchedules.Names.Contains(t.Schedule), "train.schedule", t.Schedule,
               $"one of: {string.Join(", ", Schedules.MaskSchedules.Names)}");
         Check(t.Threads is null or >= 1, "train.threads", t.Threads, "≥ 1");
@@ -145,7 +149,10 @@ public sealed record TrainSection
     public long Seed { get; init; }
     public int? Threads { get; init; }
     public string OutputDir { get; init; } = "runs/train";
-    public string Dtype { get; init; } = "float32";
+    /// <summary>fp32, bf16_mixed or bf16 (<see cref="TrainingPrecision"/>); null = from <see cref="Dtype"/>, else fp32.</summary>
+    public string? Precision { get; init; }
+    /// <summary>The older key: float32 = fp32; bfloat16 must now be spelled as a precision (<see cref="TrainingPrecisions.Resolve"/>).</summary>
+    public string? Dtype { get; init; }
     /// <summary>cpu, cuda or cuda:N; null = CUDA when present, else the CPU (`opendllm train --device` sets it).</summary>
     public string? Device { get; init; }
 }

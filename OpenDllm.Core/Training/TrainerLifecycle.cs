@@ -21,6 +21,8 @@ public sealed partial class Trainer
     public static Trainer Create(Recipe recipe, IProgress<PrepareProgress>? prepareProgress = null)
     {
         TorchRuntime.EnsureLoaded();
+        var precision = TrainingPrecisions.Resolve(recipe.Train);   // before anything is written: a bad value fails first
+        recipe = recipe with { Train = recipe.Train with { Precision = precision.Name(), Dtype = null } };   // saved resolved
         var t = recipe.Train;
         torch.set_num_threads(t.Threads ?? Environment.ProcessorCount);
         var device = TorchRuntime.ParseDevice(t.Device, "train.device");
@@ -28,9 +30,13 @@ public sealed partial class Trainer
             : Tokenizers.Load(recipe.Data.Tokenizer, recipe.Model.InitFrom is { } init ? OpenDllm.Config.ModelConfig.Load(init).VocabSize : null);
         var shards = OpenShards(recipe.Data, tokenizer, t.Seed, prepareProgress);
         var model = ModelPresets.Build(recipe.Model, tokenizer, device, t.Seed);
-        if (recipe.Train.Dtype == "bfloat16") model.to(ScalarType.BFloat16);
+        TrainingPrecisions.Apply(model, precision);
         var trainer = new Trainer(recipe, model, tokenizer, shards, device);
-        if (CheckpointStore.Latest(t.OutputDir) is { } latest) trainer.Resume(latest);
+        if (CheckpointStore.Latest(t.OutputDir) is { } latest)
+        {
+            TrainingPrecisions.EnsureResumable(latest, precision);
+            trainer.Resume(latest);
+        }
         return trainer;
     }
 

@@ -8,6 +8,7 @@ using OpenDllm.Objectives;
 using OpenDllm.Runtime;
 using OpenDllm.Schedules;
 using OpenDllm.TimeSampling;
+using OpenDllm.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -37,11 +38,17 @@ public static partial class BenchCommand
         var output = new Option<string?>("--out") { Description = "Also write the JSON lines to this file." };
         var device = new Option<string?>("--device") { Description = "cpu, cuda or cuda:N (default: CUDA when present, else the CPU)." };
         var dense = new Option<bool>("--dense-head") { Description = "Use the reference loss on full [B, L, V] logits instead of the chunked head (before/after comparisons)." };
+        var precision = new Option<string>("--precision")
+        {
+            Description = "fp32, bf16_mixed (float32 master weights, bf16 compute) or bf16 (pure). One per process, so max_rss_mb is its own.",
+            DefaultValueFactory = _ => "fp32",
+        };
+        precision.AcceptOnlyFromAmong([.. TrainingPrecisions.Names]);
         var bench = new Command("bench", "Benchmarks that print JSON lines (compare with ../shared/reference/bench_ref.py).");
         var train = new Command("train", "Training step (MDLM opendllm_v1, shifted, AdamW) and bidirectional forward throughput.")
-        { threads, steps, warmup, output, device, dense };
+        { threads, steps, warmup, output, device, dense, precision };
         train.SetAction(p => CliErrors.Run(() => RunTrain(p.GetValue(threads), p.GetValue(steps), p.GetValue(warmup), p.GetValue(output),
-                                                          p.GetValue(device), p.GetValue(dense))));
+                                                          p.GetValue(device), p.GetValue(dense), TrainingPrecisions.Parse(p.GetValue(precision)!, "--precision"))));
         bench.Add(train);
         bench.Add(CreateMemory(threads, output, device, dense));
         bench.Add(CreateSample(threads, output, device));
@@ -91,10 +98,10 @@ public static partial class BenchCommand
     /// <summary>The bench model with bench_ref's deterministic init (seed 0).</summary>
     public static Qwen2Model BenchModel(Device? device = null) => new Qwen2Model(BenchConfig, device).InitializeWeights(seed: 0);
 
-    static int RunTrain(int threads, int steps, int warmup, string? output, string? deviceSpec, bool denseHead)
+    static int RunTrain(int threads, int steps, int warmup, string? output, string? deviceSpec, bool denseHead, TrainingPrecision precision)
     {
         var (report, device) = Start(threads, output, "train", deviceSpec);
-        var model = BenchModel(device);
+        var model = TrainingPrecisions.Apply(BenchModel(device), precision);
         model.train();
         var optimizer = optim.AdamW(model.parameters(), 3e-4, 0.9, 0.95, 1e-8, 0.01);
         var data = new Generator(1);
@@ -108,7 +115,8 @@ public static partial class BenchCommand
         var record = new JsonObject
         {
             ["bench"] = "train", ["config"] = JsonNode.Parse(BenchConfig.ToJson()), ["batch"] = Batch, ["seq"] = Seq,
-            ["params"] = model.ParameterCount, ["loss_variant"] = "opendllm_v1", ["head"] = HeadName(denseHead), ["optimizer"] = "AdamW(lr=3e-4,betas=(0.9,0.95),wd=0.01)",
+            ["precision"] = precision.Name(), ["params"] = model.ParameterCount, ["loss_variant"] = "opendllm_v1", ["head"] = HeadName(denseHead),
+            ["optimizer"] = "AdamW(lr=3e-4,betas=(0.9,0.95),wd=0.01)",
         };
         foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
         record["tokens_per_s"] = Batch * Seq / BenchReport.Median(times);
@@ -121,7 +129,7 @@ public static partial class BenchCommand
         {
             var x0 = batches[0];
             var forward = BenchReport.Time(() => { using var s = NewDisposeScope(); model.Logits(x0, AttentionPolicy.Bidirectional); }, 2, steps);
-            var f = new JsonObject { ["bench"] = "forward", ["batch"] = Batch, ["seq"] = Seq, ["attention"] = "bidirectional" };
+            var f = new JsonObject { ["bench"] = "forward", ["precision"] = precision.Name(), ["batch"] = Batch, ["seq"] = Seq, ["attention"] = "bidirectional" };
             foreach (var (k, v) in BenchReport.Summary(forward)) f[k] = v?.DeepClone();
             f["tokens_per_s"] = Batch * Seq / BenchReport.Median(forward);
             report.Emit(f);
