@@ -57,19 +57,10 @@ public static class PrepareCommand
         return command;
     }
 
-    /// <summary>The corpus for <c>--source</c>.</summary>
-    public static ICorpus CreateCorpus(string kind, string? path, string field, string? column, FolderCorpusOptions folderOptions)
-    {
-        string Required() => path ?? throw new ArgumentException($"--path is required for --source {kind}");
-        return kind switch
-        {
-            "folder" => new FolderCorpus(Required(), folderOptions),
-            "jsonl" => new JsonlCorpus(Required(), field),
-            "parquet" => new ParquetCorpus(Required(), column),
-            "python-stdlib" => DefaultCorpus.Create(path),
-            _ => throw new ArgumentException($"unknown --source {kind}; use folder, jsonl, parquet or python-stdlib"),
-        };
-    }
+    /// <summary>The corpus for <c>--source</c> (<see cref="Corpora.Create"/>: a missing --path is an error naming it).</summary>
+    public static ICorpus CreateCorpus(string kind, string? path, string field, string? column, FolderCorpusOptions folderOptions) =>
+        Corpora.Create(kind, path, kind == "jsonl" ? field : kind == "parquet" ? column : null, folderOptions,
+                       pathName: "--path", fieldName: kind == "parquet" ? "--column" : "--field");
 
     static ITokenizer LoadTokenizer(string spec) => spec == "byte" ? ByteTokenizer.Instance : Tokenizers.Load(spec);
 
