@@ -36,7 +36,7 @@ public static class GenerationLimits
     {
         if (positions > config.MaxPositionEmbeddings)
             throw new ArgumentOutOfRangeException(nameof(positions), positions,
-                $"{what} = {positions:N0} positions, more than the model's max_position_embeddings ({config.MaxPositionEmbeddings:N0})");
+                $"{what} = {positions} positions, more than the model's max_position_embeddings ({config.MaxPositionEmbeddings})");
     }
 
     static void CheckLength(int length)

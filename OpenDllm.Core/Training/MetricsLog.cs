@@ -9,6 +9,7 @@ namespace OpenDllm.Training;
 /// Appends one JSON object per line to <c>metrics.jsonl</c> (training steps and evaluations), flushed each line. The file
 /// is opened at the first <see cref="Write"/>, so a resuming trainer can first cut it back to its checkpoint's step
 /// (<see cref="TruncateAfter"/>): records of steps that were trained but never saved are dropped instead of repeated.
+/// A last line torn by a crash is cut before anything is appended.
 /// </summary>
 public sealed class MetricsLog : IDisposable
 {
@@ -27,9 +28,8 @@ public sealed class MetricsLog : IDisposable
         if (_writer is null)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(FilePath))!);
-            bool torn = File.Exists(FilePath) && !EndsWithNewline(FilePath);         // a crash cut the last line short
+            DropTornLastLine(FilePath);
             var stream = new FileStream(FilePath, FileMode.Append, FileAccess.Write, FileShare.Read);
-            if (torn) stream.WriteByte((byte)'\n');
             _writer = new StreamWriter(stream) { AutoFlush = true };
         }
         _writer.WriteLine(record.ToJsonString());
@@ -76,6 +76,25 @@ public sealed class MetricsLog : IDisposable
     {
         try { return JsonNode.Parse(line) as JsonObject; }
         catch (JsonException) { return null; }
+    }
+
+    /// <summary>Cuts a last line that a crash left without its newline (one truncation, so it is atomic).</summary>
+    static void DropTornLastLine(string path)
+    {
+        if (!File.Exists(path) || EndsWithNewline(path)) return;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        long end = stream.Length;
+        var buffer = new byte[64 * 1024];
+        while (end > 0)
+        {
+            int count = (int)Math.Min(buffer.Length, end);
+            stream.Seek(end - count, SeekOrigin.Begin);
+            stream.ReadExactly(buffer, 0, count);
+            int newline = Array.LastIndexOf(buffer, (byte)'\n', count - 1);
+            if (newline >= 0) { stream.SetLength(end - count + newline + 1); return; }
+            end -= count;
+        }
+        stream.SetLength(0);
     }
 
     static bool EndsWithNewline(string path)
