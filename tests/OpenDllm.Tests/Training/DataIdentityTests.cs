@@ -107,6 +107,22 @@ public sealed class DataIdentityTests : IDisposable
     }
 
     [Fact]
+    public void ARunIsNotResumedOnOtherData()
+    {
+        var corpus = Corpus("code", "before");
+        var output = Path.Combine(_root, "run");
+        using (var trainer = Trainer.Create(Recipe(corpus, output)))
+        {
+            _derived.Add(trainer.DataDirectory);
+            trainer.Run();
+        }
+        File.WriteAllText(Path.Combine(corpus, "added.py"), string.Concat(Enumerable.Repeat("after_added = 1\n", 40)));
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Create(Recipe(corpus, output, null, "--train.max_steps=2")));
+        Assert.Contains("other token shards", e.Message);
+        Assert.Contains("model.init_from", e.Message);
+    }
+
+    [Fact]
     public void AnExplicitPrepareDirOfOtherDataIsAnErrorSayingWhatDiffers()
     {
         var first = Corpus("first", "first");
