@@ -102,6 +102,7 @@ public static class PrepareCommand
         var validation = manifest.Splits[DocumentSplit.Validation];
         var seconds = last?.Elapsed.TotalSeconds ?? 0;
         Console.WriteLine($"corpus: {corpus.Stats}");
+        if (manifest.Identity is { } identity) Console.WriteLine($"source: {identity.Kind} {identity.Path}, {identity.Files} (recorded in the manifest)");
         Console.WriteLine($"train: {train.Documents:N0} documents, {train.Tokens:N0} tokens, {train.Shards.Count} shard(s); " +
                           $"validation: {validation.Documents:N0} documents, {validation.Tokens:N0} tokens; dtype {manifest.Dtype.ToString().ToLowerInvariant()}");
         Console.WriteLine($"wrote {Path.GetFullPath(outDir)} in {seconds:F1} s ({(train.Tokens + validation.Tokens) / Math.Max(seconds, 1e-9) / 1e6:F2} M tokens/s)");

@@ -35,21 +35,24 @@ public sealed partial class Trainer
             : Tokenizers.Load(recipe.Data.Tokenizer, recipe.Model.InitFrom is { } init ? OpenDllm.Config.ModelConfig.Load(init).VocabSize : null);
         EnsureFits(recipe, ModelPresets.Config(recipe.Model, tokenizer), device);
         var shards = OpenShards(recipe, tokenizer, prepareProgress, cancel, log);
+        Trainer? trainer = null;
         try
         {
             var model = ModelPresets.Build(recipe.Model, tokenizer, device, t.Seed);
             if (recipe.Train.Dtype == "bfloat16") model.to(ScalarType.BFloat16);
             foreach (var removed in CheckpointStore.CleanUp(t.OutputDir))
                 log?.Invoke($"removed {removed} (left by an interrupted run)");
-            var trainer = new Trainer(recipe, model, tokenizer, shards, device);
+            trainer = new Trainer(recipe, model, tokenizer, shards, device);
             if (CheckpointStore.Latest(t.OutputDir) is { } latest) trainer.Resume(latest);
+            // records of steps after the checkpoint (all of them when starting from scratch) were never saved: drop them
             int dropped = trainer._metrics.TruncateAfter(trainer.ResumedFrom is null ? -1 : trainer.Step);
-            if (dropped > 0) log?.Invoke($"{trainer._metrics.FilePath}: dropped {dropped} records after step {trainer.Step} (not in a checkpoint)");
+            if (dropped > 0) log?.Invoke($"{trainer._metrics.FilePath}: dropped {dropped} records of steps not in any checkpoint");
             return trainer;
         }
         catch
         {
-            shards.Dispose();
+            if (trainer is not null) trainer.Dispose();
+            else shards.Dispose();
             throw;
         }
     }
