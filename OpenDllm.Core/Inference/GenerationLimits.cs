@@ -35,13 +35,13 @@ public static class GenerationLimits
     public static void EnsureWithinPositions(ModelConfig config, long positions, string what)
     {
         if (positions > config.MaxPositionEmbeddings)
-            throw new ArgumentOutOfRangeException(nameof(positions), positions,
-                $"{what} = {positions} positions, more than the model's max_position_embeddings ({config.MaxPositionEmbeddings})");
+            throw new ArgumentOutOfRangeException(
+                $"{what} = {positions} positions, more than the model's max_position_embeddings ({config.MaxPositionEmbeddings})", (Exception?)null);
     }
 
     static void CheckLength(int length)
     {
-        if (length <= 0) throw new ArgumentOutOfRangeException(nameof(length), length, $"length {length}: the number of tokens to generate must be at least 1");
+        if (length <= 0) throw new ArgumentOutOfRangeException($"length {length}: the number of tokens to generate must be at least 1", (Exception?)null);
     }
 
     static void Check(DiffusionPipeline pipeline, long positions, string what, ISampler sampler)
