@@ -212,6 +212,7 @@ public sealed partial class Trainer
             return e;
         }
         bool Stopping() => cancel.IsCancellationRequested || abort.IsCancellationRequested;
+        long startStep = Step;
         var first = ResumedFrom is null && !abort.IsCancellationRequested ? Eval() : null;
         EvalResult? last = first;
         double loss = double.NaN;
@@ -247,6 +248,8 @@ public sealed partial class Trainer
         }
         if (Step < TotalSteps && Stopping()) interrupted = true;
         _clock.Stop();
+        // resumed and nothing trained (the run was complete, or stopped at once): its checkpoint and metrics already hold this step
+        if (Step == startStep && ResumedFrom is not null) return new TrainSummary(Step, first, last, ResumedFrom, Elapsed, interrupted);
         if (!abort.IsCancellationRequested && last?.Step != Step) last = Eval();
         var checkpoint = SaveCheckpoint(double.IsNaN(loss) ? null : loss);
         return new TrainSummary(Step, first, last, checkpoint, Elapsed, interrupted);

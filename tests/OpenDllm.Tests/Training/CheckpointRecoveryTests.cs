@@ -89,6 +89,26 @@ public sealed class CheckpointRecoveryTests : IDisposable
         Assert.DoesNotContain("\"lo", File.ReadAllText(metricsPath).Replace("\"loss\"", ""));
     }
 
+    /// <summary>Running a finished run again (quickstart's "run it again") used to evaluate and save the same step once more.</summary>
+    [Fact]
+    public void RunningAFinishedRunAgainWritesNothing()
+    {
+        var output = Path.Combine(_f.Root, "finished");
+        using (var trainer = Trainer.Create(_f.Recipe(output, steps: 2)))
+            trainer.Run();
+        var metrics = File.ReadAllText(Path.Combine(output, MetricsLog.FileName));
+        var checkpoint = CheckpointStore.Latest(output)!;
+        var written = Directory.GetLastWriteTimeUtc(checkpoint);
+        using (var again = Trainer.Create(_f.Recipe(output, steps: 2)))
+        {
+            var summary = again.Run();
+            Assert.Equal(2, summary.Steps);
+            Assert.Equal(checkpoint, summary.Checkpoint);
+        }
+        Assert.Equal(metrics, File.ReadAllText(Path.Combine(output, MetricsLog.FileName)));
+        Assert.Equal(written, Directory.GetLastWriteTimeUtc(checkpoint));
+    }
+
     [Fact]
     public void ATornLastLineIsSkippedButDamageElsewhereIsAnError()
     {
