@@ -110,7 +110,8 @@ public sealed record DataSection
     public string Tokenizer { get; init; } = "byte";
     /// <summary>
     /// Where <see cref="Source"/> is prepared. When given, a folder already there is reused only if it was prepared from
-    /// the same source, tokenizer and split settings, and is otherwise an error saying what differs; when null, a folder
+    /// the same source, tokenizer and split settings (<c>val_fraction</c>, <c>max_documents</c>, and <c>train.seed</c>, which
+    /// also seeds the train/validation split), and is otherwise an error saying what differs; when null, a folder
     /// derived from the source (<c>runs/data/&lt;source&gt;-&lt;hash&gt;</c>, <see cref="OpenDllm.Data.PreparedData.DefaultFolder"/>)
     /// is used and prepared again whenever its files change. Must not overlap <c>train.output_dir</c>.
     /// </summary>
