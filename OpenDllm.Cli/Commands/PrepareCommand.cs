@@ -57,19 +57,10 @@ public static class PrepareCommand
         return command;
     }
 
-    /// <summary>The corpus for <c>--source</c>.</summary>
-    public static ICorpus CreateCorpus(string kind, string? path, string field, string? column, FolderCorpusOptions folderOptions)
-    {
-        string Required() => path ?? throw new ArgumentException($"--path is required for --source {kind}");
-        return kind switch
-        {
-            "folder" => new FolderCorpus(Required(), folderOptions),
-            "jsonl" => new JsonlCorpus(Required(), field),
-            "parquet" => new ParquetCorpus(Required(), column),
-            "python-stdlib" => DefaultCorpus.Create(path),
-            _ => throw new ArgumentException($"unknown --source {kind}; use folder, jsonl, parquet or python-stdlib"),
-        };
-    }
+    /// <summary>The corpus for <c>--source</c> (<see cref="Corpora.Create"/>: a missing --path is an error naming it).</summary>
+    public static ICorpus CreateCorpus(string kind, string? path, string field, string? column, FolderCorpusOptions folderOptions) =>
+        Corpora.Create(kind, path, kind == "jsonl" ? field : kind == "parquet" ? column : null, folderOptions,
+                       pathName: "--path", fieldName: kind == "parquet" ? "--column" : "--field");
 
     static ITokenizer LoadTokenizer(string spec) => spec == "byte" ? ByteTokenizer.Instance : Tokenizers.Load(spec);
 
@@ -111,6 +102,7 @@ public static class PrepareCommand
         var validation = manifest.Splits[DocumentSplit.Validation];
         var seconds = last?.Elapsed.TotalSeconds ?? 0;
         Console.WriteLine($"corpus: {corpus.Stats}");
+        if (manifest.Identity is { } identity) Console.WriteLine($"source: {identity.Kind} {identity.Path}, {identity.Files} (recorded in the manifest)");
         Console.WriteLine($"train: {train.Documents:N0} documents, {train.Tokens:N0} tokens, {train.Shards.Count} shard(s); " +
                           $"validation: {validation.Documents:N0} documents, {validation.Tokens:N0} tokens; dtype {manifest.Dtype.ToString().ToLowerInvariant()}");
         Console.WriteLine($"wrote {Path.GetFullPath(outDir)} in {seconds:F1} s ({(train.Tokens + validation.Tokens) / Math.Max(seconds, 1e-9) / 1e6:F2} M tokens/s)");

@@ -51,13 +51,22 @@ public static class QuickstartCommand
         }
         var recipe = Recipe.Parse(EmbeddedRecipe(), "recipes/quickstart.yaml",
             [$"--train.max_minutes={minutes.ToString(System.Globalization.CultureInfo.InvariantCulture)}", $"--train.output_dir={output}", .. extra]);
-        var summary = TrainCommand.Run(recipe);
+        return TrainCommand.Interruptible(() =>
+        {
+            var (summary, data) = TrainCommand.Run(recipe);
+            return summary.Interrupted ? ExitCodes.Interrupted : Report(summary, data, recipe, output, demoTasks);
+        });
+    }
+
+    /// <summary>The NELBO before and after, the infill demo and the HTML report of a finished run.</summary>
+    static int Report(TrainSummary summary, string data, Recipe recipe, string output, int demoTasks)
+    {
 
         var evals = MetricsLog.Read(Path.Combine(output, MetricsLog.FileName)).Where(m => m.ContainsKey("val_nelbo_bits")).ToList();
         if (evals.Count >= 2)
             Console.WriteLine($"\nvalidation NELBO: {(double)evals[0]["val_nelbo_bits"]!:F3} → {(double)evals[^1]["val_nelbo_bits"]!:F3} bits/token "
                               + $"(step {(long)evals[0]["step"]!} → {(long)evals[^1]["step"]!})");
-        var (demoText, trajectory, tokenizer) = Demo(summary.Checkpoint!, recipe.Data.PrepareDir, demoTasks,
+        var (demoText, trajectory, tokenizer) = Demo(summary.Checkpoint!, data, demoTasks,
                                                     Runtime.TorchRuntime.ParseDevice(recipe.Train.Device, "--device"));
         var report = HtmlReport.Create("OpenDllm quickstart")
             .AddParagraph($"Checkpoint {summary.Checkpoint}: {summary.Steps} steps in {summary.Elapsed:hh\\:mm\\:ss}.")

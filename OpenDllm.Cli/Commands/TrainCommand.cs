@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using OpenDllm.Data;
 using OpenDllm.Training;
 using Spectre.Console;
@@ -7,7 +8,7 @@ namespace OpenDllm.Cli.Commands;
 
 /// <summary>
 /// `opendllm train RECIPE [--section.key=value ...]`: trains a recipe, resuming when the output folder holds a checkpoint.
-/// Ctrl-C finishes the current step, saves a checkpoint and exits cleanly.
+/// Ctrl-C or SIGTERM finishes the current step, saves a checkpoint and exits with <see cref="ExitCodes.Interrupted"/> (130).
 /// </summary>
 public static class TrainCommand
 {
@@ -29,48 +30,74 @@ public static class TrainCommand
                 if (!o.StartsWith("--") || !o.Contains('='))
                     throw new ArgumentException($"unexpected argument '{o}'; overrides look like --train.lr=1e-3");
             var loaded = Recipe.Load(p.GetValue(recipe)!, overrides);
-            var summary = Run(loaded);
-            return 0;
+            return Interruptible(() => ExitCode(Run(loaded).Summary));
         }));
         return command;
     }
 
-    /// <summary>Runs a recipe with progress on the console (live on a terminal, plain lines otherwise); shared with quickstart.</summary>
-    public static TrainSummary Run(Recipe recipe)
+    /// <summary>
+    /// Runs a recipe with progress on the console (live on a terminal, plain lines otherwise); shared with quickstart.
+    /// SIGINT (Ctrl-C) and SIGTERM never kill the process mid-step: the first SIGINT finishes the step, evaluates and
+    /// saves; SIGTERM, or a second signal, skips the evaluation and saves after the step; later ones are acknowledged.
+    /// The summary says <see cref="TrainSummary.Interrupted"/>; a signal during data preparation throws
+    /// <see cref="OperationCanceledException"/> (nothing written).
+    /// </summary>
+    public static (TrainSummary Summary, string DataDirectory) Run(Recipe recipe)
     {
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        using var stop = new CancellationTokenSource();
+        using var abort = new CancellationTokenSource();
+        int signals = 0;
+        void OnSignal(PosixSignalContext context)
         {
-            e.Cancel = true;
-            if (!cancel.IsCancellationRequested) Console.Error.WriteLine("interrupt: finishing this step, then saving a checkpoint (Ctrl-C again to abort)");
-            else Environment.Exit(130);
-            cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            Console.WriteLine($"preparing data and model ({recipe.Data.Shards ?? recipe.Data.PrepareDir}) ...");
-            using var trainer = Trainer.Create(recipe, new Reporter<PrepareProgress>(pp =>
-            {
-                if (pp.Done) Console.WriteLine($"  data: {pp.Documents:N0} documents, {pp.Tokens:N0} tokens in {pp.Elapsed.TotalSeconds:F1} s");
-            }));
-            Console.WriteLine($"model: {trainer.Model.ParameterCount:N0} parameters, objective {recipe.Train.Objective}, device {trainer.Device}, "
-                              + $"output {recipe.Train.OutputDir}" + (trainer.ResumedFrom is { } r ? $", resuming from {r} at step {trainer.Step}" : ""));
-            Console.WriteLine($"precision: {TrainingPrecisions.Resolve(trainer.Recipe.Train).Describe()}");
-            var summary = RunWithProgress(trainer, cancel.Token);
-            Console.WriteLine(summary.Interrupted ? $"interrupted at step {summary.Steps}" : $"finished {summary.Steps} steps in {summary.Elapsed:hh\\:mm\\:ss}");
-            if (summary.First is { } f) Console.WriteLine($"{f.Metric} at step {f.Step}: {f.BitsPerToken:F4}");
-            if (summary.Last is { } l) Console.WriteLine($"{l.Metric} at step {l.Step}: {l.BitsPerToken:F4}");
-            Console.WriteLine($"checkpoint: {summary.Checkpoint}");
-            return summary;
+            // Never the runtime's default (terminating the process): it would exit while libtorch works on other threads.
+            context.Cancel = true;
+            int count = Interlocked.Increment(ref signals);
+            var name = context.Signal == PosixSignal.SIGTERM ? "SIGTERM" : "interrupt";
+            if (count == 1 && context.Signal != PosixSignal.SIGTERM)
+                Console.Error.WriteLine($"{name}: finishing this step, then evaluating and saving a checkpoint (Ctrl-C again: skip the evaluation)");
+            else if (!abort.IsCancellationRequested)
+                Console.Error.WriteLine($"{name}: finishing this step, then saving a checkpoint without evaluating");
+            else
+                Console.Error.WriteLine($"{name}: already stopping; the checkpoint is saved as soon as the step ends");
+            if (count > 1 || context.Signal == PosixSignal.SIGTERM) abort.Cancel();
+            stop.Cancel();
         }
-        finally
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+        Console.WriteLine($"preparing data and model ({recipe.Data.Shards ?? recipe.Data.PrepareDir ?? "data folder derived from data.source"}) ...");
+        using var trainer = Trainer.Create(recipe, new Reporter<PrepareProgress>(pp =>
         {
-            Console.CancelKeyPress -= onCancel;
+            if (pp.Done) Console.WriteLine($"  data: {pp.Documents:N0} documents, {pp.Tokens:N0} tokens in {pp.Elapsed.TotalSeconds:F1} s");
+        }), stop.Token, note => Console.WriteLine($"  {note}"));
+        Console.WriteLine($"model: {trainer.Model.ParameterCount:N0} parameters, objective {recipe.Train.Objective}, device {trainer.Device}, "
+                          + $"data {trainer.DataDirectory}, output {recipe.Train.OutputDir}"
+                          + (trainer.ResumedFrom is { } r ? $", resuming from {r} at step {trainer.Step}" : ""));
+        Console.WriteLine($"precision: {TrainingPrecisions.Resolve(trainer.Recipe.Train).Describe()}");
+        var summary = RunWithProgress(trainer, stop.Token, abort.Token);
+        Console.WriteLine(summary.Interrupted ? $"interrupted at step {summary.Steps}; run the same command again to resume"
+                                              : $"finished {summary.Steps} steps in {summary.Elapsed:hh\\:mm\\:ss}");
+        if (summary.First is { } f) Console.WriteLine($"{f.Metric} at step {f.Step}: {f.BitsPerToken:F4}");
+        if (summary.Last is { } l) Console.WriteLine($"{l.Metric} at step {l.Step}: {l.BitsPerToken:F4}");
+        Console.WriteLine($"checkpoint: {summary.Checkpoint}");
+        return (summary, trainer.DataDirectory);
+    }
+
+    /// <summary>The exit code of a training command: <see cref="ExitCodes.Interrupted"/> when a signal stopped it, else 0.</summary>
+    public static int ExitCode(TrainSummary summary) => summary.Interrupted ? ExitCodes.Interrupted : ExitCodes.Ok;
+
+    /// <summary>Runs <paramref name="train"/>, mapping a signal during data preparation to <see cref="ExitCodes.Interrupted"/>.</summary>
+    public static int Interruptible(Func<int> train)
+    {
+        try { return train(); }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("interrupted while preparing the data; nothing was trained");
+            return ExitCodes.Interrupted;
         }
     }
 
-    static TrainSummary RunWithProgress(Trainer trainer, CancellationToken token)
+    static TrainSummary RunWithProgress(Trainer trainer, CancellationToken token, CancellationToken abort)
     {
         void Eval(EvalResult e) => Console.WriteLine($"  step {e.Step,6}  {e.Metric} {e.BitsPerToken:F4} bits/token");
         if (!AnsiConsole.Profile.Capabilities.Interactive || Console.IsOutputRedirected)
@@ -83,7 +110,7 @@ public static class TrainCommand
                 Console.WriteLine($"  step {p.Step,6}/{p.TotalSteps}  loss {p.Loss,8:F4}  lr {p.LearningRate:E2}  {p.TokensPerSecond,7:N0} tok/s  "
                                   + $"elapsed {p.Elapsed:mm\\:ss}  eta {p.Remaining:mm\\:ss}");
             });
-            return trainer.Run(token, plain, Eval);
+            return trainer.Run(token, plain, Eval, abort);
         }
         TrainSummary? summary = null;
         AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
@@ -95,7 +122,7 @@ public static class TrainCommand
                     task.MaxValue = p.TotalSteps;
                     task.Value = p.Step;
                     task.Description = $"step {p.Step}/{p.TotalSteps} loss {p.Loss:F3} {p.TokensPerSecond:N0} tok/s";
-                }), Eval);
+                }), Eval, abort);
             });
         return summary!;
     }

@@ -11,8 +11,11 @@ namespace OpenDllm.Data;
 /// </summary>
 /// <remarks>
 /// <para>Atomic: everything is written into a hidden sibling folder that replaces the output by rename only when complete,
-/// so a failure or cancellation midway leaves an existing output untouched. An existing output folder that is not a
-/// token-shard folder (no manifest) and is not empty is never replaced.</para>
+/// so a failure or cancellation midway leaves an existing output untouched. An existing output folder is replaced only when it
+/// holds nothing but a token-shard folder's manifest and shards (<see cref="PreparedData.ForeignEntries"/>): a folder with
+/// checkpoints, metrics or anything else in it is never deleted.</para>
+/// <para>The manifest records the corpus's <see cref="CorpusIdentity"/> taken before reading, so a file changed while
+/// preparing makes the folder look stale (prepared again next time) rather than current.</para>
 /// <para>Both splits non-empty when possible: with a fraction in (0, 1) and at least two documents, if the hash sends every
 /// document to one split, the last document read moves to the other one (deterministic: it depends only on the corpus
 /// order). Memory: one document per split is held back for this; everything else streams.</para>
@@ -21,15 +24,16 @@ public static class CorpusPreparer
 {
     /// <summary>Prepares <paramref name="corpus"/> into <paramref name="outputDirectory"/> and returns the manifest written.</summary>
     /// <exception cref="InvalidDataException">The corpus is empty or malformed.</exception>
-    /// <exception cref="IOException">The output exists and is not a token-shard folder.</exception>
+    /// <exception cref="IOException">The output exists and is not a token-shard folder, or holds other files besides one.</exception>
+    /// <exception cref="FileNotFoundException">The corpus file or folder does not exist.</exception>
     public static async Task<ShardManifest> PrepareAsync(ICorpus corpus, ITokenizer tokenizer, string outputDirectory,
         PrepareOptions? options = null, IProgress<PrepareProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         options ??= new PrepareOptions();
         options.Validate();
         var output = Path.TrimEndingDirectorySeparator(Path.GetFullPath(outputDirectory));
-        if (Directory.Exists(output) && !File.Exists(Path.Combine(output, ShardManifest.FileName)) && Directory.EnumerateFileSystemEntries(output).Any())
-            throw new IOException($"{output}: refusing to replace a folder that is not a token-shard folder (no {ShardManifest.FileName}); choose another --out");
+        EnsureReplaceable(output);
+        var identity = corpus.Identity();                      // the files as they are now, before reading them
         var parent = Path.GetDirectoryName(output)!;
         Directory.CreateDirectory(parent);
         var temp = Path.Combine(parent, $".{Path.GetFileName(output)}.tmp-{Guid.NewGuid():N}");
@@ -39,7 +43,9 @@ public static class CorpusPreparer
             var clock = Stopwatch.StartNew();
             long? totalBytes = progress is null ? null : corpus.TotalBytes;
             var manifest = await WriteAsync(corpus, tokenizer, temp, options, progress, totalBytes, clock, cancellationToken).ConfigureAwait(false);
+            manifest = manifest with { Identity = identity };
             manifest.Save(Path.Combine(temp, ShardManifest.FileName));
+            EnsureReplaceable(output);                          // again: something may have been written there meanwhile
             Replace(temp, output);
             progress?.Report(Report(corpus, totalBytes, manifest.Splits.Values.Sum(s => s.Documents), manifest.Splits.Values.Sum(s => s.Tokens), clock, true));
             return manifest;
@@ -124,6 +130,21 @@ public static class CorpusPreparer
 
     static PrepareProgress Report(ICorpus corpus, long? totalBytes, long documents, long tokens, Stopwatch clock, bool done) =>
         new(documents, tokens, corpus.Stats.BytesRead, totalBytes, corpus.Stats.Skipped, clock.Elapsed, done);
+
+    /// <summary>
+    /// Throws unless <paramref name="output"/> is missing, empty, or a token-shard folder holding nothing else: a folder with
+    /// checkpoints, metrics or any other file is never replaced.
+    /// </summary>
+    static void EnsureReplaceable(string output)
+    {
+        var foreign = PreparedData.ForeignEntries(output);
+        if (foreign.Count == 0) return;
+        var hasManifest = File.Exists(Path.Combine(output, ShardManifest.FileName));
+        var listed = string.Join(", ", foreign.Take(5)) + (foreign.Count > 5 ? $", … ({foreign.Count} in all)" : "");
+        throw new IOException(hasManifest
+            ? $"{output}: refusing to replace this token-shard folder: it also holds {listed}, which preparing would delete; choose another output folder"
+            : $"{output}: refusing to replace a folder that is not a token-shard folder (no {ShardManifest.FileName}; it holds {listed}); choose another output folder");
+    }
 
     /// <summary>Moves the complete <paramref name="temp"/> folder to <paramref name="output"/>, replacing an old output.</summary>
     static void Replace(string temp, string output)

@@ -63,5 +63,5 @@ public static class DefaultCorpus
     }
 
     /// <summary>The Python standard library as a corpus (<paramref name="stdlib"/> defaults to <see cref="LocateStdlib"/>).</summary>
-    public static FolderCorpus Create(string? stdlib = null) => new(stdlib ?? LocateStdlib(), Options);
+    public static FolderCorpus Create(string? stdlib = null) => new(stdlib ?? LocateStdlib(), Options) { Kind = "python-stdlib" };
 }

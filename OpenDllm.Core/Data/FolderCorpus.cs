@@ -32,8 +32,15 @@ public sealed class FolderCorpus : ICorpus
     /// <summary>The file selection.</summary>
     public FolderCorpusOptions Options { get; }
 
+    /// <summary>The source kind recorded in <see cref="Identity"/>: <c>folder</c>, or <c>python-stdlib</c> for <see cref="DefaultCorpus"/>.</summary>
+    public string Kind { get; init; } = "folder";
+
     /// <inheritdoc/>
     public CorpusStats Stats { get; } = new();
+
+    /// <inheritdoc/>
+    public CorpusIdentity Identity() =>
+        new() { Kind = Kind, Path = Root, Folder = Options, Files = FileListFingerprint.Of(MatchingFiles()) };
 
     /// <inheritdoc/>
     public string Description =>

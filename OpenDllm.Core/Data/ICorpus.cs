@@ -25,4 +25,11 @@ public interface ICorpus
     /// </summary>
     /// <exception cref="InvalidDataException">Malformed input (named by file and line/row) or an empty corpus.</exception>
     IAsyncEnumerable<Document> ReadAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// What this corpus is and the state of its files now (<see cref="CorpusIdentity"/>), recorded in shard manifests and
+    /// compared before a prepared folder is reused. The default, for corpora that are not files, matches nothing.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The corpus file or folder does not exist.</exception>
+    CorpusIdentity Identity() => CorpusIdentity.Custom(Description);
 }

@@ -36,6 +36,13 @@ public sealed class JsonlCorpus : ICorpus
     public string Description => $"jsonl {Path} (field \"{Field}\")";
 
     /// <inheritdoc/>
+    public CorpusIdentity Identity() => new()
+    {
+        Kind = "jsonl", Path = Path, Field = Field,
+        Files = FileListFingerprint.Of(CorpusFiles.Resolve(Path, ".jsonl", "JSONL").Select(f => (CorpusFiles.IdPrefix(Path, f), new FileInfo(f)))),
+    };
+
+    /// <inheritdoc/>
     public long? TotalBytes => CorpusFiles.Resolve(Path, ".jsonl", "JSONL").Sum(f => new FileInfo(f).Length);
 
     /// <inheritdoc/>

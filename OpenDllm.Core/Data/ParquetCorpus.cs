@@ -36,6 +36,13 @@ public sealed class ParquetCorpus : ICorpus
     public string Description => $"parquet {Path} (column {(Column is null ? string.Join(" or ", DefaultColumns.Select(c => $"\"{c}\"")) : $"\"{Column}\"")})";
 
     /// <inheritdoc/>
+    public CorpusIdentity Identity() => new()
+    {
+        Kind = "parquet", Path = Path, Field = Column,
+        Files = FileListFingerprint.Of(CorpusFiles.Resolve(Path, ".parquet", "Parquet").Select(f => (CorpusFiles.IdPrefix(Path, f), new FileInfo(f)))),
+    };
+
+    /// <inheritdoc/>
     public long? TotalBytes => CorpusFiles.Resolve(Path, ".parquet", "Parquet").Sum(f => new FileInfo(f).Length);
 
     /// <inheritdoc/>
@@ -49,17 +56,23 @@ public sealed class ParquetCorpus : ICorpus
             await using var stream = File.OpenRead(file);
             ParquetReader reader;
             try { reader = await ParquetReader.CreateAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false); }
-            catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException)
+            catch (Exception e) when (IsDamage(e))
             {
-                throw new InvalidDataException($"{file}: not a readable Parquet file ({e.Message})", e);
+                throw Damaged(file, "not a readable Parquet file (footer or schema)", e);
             }
             await using var _ = reader;
-            var field = FindColumn(file, reader.Schema);
+            DataField field;
+            int groups;
+            try { (field, groups) = (FindColumn(file, reader.Schema), reader.RowGroupCount); }
+            catch (Exception e) when (IsDamage(e) && e is not InvalidDataException)
+            {
+                throw Damaged(file, "damaged footer (schema)", e);
+            }
             long row = 0;
-            for (int g = 0; g < reader.RowGroupCount; g++)
+            for (int g = 0; g < groups; g++)
             {
                 var texts = await ReadRowGroupAsync(file, reader, g, field, cancellationToken).ConfigureAwait(false);
-                Stats.BytesRead += fileBytes / reader.RowGroupCount + (g == reader.RowGroupCount - 1 ? fileBytes % reader.RowGroupCount : 0);
+                Stats.BytesRead += fileBytes / groups + (g == groups - 1 ? fileBytes % groups : 0);
                 foreach (var text in texts)
                 {
                     long index = row++;
@@ -68,24 +81,37 @@ public sealed class ParquetCorpus : ICorpus
                     yield return new Document($"{prefix}:{index}", text);
                 }
             }
-            if (reader.RowGroupCount == 0) Stats.BytesRead += fileBytes;
+            if (groups == 0) Stats.BytesRead += fileBytes;
         }
         if (Stats.Documents == 0) throw Stats.Empty(Description);
     }
 
     static async Task<string?[]> ReadRowGroupAsync(string file, ParquetReader reader, int group, DataField field, CancellationToken ct)
     {
-        using var rowGroup = reader.OpenRowGroupReader(group);
-        var texts = new string?[rowGroup.RowCount];
         try
         {
+            using var rowGroup = reader.OpenRowGroupReader(group);
+            var texts = new string?[rowGroup.RowCount];
             await rowGroup.ReadAsync(field, texts.AsMemory()!, null, ct).ConfigureAwait(false);
+            return texts;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (IsDamage(e))
         {
-            throw new InvalidDataException($"{file}: row group {group}: cannot read column \"{field.Name}\" ({e.Message})", e);
+            throw Damaged(file, $"row group {group}: cannot read column \"{field.Name}\"", e);
         }
-        return texts;
+    }
+
+    /// <summary>
+    /// Any failure of the Parquet library on a file is damage to report (a damaged page or footer surfaces as index,
+    /// overflow, null-reference, Thrift, decompression or allocation errors); cancellation is not.
+    /// </summary>
+    static bool IsDamage(Exception e) => e is not OperationCanceledException;
+
+    /// <summary>One line: the file, where, and the library's first message line with its exception type.</summary>
+    static InvalidDataException Damaged(string file, string where, Exception e)
+    {
+        var first = e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault() ?? "";
+        return new InvalidDataException($"{file}: {where} ({e.GetType().Name}: {first}); the file is damaged or not Parquet", e);
     }
 
     DataField FindColumn(string file, ParquetSchema schema)

@@ -48,6 +48,12 @@ public sealed record ShardManifest
     /// <summary>The corpus description (<see cref="ICorpus.Description"/>).</summary>
     public required string Source { get; init; }
 
+    /// <summary>
+    /// The source (kind, path, field, file selection, file fingerprint), compared before the folder is reused; null in
+    /// manifests written before it was recorded, which are therefore never reused for training.
+    /// </summary>
+    public CorpusIdentity? Identity { get; init; }
+
     /// <summary>The settings the folder was prepared with.</summary>
     public required PrepareOptions Settings { get; init; }
 

@@ -43,6 +43,7 @@ public sealed class DiffusionPipeline
     /// <summary>Generates <paramref name="length"/> tokens after <paramref name="prompt"/>.</summary>
     public Generation Complete(string prompt, int length, ISampler sampler)
     {
+        GenerationLimits.CheckCompletion(this, prompt, length, sampler);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var ids = Tokenizer.Encode(prompt).Select(i => (long)i).ToList();
@@ -54,6 +55,7 @@ public sealed class DiffusionPipeline
     /// <summary>Fills <paramref name="length"/> masks between <paramref name="prefix"/> and <paramref name="suffix"/> (SPEC §5.6).</summary>
     public Generation Infill(string prefix, string suffix, int length, ISampler sampler)
     {
+        GenerationLimits.CheckInfill(this, prefix, suffix, length, sampler);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var p = Tokenizer.Encode(prefix).Select(i => (long)i).ToList();

@@ -43,6 +43,21 @@ public static class ModelPresets
                 ShiftedLogits = section.ShiftedLogits ?? true,     // an AR checkpoint: keep its next-token alignment (SPEC §2.3)
             });
         }
+        return new Qwen2Model(Config(section, tokenizer), device).InitializeWeights(seed, section.InitStd);
+    }
+
+    /// <summary>
+    /// The config of the model <see cref="Build"/> makes, without allocating it (for checks before training starts):
+    /// <c>init_from</c>'s config.json, or the preset with <c>model.config</c> applied, the tokenizer's ids filled in.
+    /// </summary>
+    public static ModelConfig Config(ModelSection section, ITokenizer tokenizer)
+    {
+        if (section.InitFrom is { } dir)
+        {
+            var loaded = ModelConfig.Load(dir);
+            return loaded with { MaskTokenId = tokenizer.Special.Mask < loaded.VocabSize ? tokenizer.Special.Mask : loaded.MaskTokenId,
+                                 ShiftedLogits = section.ShiftedLogits ?? true };
+        }
         var fields = section.Preset is { } p ? Fields(p) : new JsonObject();
         foreach (var (key, value) in section.Config ?? [])
             fields[key] = value?.DeepClone();
@@ -53,6 +68,6 @@ public static class ModelPresets
         if (config.VocabSize < tokenizer.VocabSize)
             throw new ArgumentOutOfRangeException("model.config.vocab_size", config.VocabSize,
                 $"model vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize}");
-        return new Qwen2Model(config, device).InitializeWeights(seed, section.InitStd);
+        return config;
     }
 }

@@ -76,6 +76,8 @@ public sealed record Recipe
         Check(Data.ValFraction is > 0 and < 1, "data.val_fraction", Data.ValFraction, "in (0, 1)");
         Check(Data.Shards is not null || Data.Source is "python-stdlib" or "folder" or "jsonl" or "parquet", "data.source", Data.Source,
               "one of: python-stdlib, folder, jsonl, parquet (or give data.shards)");
+        Check(Data.Shards is null || Data.Path is null && Data.PrepareDir is null, "data.shards", Data.Shards,
+              "give either data.shards (a prepared folder, used as it is) or data.path / data.prepare_dir, not both");
         Check(Model.InitFrom is not null || Model.Preset is not null || Model.Config is not null, "model", null,
               "give model.init_from (a Hugging Face directory), model.preset or model.config");
         return this;
@@ -102,13 +104,22 @@ public sealed record DataSection
 {
     /// <summary>A prepared token-shard folder (opendllm prepare); when absent, <see cref="Source"/> is prepared into <see cref="PrepareDir"/>.</summary>
     public string? Shards { get; init; }
+    /// <summary>python-stdlib (default), folder, jsonl or parquet.</summary>
     public string Source { get; init; } = "python-stdlib";
+    /// <summary>The corpus file or folder (python-stdlib: overrides the folder asked from python3); must exist.</summary>
     public string? Path { get; init; }
-    /// <summary>JSONL field or Parquet column holding the text.</summary>
+    /// <summary>JSONL field (default "text") or Parquet column (default "content", else "text") holding the text.</summary>
     public string? Field { get; init; }
     /// <summary>"byte" or a tokenizer directory / tokenizer.json.</summary>
     public string Tokenizer { get; init; } = "byte";
-    public string PrepareDir { get; init; } = "runs/data/python-stdlib";
+    /// <summary>
+    /// Where <see cref="Source"/> is prepared. When given, a folder already there is reused only if it was prepared from
+    /// the same source, tokenizer and split settings (<c>val_fraction</c>, <c>max_documents</c>, and <c>train.seed</c>, which
+    /// also seeds the train/validation split), and is otherwise an error saying what differs; when null, a folder
+    /// derived from the source (<c>runs/data/&lt;source&gt;-&lt;hash&gt;</c>, <see cref="OpenDllm.Data.PreparedData.DefaultFolder"/>)
+    /// is used and prepared again whenever its files change. Must not overlap <c>train.output_dir</c>.
+    /// </summary>
+    public string? PrepareDir { get; init; }
     public double ValFraction { get; init; } = 0.02;
     public long? MaxDocuments { get; init; }
     public int SeqLen { get; init; } = 256;

@@ -20,7 +20,7 @@ public sealed record EvalResult(long Step, string Metric, double BitsPerToken, l
 /// <summary>How a run ended.</summary>
 public sealed record TrainSummary(long Steps, EvalResult? First, EvalResult? Last, string? Checkpoint, TimeSpan Elapsed, bool Interrupted);
 
-/// <summary>The loss became NaN or infinite; the run stopped without saving (the last good checkpoint is intact).</summary>
+/// <summary>The loss, or the weights about to be saved, became NaN or infinite; the run stopped without saving (the last good checkpoint is intact).</summary>
 public sealed class TrainingDivergedException(string message) : InvalidOperationException(message);
 
 /// <summary>

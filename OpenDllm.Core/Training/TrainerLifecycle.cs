@@ -16,9 +16,16 @@ public sealed partial class Trainer
 
     /// <summary>
     /// Builds tokenizer, data (preparing <c>data.source</c> when no shards are given), model and optimizer from a recipe,
-    /// and resumes from the newest checkpoint in <c>train.output_dir</c> when there is one (it must match the recipe).
+    /// and resumes from the newest complete checkpoint in <c>train.output_dir</c> when there is one (it must match the
+    /// recipe). Before anything large is allocated it checks <c>data.seq_len</c> against the model's
+    /// <c>max_position_embeddings</c> and a memory lower bound (<see cref="MemoryEstimate"/>) against the memory available;
+    /// it removes what an interrupted run left in the output folder (<see cref="CheckpointStore.CleanUp"/>) and cuts
+    /// <c>metrics.jsonl</c> back to the step it resumes from.
     /// </summary>
-    public static Trainer Create(Recipe recipe, IProgress<PrepareProgress>? prepareProgress = null)
+    /// <param name="cancel">Stops data preparation (<see cref="OperationCanceledException"/>); nothing is written then.</param>
+    /// <param name="log">Receives one-line notes: a data folder prepared again and why, leftovers removed.</param>
+    public static Trainer Create(Recipe recipe, IProgress<PrepareProgress>? prepareProgress = null, CancellationToken cancel = default,
+                                 Action<string>? log = null)
     {
         TorchRuntime.EnsureLoaded();
         var precision = TrainingPrecisions.Resolve(recipe.Train);   // before anything is written: a bad value fails first
@@ -28,45 +35,92 @@ public sealed partial class Trainer
         var device = TorchRuntime.ParseDevice(t.Device, "train.device");
         var tokenizer = recipe.Data.Tokenizer == "byte" ? (ITokenizer)ByteTokenizer.Instance
             : Tokenizers.Load(recipe.Data.Tokenizer, recipe.Model.InitFrom is { } init ? OpenDllm.Config.ModelConfig.Load(init).VocabSize : null);
-        var shards = OpenShards(recipe.Data, tokenizer, t.Seed, prepareProgress);
-        var model = ModelPresets.Build(recipe.Model, tokenizer, device, t.Seed);
-        TrainingPrecisions.Apply(model, precision);
-        var trainer = new Trainer(recipe, model, tokenizer, shards, device);
-        if (CheckpointStore.Latest(t.OutputDir) is { } latest)
+        EnsureFits(recipe, ModelPresets.Config(recipe.Model, tokenizer), device, precision);
+        var shards = OpenShards(recipe, tokenizer, prepareProgress, cancel, log);
+        Trainer? trainer = null;
+        try
         {
-            TrainingPrecisions.EnsureResumable(latest, precision);
-            trainer.Resume(latest);
+            var model = TrainingPrecisions.Apply(ModelPresets.Build(recipe.Model, tokenizer, device, t.Seed), precision);
+            foreach (var removed in CheckpointStore.CleanUp(t.OutputDir))
+                log?.Invoke($"removed {removed} (left by an interrupted run)");
+            trainer = new Trainer(recipe, model, tokenizer, shards, device);
+            if (CheckpointStore.Latest(t.OutputDir) is { } latest)
+            {
+                TrainingPrecisions.EnsureResumable(latest, precision);
+                trainer.Resume(latest);
+            }
+            // records of steps after the checkpoint (all of them when starting from scratch) were never saved: drop them
+            int dropped = trainer._metrics.TruncateAfter(trainer.ResumedFrom is null ? -1 : trainer.Step);
+            if (dropped > 0) log?.Invoke($"{trainer._metrics.FilePath}: dropped {dropped} records of steps not in any checkpoint");
+            return trainer;
         }
-        return trainer;
+        catch
+        {
+            if (trainer is not null) trainer.Dispose();
+            else shards.Dispose();
+            throw;
+        }
     }
 
-    static TokenShardSet OpenShards(DataSection data, ITokenizer tokenizer, long seed, IProgress<PrepareProgress>? progress)
+    /// <summary>The prepared token-shard folder this trainer reads.</summary>
+    public string DataDirectory => _shards.Directory;
+
+    /// <summary>
+    /// <c>data.seq_len</c> within the model's positions, and the training memory lower bound within what the device has
+    /// (<see cref="MemoryEstimate.ForTraining"/>).
+    /// </summary>
+    static void EnsureFits(Recipe recipe, OpenDllm.Config.ModelConfig config, Device device, TrainingPrecision precision)
     {
+        OpenDllm.Inference.GenerationLimits.EnsureWithinPositions(config, recipe.Data.SeqLen, "data.seq_len");
+        var estimate = MemoryEstimate.ForTraining(config, recipe.Train.MicroBatchSize, recipe.Data.SeqLen,
+            precision == TrainingPrecision.Bf16 ? 2 : 4, documentMask: recipe.Data.PackingMode == PackingMode.Documents);
+        estimate.EnsureFits(device, "lower train.micro_batch_size (train.global_batch_size keeps the batch by accumulation) or data.seq_len");
+    }
+
+    static TokenShardSet OpenShards(Recipe recipe, ITokenizer tokenizer, IProgress<PrepareProgress>? progress, CancellationToken cancel,
+                                    Action<string>? log)
+    {
+        var data = recipe.Data;
         if (data.Shards is { } dir)
         {
             var set = TokenShardSet.Open(dir);
-            set.EnsureTokenizer(tokenizer);
+            try { set.EnsureTokenizer(tokenizer); }
+            catch { set.Dispose(); throw; }
             return set;
         }
-        var output = data.PrepareDir;
-        if (File.Exists(Path.Combine(output, ShardManifest.FileName)))
+        var corpus = Corpora.Create(data.Source, data.Path, data.Field, pathName: "data.path", fieldName: "data.field");
+        var identity = corpus.Identity();
+        var options = new PrepareOptions { ValidationFraction = data.ValFraction, Seed = recipe.Train.Seed, MaxDocuments = data.MaxDocuments };
+        var output = data.PrepareDir ?? PreparedData.DefaultFolder(identity, tokenizer, options);
+        EnsureSeparate(output, recipe.Train.OutputDir);
+        var manifestPath = Path.Combine(output, ShardManifest.FileName);
+        if (File.Exists(manifestPath))
         {
-            var existing = TokenShardSet.Open(output, verify: false);
-            if (existing.Manifest.Tokenizer.Name == tokenizer.Name && existing.Manifest.Settings.ValidationFraction == data.ValFraction
-                && existing.Manifest.Settings.MaxDocuments == data.MaxDocuments)
-                return existing;
-            existing.Dispose();
+            IReadOnlyList<string> why;
+            try { why = PreparedData.Differences(ShardManifest.Load(manifestPath), identity, tokenizer, options); }
+            catch (InvalidDataException e) when (data.PrepareDir is null) { why = [e.Message]; }
+            if (why.Count == 0) return TokenShardSet.Open(output, verify: false);
+            if (data.PrepareDir is not null)
+                throw new InvalidDataException($"data.prepare_dir = {data.PrepareDir} holds other data than this recipe asks for: {string.Join("; ", why)}. "
+                    + "Remove data.prepare_dir (or override it with --data.prepare_dir=null) to use a folder named after the source, "
+                    + "name another folder, or delete this one to prepare it again");
+            log?.Invoke($"{output}: preparing again ({string.Join("; ", why)})");
         }
-        ICorpus corpus = data.Source switch
-        {
-            "python-stdlib" => DefaultCorpus.Create(data.Path),
-            "folder" => new FolderCorpus(data.Path ?? throw new ArgumentException("data.path is required for data.source = folder"), new FolderCorpusOptions()),
-            "jsonl" => new JsonlCorpus(data.Path ?? throw new ArgumentException("data.path is required for data.source = jsonl"), data.Field ?? "text"),
-            _ => new ParquetCorpus(data.Path ?? throw new ArgumentException("data.path is required for data.source = parquet"), data.Field),
-        };
-        CorpusPreparer.Prepare(corpus, tokenizer, output,
-            new PrepareOptions { ValidationFraction = data.ValFraction, Seed = seed, MaxDocuments = data.MaxDocuments }, progress);
+        CorpusPreparer.PrepareAsync(corpus, tokenizer, output, options, progress, cancel).GetAwaiter().GetResult();
         return TokenShardSet.Open(output, verify: false);
+    }
+
+    /// <summary>
+    /// Refuses a data folder that is, contains or lies inside the output folder: preparing replaces the data folder, which
+    /// would delete the checkpoints and metrics in it.
+    /// </summary>
+    static void EnsureSeparate(string prepareDir, string outputDir)
+    {
+        static string Full(string p) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(p)) + Path.DirectorySeparatorChar;
+        string data = Full(prepareDir), output = Full(outputDir);
+        if (data.StartsWith(output, StringComparison.Ordinal) || output.StartsWith(data, StringComparison.Ordinal))
+            throw new ArgumentException($"data.prepare_dir ({prepareDir}) and train.output_dir ({outputDir}) overlap: "
+                + "preparing the data replaces its folder, which would delete checkpoints and metrics; use two separate folders");
     }
 
     /// <summary>Restores weights, optimizer moments, step, schedule plan, data cursor and RNG from a checkpoint.</summary>
@@ -76,6 +130,10 @@ public sealed partial class Trainer
         if (state.Tokenizer != Tokenizer.Name || state.Objective != Recipe.Train.Objective)
             throw new InvalidDataException($"{checkpoint}: incompatible checkpoint in train.output_dir (tokenizer {state.Tokenizer}, objective "
                 + $"{state.Objective}; the recipe has {Tokenizer.Name}, {Recipe.Train.Objective}); choose another --train.output_dir");
+        if (state.DataSha256 is { } trained && trained != DataSha256)
+            throw new InvalidDataException($"{checkpoint}: this run was trained on other token shards than {_shards.Directory} holds now "
+                + "(an exact resume needs the same data); choose another train.output_dir, or start from these weights with "
+                + $"model.init_from={checkpoint} in a new one");
         StateDictIO.Load(Model, checkpoint);                    // strict: a different architecture lists the mismatched keys
         _optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
         _rng.set_state(tensor(Convert.FromBase64String(state.MaskingRng)));
@@ -86,9 +144,21 @@ public sealed partial class Trainer
         ResumedFrom = checkpoint;
     }
 
-    /// <summary>Writes a checkpoint atomically: HF model directory + tokenizer + optimizer + trainer state + resolved recipe.</summary>
-    public string SaveCheckpoint(double? lastLoss = null) =>
-        CheckpointStore.Save(Recipe.Train.OutputDir, Step, Recipe.Train.KeepLast, dir =>
+    /// <summary>SHA-256 over the SHA-256 of every shard file, split by split: which tokens this run reads.</summary>
+    string DataSha256 => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+        string.Join("\n", _shards.Manifest.Splits.OrderBy(s => s.Key, StringComparer.Ordinal)
+            .SelectMany(s => s.Value.Shards.Select(e => $"{s.Key}:{e.TokensSha256}:{e.OffsetsSha256}"))))));
+
+    /// <summary>
+    /// Writes a checkpoint atomically: HF model directory + tokenizer + optimizer + trainer state + resolved recipe.
+    /// Weights that are broken are never saved: every parameter must be finite, and so must the log-probabilities of one
+    /// short probe forward pass (weights that are finite but so large that the next step overflows fail it).
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The weights are broken; nothing was written.</exception>
+    public string SaveCheckpoint(double? lastLoss = null)
+    {
+        EnsureHealthyWeights();
+        return CheckpointStore.Save(Recipe.Train.OutputDir, Step, Recipe.Train.KeepLast, dir =>
         {
             Model.SavePretrained(dir);
             Tokenizer.Save(dir);
@@ -98,16 +168,43 @@ public sealed partial class Trainer
             {
                 Step = Step, TotalSteps = TotalSteps, TokensSeen = TokensSeen, ElapsedSeconds = Elapsed.TotalSeconds,
                 Cursor = _train.Cursor, MaskingRng = Convert.ToBase64String(rng.data<byte>().ToArray()),
-                Tokenizer = Tokenizer.Name, Objective = Recipe.Train.Objective, LastLoss = lastLoss,
+                Tokenizer = Tokenizer.Name, Objective = Recipe.Train.Objective, LastLoss = lastLoss, DataSha256 = DataSha256,
             }.Save(dir);
             Recipe.Save(Path.Combine(dir, RecipeFile));
         });
+    }
+
+    /// <summary>Throws <see cref="TrainingDivergedException"/> unless the weights are finite and give finite log-probabilities.</summary>
+    void EnsureHealthyWeights()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        // 1. every parameter finite: one flag per tensor on its device, one transfer
+        var finite = stack(Model.parameters().Select(p => p.isfinite().all()).ToArray()).all().item<bool>();
+        string? problem = finite ? null : "a weight is NaN or infinite";
+        if (finite)
+        {
+            // 2. a probe forward pass under the training attention: tokens 0..L-1 (L ≤ 16)   [1, L] → [1, L, V]
+            long length = Math.Min(16, Math.Min(Model.Config.MaxPositionEmbeddings, Recipe.Data.SeqLen));
+            var probe = (arange(length, dtype: ScalarType.Int64, device: Device) % Model.Config.VocabSize).unsqueeze(0);
+            var policy = _objective.IsDiffusion ? OpenDllm.Attention.AttentionPolicy.Bidirectional : OpenDllm.Attention.AttentionPolicy.Causal;
+            var logProbs = Model.Logits(probe, policy).to(ScalarType.Float32).log_softmax(-1);
+            if (!logProbs.isfinite().all().item<bool>()) problem = "the weights are finite but a forward pass gives non-finite log-probabilities";
+        }
+        if (problem is not null)
+            throw new TrainingDivergedException($"step {Step}: {problem}; not saved. "
+                + $"Last good checkpoint: {CheckpointStore.Latest(Recipe.Train.OutputDir) ?? "none"}. Lower train.lr or check the data.");
+    }
 
     /// <summary>
-    /// Trains until <c>max_steps</c>, the time budget or cancellation (Ctrl-C), evaluating and saving on schedule; always
-    /// ends with an evaluation and a checkpoint. Metrics go to <c>metrics.jsonl</c> in the output folder.
+    /// Trains until <c>max_steps</c>, the time budget or cancellation, evaluating and saving on schedule; ends with an
+    /// evaluation and a checkpoint. Metrics go to <c>metrics.jsonl</c> in the output folder.
     /// </summary>
-    public TrainSummary Run(CancellationToken cancel = default, IProgress<TrainProgress>? progress = null, Action<EvalResult>? onEval = null)
+    /// <param name="cancel">Stop after the step in progress (a step is never cut short), evaluate, save.</param>
+    /// <param name="abort">Stop sooner: after the step in progress, without any further evaluation, and save (a supervisor's
+    /// SIGTERM, a second Ctrl-C). The checkpoint is written either way, so the run resumes exactly.</param>
+    public TrainSummary Run(CancellationToken cancel = default, IProgress<TrainProgress>? progress = null, Action<EvalResult>? onEval = null,
+                            CancellationToken abort = default)
     {
         var t = Recipe.Train;
         Directory.CreateDirectory(t.OutputDir);
@@ -119,7 +216,9 @@ public sealed partial class Trainer
             onEval?.Invoke(e);
             return e;
         }
-        var first = ResumedFrom is null ? Eval() : null;
+        bool Stopping() => cancel.IsCancellationRequested || abort.IsCancellationRequested;
+        long startStep = Step;
+        var first = ResumedFrom is null && !abort.IsCancellationRequested ? Eval() : null;
         EvalResult? last = first;
         double loss = double.NaN;
         var window = Stopwatch.StartNew();
@@ -127,7 +226,7 @@ public sealed partial class Trainer
         bool interrupted = false;
         while (Step < TotalSteps)
         {
-            if (cancel.IsCancellationRequested) { interrupted = true; break; }
+            if (Stopping()) { interrupted = true; break; }
             if (budget is { } b && Elapsed >= b) break;
             long before = TokensSeen;
             (loss, double norm) = TrainStep();
@@ -149,11 +248,14 @@ public sealed partial class Trainer
             }
             var remaining = TimeSpan.FromSeconds(Elapsed.TotalSeconds / Step * (TotalSteps - Step));
             progress?.Report(new TrainProgress(Step, TotalSteps, loss, LearningRates.At(Step - 1), norm, tps, Elapsed, remaining));
-            if (t.EvalEvery > 0 && Step % t.EvalEvery == 0 && Step < TotalSteps) last = Eval();
-            if (t.SaveEvery > 0 && Step % t.SaveEvery == 0 && Step < TotalSteps) SaveCheckpoint(loss);
+            if (t.EvalEvery > 0 && Step % t.EvalEvery == 0 && Step < TotalSteps && !Stopping()) last = Eval();
+            if (t.SaveEvery > 0 && Step % t.SaveEvery == 0 && Step < TotalSteps && !Stopping()) SaveCheckpoint(loss);
         }
+        if (Step < TotalSteps && Stopping()) interrupted = true;
         _clock.Stop();
-        last = Eval();
+        // resumed and nothing trained (the run was complete, or stopped at once): its checkpoint and metrics already hold this step
+        if (Step == startStep && ResumedFrom is not null) return new TrainSummary(Step, first, last, ResumedFrom, Elapsed, interrupted);
+        if (!abort.IsCancellationRequested && last?.Step != Step) last = Eval();
         var checkpoint = SaveCheckpoint(double.IsNaN(loss) ? null : loss);
         return new TrainSummary(Step, first, last, checkpoint, Elapsed, interrupted);
     }

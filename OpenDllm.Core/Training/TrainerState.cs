@@ -23,6 +23,8 @@ public sealed record TrainerState
     public required string Tokenizer { get; init; }
     public required string Objective { get; init; }
     public double? LastLoss { get; init; }
+    /// <summary>Which token shards the run read (SHA-256 over their hashes); a resume on other data is refused. Null in older checkpoints.</summary>
+    public string? DataSha256 { get; init; }
 
     static readonly JsonSerializerOptions Json = ConfigJson.Strict;
 

@@ -72,6 +72,11 @@ public sealed class TrainerTests : IDisposable
         Assert.Empty(Directory.EnumerateDirectories(output, ".*"));                       // no temporary folders left
     }
 
+    /// <summary>
+    /// Regression (CI flake): with lr = 1e30 a step can have a finite loss and still leave weights that are NaN, or so large
+    /// that the next forward pass overflows; that step used to be saved as the "last good" checkpoint. Saving now checks
+    /// the weights, so whichever way this run breaks, every checkpoint left has finite weights and a finite forward pass.
+    /// </summary>
     [Fact]
     public void DivergenceStopsWithAClearMessageAndKeepsTheLastGoodCheckpoint()
     {
@@ -82,11 +87,47 @@ public sealed class TrainerTests : IDisposable
         var firstBytes = File.ReadAllBytes(Path.Combine(first, "model.safetensors"));
         using var diverging = Trainer.Create(_f.Recipe(output, "mdlm", 50, "--train.lr=1e30", "--train.save_every=1"));
         var error = Assert.Throws<TrainingDivergedException>(() => diverging.Run());
-        Assert.Contains("loss is", error.Message);
-        var lastGood = CheckpointStore.Latest(output)!;                  // saved before the loss went bad
+        Assert.Matches("the loss is|not finite|non-finite", error.Message);
+        var lastGood = CheckpointStore.Latest(output)!;
         Assert.Contains(lastGood, error.Message);
-        Assert.True(Qwen2Model.FromPretrained(lastGood).Logits(arange(4).unsqueeze(0)).isfinite().all().item<bool>());
+        foreach (var (_, checkpoint) in CheckpointStore.List(output))
+            AssertHealthy(checkpoint);
         Assert.Equal(firstBytes, File.ReadAllBytes(Path.Combine(first, "model.safetensors")));
+        Assert.Empty(Directory.EnumerateDirectories(output, ".*"));
+    }
+
+    static void AssertHealthy(string checkpoint)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var model = Qwen2Model.FromPretrained(checkpoint);
+        foreach (var (name, p) in model.named_parameters())
+            Assert.True(p.isfinite().all().item<bool>(), $"{checkpoint}: {name} is not finite");
+        foreach (var policy in new[] { OpenDllm.Attention.AttentionPolicy.Causal, OpenDllm.Attention.AttentionPolicy.Bidirectional })
+            Assert.True(model.Logits(arange(4).unsqueeze(0), policy).log_softmax(-1).isfinite().all().item<bool>(), $"{checkpoint}: non-finite forward");
+    }
+
+    [Theory]
+    [InlineData("NaN", "NaN or infinite")]
+    [InlineData("huge", "non-finite log-probabilities")]
+    public void BrokenWeightsAreNeverSaved(string damage, string expected)
+    {
+        var output = Path.Combine(_f.Root, "broken-" + damage);
+        using var trainer = Trainer.Create(_f.Recipe(output, steps: 4));
+        trainer.TrainStep();
+        var saved = trainer.SaveCheckpoint();
+        trainer.TrainStep();
+        using (no_grad())
+        {
+            if (damage == "NaN") trainer.Model.parameters().Skip(3).First().view(-1)[0] = tensor(float.NaN);
+            else  // finite (3e38 < float.MaxValue) but q·k overflows in the next forward pass
+                foreach (var (name, p) in trainer.Model.named_parameters().Where(n => n.name.EndsWith("q_proj.bias", StringComparison.Ordinal)))
+                    p.fill_(3e38);
+        }
+        var error = Assert.Throws<TrainingDivergedException>(() => trainer.SaveCheckpoint());
+        Assert.Contains(expected, error.Message);
+        Assert.Contains(saved, error.Message);                                       // names the last good checkpoint
+        Assert.Equal([1L], CheckpointStore.List(output).Select(c => c.Step));        // step 2 was not written
         Assert.Empty(Directory.EnumerateDirectories(output, ".*"));
     }
 

@@ -1,0 +1,57 @@
+using OpenDllm.Config;
+using OpenDllm.Runtime;
+using OpenDllm.Sampling;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Inference;
+
+/// <summary>
+/// Checks a generation request against the model before any forward pass: a positive length, a canvas (prompt or
+/// prefix + gap + suffix) within <c>max_position_embeddings</c>, and a <see cref="MemoryEstimate"/> lower bound within
+/// the memory available. Each failure is one <see cref="ArgumentException"/> (or <see cref="InsufficientMemoryException"/>)
+/// naming the value and the limit.
+/// </summary>
+public static class GenerationLimits
+{
+    /// <summary>Checks <see cref="DiffusionPipeline.Complete"/>'s arguments.</summary>
+    public static void CheckCompletion(DiffusionPipeline pipeline, string prompt, int length, ISampler sampler)
+    {
+        CheckLength(length);
+        long promptTokens = Math.Max(1, pipeline.TokenCount(prompt));          // an empty prompt becomes one EOS
+        Check(pipeline, promptTokens + length, $"prompt {promptTokens} tokens + length {length}", sampler);
+    }
+
+    /// <summary>Checks <see cref="DiffusionPipeline.Infill"/>'s arguments.</summary>
+    public static void CheckInfill(DiffusionPipeline pipeline, string prefix, string suffix, int length, ISampler sampler)
+    {
+        CheckLength(length);
+        long prefixTokens = Math.Max(1, pipeline.TokenCount(prefix)), suffixTokens = pipeline.TokenCount(suffix);
+        Check(pipeline, prefixTokens + length + suffixTokens,
+              $"prefix {prefixTokens} tokens + length {length} + suffix {suffixTokens} tokens", sampler);
+    }
+
+    /// <summary>Throws unless <paramref name="positions"/> fit <paramref name="config"/>'s <c>max_position_embeddings</c>.</summary>
+    /// <param name="what">How the message names the value (e.g. <c>data.seq_len = 1024</c>).</param>
+    public static void EnsureWithinPositions(ModelConfig config, long positions, string what)
+    {
+        if (positions > config.MaxPositionEmbeddings)
+            throw new ArgumentOutOfRangeException(
+                $"{what} = {positions} positions, more than the model's max_position_embeddings ({config.MaxPositionEmbeddings})", (Exception?)null);
+    }
+
+    static void CheckLength(int length)
+    {
+        if (length <= 0) throw new ArgumentOutOfRangeException($"length {length}: the number of tokens to generate must be at least 1", (Exception?)null);
+    }
+
+    static void Check(DiffusionPipeline pipeline, long positions, string what, ISampler sampler)
+    {
+        var config = pipeline.Model.Config;
+        EnsureWithinPositions(config, positions, what);
+        var weight = pipeline.Model.HeadWeight;
+        int elementBytes = weight.dtype is ScalarType.Float32 ? 4 : weight.dtype is ScalarType.Float64 ? 8 : 2;
+        bool cache = sampler is AutoregressiveSampler { Options.UseCache: true } or BlockDiffusionSampler { Options.UseCache: true };
+        MemoryEstimate.ForSampling(config, 1, positions, elementBytes, cache)
+            .EnsureFits(weight.device, "shorten the prompt or the length");
+    }
+}
