@@ -63,10 +63,13 @@ public sealed partial class Qwen2Model
     /// <summary>
     /// Writes <c>config.json</c> and the weights as Hugging Face does (a tied head is not in the state dict, so it is
     /// omitted), optionally as <paramref name="dtype"/> (e.g. bfloat16) and sharded above <paramref name="maxShardBytes"/>.
+    /// The config's <c>torch_dtype</c> (and <c>dtype</c>, when the file had it) names the dtype actually written: the
+    /// parameters' own dtype when <paramref name="dtype"/> is null, so a bf16 model is never labelled float32.
     /// </summary>
     public void SavePretrained(string directory, ScalarType? dtype = null, long? maxShardBytes = null)
     {
-        var config = dtype is { } d ? Config with { TorchDtype = DtypeName(d), Dtype = Config.Dtype is null ? null : DtypeName(d) } : Config;
+        var d = dtype ?? HeadWeight.dtype;
+        var config = Config with { TorchDtype = DtypeName(d), Dtype = Config.Dtype is null ? null : DtypeName(d) };
         StateDictIO.Save(this, directory, new StateDictSaveOptions { DType = dtype, MaxShardBytes = maxShardBytes });
         config.Save(directory);
     }

@@ -56,10 +56,14 @@ public static partial class BenchCommand
         var length = new Option<int>("--length") { Description = "New tokens.", DefaultValueFactory = _ => 256 };
         var command = new Command("samplers", "Tokens/s and forwards of vanilla, Fast-dLLM (prefix, dual), block and AR samplers on one workload.")
         { threads, output, checkpoint, shards, tasks, length, deviceOption };
+        var shifted = new Option<string?>("--shifted") { Description = "true|false: override the checkpoint's logit alignment (SPEC §2.3)." };
+        shifted.AcceptOnlyFromAmong("true", "false");
+        command.Add(shifted);
         command.SetAction(p => CliErrors.Run(() =>
         {
             var (report, device) = Start(p.GetValue(threads), p.GetValue(output), "samplers", p.GetValue(deviceOption));
-            DiffusionPipeline? pipeline = p.GetValue(checkpoint) is { } dir ? DiffusionPipeline.Load(dir, device) : null;
+            bool? shift = p.GetValue(shifted) is { } text ? text == "true" : null;
+            DiffusionPipeline? pipeline = p.GetValue(checkpoint) is { } dir ? DiffusionPipeline.Load(dir, device, shift) : null;
             IDenoiser denoiser = pipeline?.Denoiser ?? new Qwen2Denoiser(BenchModel(device), MaskId, shiftedLogits: true);
             int n = p.GetValue(length);
             var prompt = pipeline is null

@@ -57,7 +57,12 @@ public sealed partial class SignalTests : IDisposable
     /// <summary>Starts the CLI, waits for a progress line ("step N/M") on stdout, sends the signals, waits for the exit.</summary>
     static async Task<Outcome> RunAndSignal(string[] arguments, string workingDirectory, params (int Signal, int DelayMs)[] signals)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        // A process started in the background of a non-interactive shell (`cmd &`, as CI scripts may run the suite) inherits
+        // SIGINT as ignored, and .NET keeps an ignored SIGINT ignored; `env --default-signal` gives the CLI the disposition
+        // a user's terminal gives it.
+        var info = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        info.ArgumentList.Add("--default-signal=INT,TERM");
+        info.ArgumentList.Add("dotnet");
         info.ArgumentList.Add(CliDll());
         foreach (var a in arguments) info.ArgumentList.Add(a);
         using var process = new Process { StartInfo = info };

@@ -28,7 +28,7 @@ public sealed class MemoryEstimateTests
         Assert.Equal(4 * p, Part("weights"));                                        // float32
         Assert.Equal(4 * p, Part("gradients"));
         Assert.Equal(2 * 4 * p, Part("AdamW moments"));
-        Assert.Equal(8L * 4096 * 151936 * 4, Part("logits"));                          // 19.9 GB
+        Assert.Equal(256L << 20, Part("logits (one chunk)"));                        // the chunked head: one 256 MiB chunk, not 19.9 GB
         Assert.Equal(8L * 4096 * 4096, Part("attention mask"));
         Assert.Equal(24L * 8 * 4096 * (4 * 896 + 2 * 14 * 64 + 2 * 2 * 64 + 3 * 4864) * 4, Part("activations"));
         Assert.Equal(e.Parts.Sum(x => x.Bytes), e.Bytes);
@@ -64,7 +64,7 @@ public sealed class MemoryEstimateTests
         var error = Assert.Throws<InsufficientMemoryException>(() => e.EnsureFits(24_000_000_000, "this machine", "lower data.seq_len"));
         Assert.Contains(MemoryEstimate.Format(e.Bytes), error.Message);
         Assert.Contains("24.0 GB", error.Message);
-        Assert.Contains("logits 19.9 GB", error.Message);
+        Assert.Contains("activations", error.Message);
         Assert.Contains("lower data.seq_len", error.Message);
         e.EnsureFits(e.Bytes, "this machine", "");                                // exactly enough: no refusal
         e.EnsureFits(null, "unknown", "");                                          // unknown memory: no check
