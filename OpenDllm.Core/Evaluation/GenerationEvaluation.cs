@@ -24,7 +24,10 @@ public sealed record GenerationEvalOptions
     public SamplerSettings Settings { get; init; } = new();
     /// <summary>Completion: tokens generated after the prompt (Open-dCoder: 128).</summary>
     public int MaxNewTokens { get; init; } = 128;
-    /// <summary>Prompt tokens kept (left-truncated) so prompt + new tokens fit (Open-dCoder: 2048 − 128).</summary>
+    /// <summary>
+    /// Positions a prompt or infill context plus the tokens to generate may use, capped at the model's
+    /// <c>max_position_embeddings</c> (Open-dCoder: 2048). Longer contexts are cut by <see cref="ContextWindow"/> and counted.
+    /// </summary>
     public int MaxLength { get; init; } = 2048;
     /// <summary>Infill: null = the oracle length of the canonical middle; otherwise fixed lengths, averaged (SPEC §5.6).</summary>
     public IReadOnlyList<int>? FixedLengths { get; init; }
@@ -35,7 +38,8 @@ public sealed record GenerationEvalOptions
 }
 
 /// <summary>The outcome of one length setting (the oracle, or one fixed length) of a run.</summary>
-public sealed record LengthResult(string Length, string SamplesFile, ScoreSummary Score);
+/// <param name="TruncatedContexts">Samples whose prompt or infill context was cut to fit the model (<see cref="ContextWindow"/>).</param>
+public sealed record LengthResult(string Length, string SamplesFile, ScoreSummary Score, int TruncatedContexts = 0);
 
 /// <summary>
 /// Generates samples for a benchmark with a diffusion (or AR) pipeline and scores them in the sandbox: HumanEval/MBPP
@@ -69,17 +73,20 @@ public static class GenerationEvaluation
             foreach (var file in new[] { samplesPath, resultsPath, Path.Combine(outputDir, "results.json") })
                 OutputGuard.EnsureSafe(file, "output file", options.Force, checkpoint, dataDir);
             var lines = new List<string>();
-            int done = 0;
+            int done = 0, truncated = 0;
             foreach (var problem in problems)
             {
                 for (int s = 0; s < options.SamplesPerTask; s++)
                 {
                     var settings = options.Settings with { Seed = options.Settings.Seed + s };
-                    string completion = Generate(pipeline, problem, options, fixedLength, settings, sanitizer);
+                    var (completion, cut) = Generate(pipeline, problem, options, fixedLength, settings, sanitizer);
+                    if (cut) truncated++;
                     lines.Add(JsonSerializer.Serialize(new Dictionary<string, string> { ["task_id"] = problem.TaskId, ["completion"] = completion }));
                 }
                 if (++done % 10 == 0) log?.Invoke($"  {tag}: generated {done}/{problems.Count} tasks ({clock.Elapsed.TotalSeconds:F0} s)");
             }
+            if (truncated > 0)
+                log?.Invoke($"  {tag}: {truncated} of {lines.Count} contexts were cut to fit {ContextWindow.Budget(pipeline, options.MaxLength)} positions");
             var text = string.Join("\n", lines) + "\n";
             if (File.Exists(samplesPath) && File.ReadAllText(samplesPath) != text)
                 log?.Invoke($"  {tag}: the previous samples differ; kept in {ResultsLog.MoveAside(samplesPath)}");
@@ -89,7 +96,7 @@ public static class GenerationEvaluation
                 ResultsPath = resultsPath, K = options.K, Sandbox = options.Sandbox,
                 Generation = Provenance(pipeline, checkpointHash, options, tag), Force = options.Force,
             }).GetAwaiter().GetResult();
-            results.Add(new LengthResult(tag, samplesPath, score));
+            results.Add(new LengthResult(tag, samplesPath, score, truncated));
             log?.Invoke($"  {tag}: pass@1 {score.PassAt1:P2} ({score.TasksPassed}/{score.ProblemsAttempted})");
         }
         WriteResults(pipeline, checkpoint, checkpointHash, options, problems.Count, results, clock.Elapsed, Path.Combine(outputDir, "results.json"));
@@ -111,32 +118,31 @@ public static class GenerationEvaluation
         ["length"] = tag,
     };
 
-    /// <summary>One completion (post-processed for the benchmark) or one infilled middle (cut at EOS).</summary>
-    static string Generate(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o, int? fixedLength,
-                           SamplerSettings settings, CodeSanitizer sanitizer)
+    /// <summary>
+    /// One completion (post-processed for the benchmark) or one infilled middle (cut at EOS), with whether the context had
+    /// to be cut to fit <see cref="ContextWindow.Budget"/>.
+    /// </summary>
+    static (string Completion, bool Truncated) Generate(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o,
+                                                        int? fixedLength, SamplerSettings settings, CodeSanitizer sanitizer)
     {
         ISampler Sampler(int tokens) => SamplerFactory.Create(o.Sampler,
             settings.Steps == GenerationEvalOptions.StepsPerToken ? settings with { Steps = tokens } : settings);
+        int budget = ContextWindow.Budget(pipeline, o.MaxLength);
         if (o.Task.IsInfill())
         {
             int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
-            return pipeline.Infill(problem.Prompt, problem.Suffix ?? "", length, Sampler(length)).Text;
+            var context = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", length, budget);
+            return (pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(length)).Text, context.Truncated);
         }
         var sampler = Sampler(o.MaxNewTokens);
         var prompt = o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problem) : PromptFormats.HumanEvalPrompt(problem);
-        prompt = TruncateLeft(pipeline, prompt, o.MaxLength - o.MaxNewTokens);
-        var text = pipeline.Complete(prompt, o.MaxNewTokens, sampler).Text;
-        if (o.Task.IsMbpp()) return PromptFormats.MbppPostProcess(text);
+        var fitted = ContextWindow.FitCompletion(pipeline, prompt, o.MaxNewTokens, budget);
+        var text = pipeline.Complete(fitted.Prefix, o.MaxNewTokens, sampler).Text;
+        if (o.Task.IsMbpp()) return (PromptFormats.MbppPostProcess(text), fitted.Truncated);
         // HumanEval: the sanitized program contains the prompt; the official format wants what follows the prompt, so the
         // samples file stores the sanitized program's body after the prompt when it starts with it, else the whole program.
         var program = PromptFormats.HumanEvalPostProcess(problem, text, sanitizer);
-        return program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program;
-    }
-
-    static string TruncateLeft(DiffusionPipeline pipeline, string prompt, int maxTokens)
-    {
-        var ids = pipeline.Tokenizer.Encode(prompt);
-        return ids.Count <= maxTokens ? prompt : pipeline.Tokenizer.Decode(ids.Skip(ids.Count - maxTokens));
+        return (program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program, fitted.Truncated);
     }
 
     static void WriteResults(DiffusionPipeline pipeline, string checkpoint, string checkpointHash, GenerationEvalOptions o, int problems,
@@ -153,6 +159,7 @@ public static class GenerationEvaluation
             ["alg_temp"] = s.AlgTemp, ["block_length"] = s.BlockLength, ["threshold"] = s.Threshold, ["factor"] = s.Factor,
             ["eos_id"] = s.EosId, ["seed"] = s.Seed,
             ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens, ["max_length"] = o.MaxLength,
+            ["context_positions"] = ContextWindow.Budget(pipeline, o.MaxLength),
             ["infill_length"] = o.Task.IsInfill() ? (o.FixedLengths is null ? "oracle" : string.Join(",", o.FixedLengths)) : null,
             ["versions"] = new JsonObject
             {
@@ -165,7 +172,7 @@ public static class GenerationEvaluation
             {
                 ["length"] = r.Length, ["samples"] = Path.GetFileName(r.SamplesFile), ["pass_at_1"] = r.Score.PassAt1,
                 ["pass_at_k"] = JsonSerializer.SerializeToNode(r.Score.PassAtK), ["tasks_passed"] = r.Score.TasksPassed,
-                ["problems_attempted"] = r.Score.ProblemsAttempted, ["samples_scored"] = r.Score.Samples, ["passed"] = r.Score.Passed,
+                ["problems_attempted"] = r.Score.ProblemsAttempted, ["truncated_contexts"] = r.TruncatedContexts, ["samples_scored"] = r.Score.Samples, ["passed"] = r.Score.Passed,
                 ["failed"] = r.Score.Failed, ["timed_out"] = r.Score.TimedOut, ["errors"] = r.Score.Errors,
                 ["resumed"] = r.Score.Resumed, ["rescored"] = JsonSerializer.SerializeToNode(r.Score.Rescored),
                 ["isolation"] = r.Score.Isolation, ["isolation_warning"] = r.Score.IsolationWarning, ["timeout_s"] = r.Score.TimeoutSeconds,

@@ -1,4 +1,5 @@
 using OpenDllm.Cli;
+using OpenDllm.Evaluation;
 using OpenDllm.Inference;
 using OpenDllm.Sampling;
 using OpenDllm.Tests.Training;
@@ -97,5 +98,37 @@ public sealed class LengthLimitTests : IClassFixture<LengthLimitTests.Checkpoint
         Assert.Contains("prefix 150000 tokens + length 3 + suffix 1 tokens = 150004 positions", e.Message);
         var zero = Assert.Throws<ArgumentOutOfRangeException>(() => pipeline.Infill("a", "b", 0, new MaskedDiffusionSampler()));
         Assert.Contains("at least 1", zero.Message);
+    }
+
+    /// <summary>
+    /// Regression: a HumanEval-Infill task (349 + 41 + 211 byte tokens) stopped a whole evaluation on the 512-position model.
+    /// The eval cuts the context next to the gap instead: prefix on the left, suffix on the right, and says so.
+    /// </summary>
+    [Fact]
+    public void AnEvalContextLongerThanTheModelIsCutAroundTheGap()
+    {
+        var pipeline = DiffusionPipeline.Load(_c.Path);
+        string prefix = string.Concat(Enumerable.Range(0, 70).Select(i => $"a{i:D3}\n")), suffix = string.Concat(Enumerable.Range(0, 50).Select(i => $"b{i:D3}\n"));
+        var fitted = ContextWindow.FitInfill(pipeline, prefix, suffix, 41, 300);
+        Assert.True(fitted.Truncated);
+        Assert.True(pipeline.TokenCount(fitted.Prefix) + 41 + pipeline.TokenCount(fitted.Suffix) <= 300);
+        Assert.EndsWith("a069\n", fitted.Prefix);
+        Assert.StartsWith("b000\n", fitted.Suffix);
+        Assert.Equal(129, pipeline.TokenCount(fitted.Prefix));                       // half of the 259 positions left
+        Assert.Equal(130, pipeline.TokenCount(fitted.Suffix));
+
+        var shortSuffix = ContextWindow.FitInfill(pipeline, prefix, "end\n", 41, 300);   // the suffix fits: the prefix gets the rest
+        Assert.Equal("end\n", shortSuffix.Suffix);
+        Assert.Equal(300 - 41 - 4, pipeline.TokenCount(shortSuffix.Prefix));
+
+        var whole = ContextWindow.FitInfill(pipeline, "def f(", ")\n", 3, 512);
+        Assert.Equal(("def f(", ")\n", false), (whole.Prefix, whole.Suffix, whole.Truncated));
+        var completion = ContextWindow.FitCompletion(pipeline, prefix, 100, 300);
+        Assert.Equal(200, pipeline.TokenCount(completion.Prefix));
+        Assert.EndsWith("a069\n", completion.Prefix);
+        Assert.Equal(512, ContextWindow.Budget(pipeline, 2048));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => ContextWindow.FitCompletion(pipeline, "x", 512, 512));
+        Assert.Contains("512 tokens to generate leave no room", e.Message);
+        Assert.NotNull(pipeline.Infill(fitted.Prefix, fitted.Suffix, 41, new MaskedDiffusionSampler(new() { Steps = 2 })).Text);
     }
 }
