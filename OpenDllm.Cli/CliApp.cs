@@ -25,6 +25,7 @@ public static class CliApp
         QuickstartCommand.Create(),
         EvalCommand.Create(),
         NotebookCommand.Create(),
+        LoraCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (<see cref="ExitCodes"/>).</summary>

@@ -61,8 +61,10 @@ public static class EvalModelCommands
         };
         var force = new Option<bool>("--force") { Description = "Allow --out to be the checkpoint folder or to overwrite its files or the benchmarks'." };
         var model = new ModelOptions();
+        var adapter = new AdapterOption();
         var command = new Command(name, description) { checkpoint, limit, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, maxLength, data, output, force };
         model.AddTo(command);
+        adapter.AddTo(command);
         if (infill) { command.Add(subset); command.Add(lengths); } else command.Add(newTokens);
         command.SetAction(p => CliErrors.Run(() =>
         {
@@ -90,9 +92,11 @@ public static class EvalModelCommands
             };
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
             var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));
-            OpenDllm.IO.OutputGuard.EnsureSafe(dir, "--out", options.Force, ckpt, BenchmarkData.ResolveDirectory(options.DataDirectory));
+            var adapterDir = adapter.Value(p);
+            OpenDllm.IO.OutputGuard.EnsureSafe(dir, "--out", options.Force, ckpt, BenchmarkData.ResolveDirectory(options.DataDirectory), adapterDir);
             Console.WriteLine($"checkpoint: {ckpt}");
-            var pipeline = DiffusionPipeline.Load(ckpt, model.ResolveDevice(p), model.ShiftedOverride(p));
+            var pipeline = DiffusionPipeline.Load(ckpt, model.ResolveDevice(p), model.ShiftedOverride(p), adapterDir);
+            if (pipeline.Adapter is { } loaded) Console.WriteLine($"adapter: {loaded.Directory} (sha256 {loaded.Sha256[..12]}…)");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var results = GenerationEvaluation.Run(pipeline, ckpt, options, dir, Console.WriteLine);
             foreach (var r in results)

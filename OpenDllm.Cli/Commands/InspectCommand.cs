@@ -36,27 +36,31 @@ public static class InspectCommand
         var output = new Option<string?>("--out") { Description = "Where to write the logits (safetensors, tensor \"logits\")." };
         var force = new Option<bool>("--force") { Description = "Allow --out to overwrite a file of the model directory or the input." };
         var model = new ModelOptions();
+        var adapter = new AdapterOption();
         var command = new Command("inspect", "Print a model directory's config, parameter count and dtypes; optionally write logits.")
         {
             modelDir, input, attention, output, force,
         };
         model.AddTo(command);
+        adapter.AddTo(command);
         command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(modelDir)!, parse.GetValue(input),
                                                             parse.GetValue(attention)!, parse.GetValue(output), parse.GetValue(force),
-                                                            model, parse)));
+                                                            model, parse, adapter.Value(parse))));
         return command;
     }
 
-    static int Run(string directory, string? inputPath, string attention, string? outputPath, bool force, ModelOptions options, ParseResult parse)
+    static int Run(string directory, string? inputPath, string attention, string? outputPath, bool force, ModelOptions options, ParseResult parse,
+                   string? adapterDir)
     {
         if ((inputPath is null) != (outputPath is null))
             throw new ArgumentException("--input and --out go together");
-        if (outputPath is not null) OpenDllm.IO.OutputGuard.EnsureSafe(outputPath, "--out", force, directory, inputPath);
+        if (outputPath is not null) OpenDllm.IO.OutputGuard.EnsureSafe(outputPath, "--out", force, directory, inputPath, adapterDir);
         using var scope = NewDisposeScope();
         ModelConfig.Load(directory);                                                   // config errors before libtorch loads
         var device = options.ResolveDevice(parse);
         var model = Qwen2Model.FromPretrained(directory, device, ScalarType.Float32);
         if (options.ShiftedOverride(parse) is { } shifted) model.WithConfig(model.Config.WithShiftedLogitsOverride(shifted));
+        var adapter = adapterDir is null ? null : OpenDllm.Lora.LoadedAdapter.Apply(model, adapterDir);
         var config = model.Config;
         var ids = inputPath is null ? null : ReadIds(inputPath, config.VocabSize);   // fail before printing anything
 
@@ -72,6 +76,7 @@ public static class InspectCommand
                      ("device", device.ToString()), ("compute dtype", "float32"), ("parameters", $"{model.ParameterCount:N0}"),
                      ("checkpoint dtypes", CheckpointDtypes(directory)),
                      ("unknown config keys", config.UnknownKeys.Count == 0 ? "none" : string.Join(", ", config.UnknownKeys)),
+                     ("adapter", adapter is null ? "none" : AdapterText(adapter)),
                  })
             table.AddRow(Markup.Escape(name), Markup.Escape(value?.ToString() ?? "-"));
         AnsiConsole.Write(table);
@@ -80,12 +85,22 @@ public static class InspectCommand
         var policy = attention == "bidirectional" ? AttentionPolicy.Bidirectional : AttentionPolicy.Causal;
         using var noGrad = no_grad();
         var logits = model.Logits(ids.to(device), policy).to(ScalarType.Float32).cpu();
-        SafetensorsWriter.Save(outputPath!, [("logits", logits)], new Dictionary<string, string>
+        var metadata = new Dictionary<string, string>
         {
             ["producer"] = "opendllm inspect", ["attention"] = attention, ["model_dir"] = Path.GetFullPath(directory),
-        });
+        };
+        if (adapter is not null) { metadata["adapter"] = adapter.Directory; metadata["adapter_sha256"] = adapter.Sha256; }
+        SafetensorsWriter.Save(outputPath!, [("logits", logits)], metadata);
         Console.WriteLine($"wrote {outputPath}: logits [{string.Join(", ", logits.shape)}] float32, {attention} attention");
         return 0;
+    }
+
+    /// <summary>E.g. <c>r 128, alpha 256, 196 projections, 1,234,567 parameters (sha256 0123abcd4567…)</c>.</summary>
+    static string AdapterText(OpenDllm.Lora.LoadedAdapter adapter)
+    {
+        var o = adapter.Adapters.Options;
+        return $"r {o.Rank}, alpha {o.Alpha.ToString(CultureInfo.InvariantCulture)}, {adapter.Adapters.Entries.Count} projections, "
+               + $"{adapter.Adapters.TrainableParameterCount:N0} parameters (sha256 {adapter.Sha256[..12]}…)";
     }
 
     static string CheckpointDtypes(string directory)

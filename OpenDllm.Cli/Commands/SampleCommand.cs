@@ -26,21 +26,24 @@ public static class SampleCommand
         public readonly Option<string?> Trajectory = new("--trajectory") { Description = "Write the denoising trajectory (JSON) here." };
         public readonly Option<bool> Force = new("--force") { Description = "Allow --trajectory to overwrite a file of the checkpoint." };
         public readonly ModelOptions Model = new();
+        public readonly AdapterOption Adapter = new();
 
         public void AddTo(Command c)
         {
             c.Add(Checkpoint);
             foreach (var o in new Option[] { Sampler, Steps, Temperature, TopP, TopK, AlgTemp, BlockLength, Threshold, Seed, Trajectory, Force }) c.Add(o);
             Model.AddTo(c);
+            Adapter.AddTo(c);
         }
 
         /// <summary>Checks the output paths, then loads the checkpoint onto the chosen device.</summary>
         public DiffusionPipeline Load(ParseResult p, params string?[] otherInputs)
         {
             var checkpoint = p.GetValue(Checkpoint)!;
+            var adapter = Adapter.Value(p);
             if (p.GetValue(Trajectory) is { } path)
-                OpenDllm.IO.OutputGuard.EnsureSafe(path, "--trajectory", p.GetValue(Force), [checkpoint, .. otherInputs]);
-            return DiffusionPipeline.Load(checkpoint, Model.ResolveDevice(p), Model.ShiftedOverride(p));
+                OpenDllm.IO.OutputGuard.EnsureSafe(path, "--trajectory", p.GetValue(Force), [checkpoint, adapter, .. otherInputs]);
+            return DiffusionPipeline.Load(checkpoint, Model.ResolveDevice(p), Model.ShiftedOverride(p), adapter);
         }
 
         /// <summary>The sampler of the options (validated: a bad value is a one-line error naming the option).</summary>

@@ -57,7 +57,8 @@ public static class GenerationEvaluation
     {
         var problems = BenchmarkLoader.Load(options.Task, options.DataDirectory);
         var dataDir = BenchmarkData.ResolveDirectory(options.DataDirectory);
-        OutputGuard.EnsureSafe(outputDir, "output folder", options.Force, checkpoint, dataDir);
+        var adapterDir = pipeline.Adapter?.Directory;
+        OutputGuard.EnsureSafe(outputDir, "output folder", options.Force, checkpoint, dataDir, adapterDir);
         Directory.CreateDirectory(outputDir);
         var checkpointHash = CheckpointHash(checkpoint);
         if (options.Limit is { } limit) problems = problems.Take(limit).ToList();
@@ -71,7 +72,7 @@ public static class GenerationEvaluation
             var samplesPath = Path.Combine(outputDir, $"samples_{tag}.jsonl");
             var resultsPath = Path.Combine(outputDir, $"results_{tag}.jsonl");
             foreach (var file in new[] { samplesPath, resultsPath, Path.Combine(outputDir, "results.json") })
-                OutputGuard.EnsureSafe(file, "output file", options.Force, checkpoint, dataDir);
+                OutputGuard.EnsureSafe(file, "output file", options.Force, checkpoint, dataDir, adapterDir);
             var lines = new List<string>();
             int done = 0, truncated = 0;
             foreach (var problem in problems)
@@ -103,8 +104,16 @@ public static class GenerationEvaluation
         return results;
     }
 
-    /// <summary>What produced one length's completions: the weights, tokenizer, sampler and every generation setting.</summary>
-    static Dictionary<string, string?> Provenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag) => new()
+    /// <summary>What produced one length's completions: the weights (and adapter, if any), tokenizer, sampler and every
+    /// generation setting.</summary>
+    static Dictionary<string, string?> Provenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag)
+    {
+        var provenance = BaseProvenance(pipeline, checkpointHash, o, tag);
+        if (pipeline.Adapter is { } adapter) provenance["adapter_sha256"] = adapter.Sha256;   // absent without one: old runs still resume
+        return provenance;
+    }
+
+    static Dictionary<string, string?> BaseProvenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag) => new()
     {
         ["checkpoint_sha256"] = checkpointHash,
         ["tokenizer"] = pipeline.Tokenizer.Name,
@@ -153,6 +162,7 @@ public static class GenerationEvaluation
         {
             ["task"] = o.Task.Name(), ["problems"] = problems, ["samples_per_task"] = o.SamplesPerTask,
             ["checkpoint"] = Path.GetFullPath(checkpoint), ["checkpoint_sha256"] = checkpointHash,
+            ["adapter"] = pipeline.Adapter?.Directory, ["adapter_sha256"] = pipeline.Adapter?.Sha256,
             ["tokenizer"] = pipeline.Tokenizer.Name, ["mask_id"] = pipeline.Denoiser.MaskId, ["shifted_logits"] = pipeline.Denoiser.ShiftedLogits,
             ["sampler"] = o.Sampler, ["steps"] = s.Steps, ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["top_k"] = s.TopK,
             ["steps_rule"] = s.Steps == GenerationEvalOptions.StepsPerToken ? "one step per token to fill" : "fixed",

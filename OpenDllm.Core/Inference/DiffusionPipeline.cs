@@ -1,3 +1,4 @@
+using OpenDllm.Lora;
 using OpenDllm.Models;
 using OpenDllm.Sampling;
 using OpenDllm.Tokenization;
@@ -28,16 +29,31 @@ public sealed class DiffusionPipeline
     public ITokenizer Tokenizer { get; }
     public IDenoiser Denoiser { get; }
 
+    /// <summary>The PEFT adapter applied on top of the checkpoint (<c>--adapter</c>), or null.</summary>
+    public LoadedAdapter? Adapter { get; init; }
+
     /// <summary>
     /// Loads <c>config.json</c> + weights with <see cref="Qwen2Model.FromPretrained"/> onto <paramref name="device"/> (default
     /// CPU) and the tokenizer beside them. <paramref name="shifted"/> overrides the checkpoint's logit alignment (SPEC §2.3).
+    /// <paramref name="adapter"/> names a PEFT LoRA adapter folder applied after the weights are loaded (not merged: the
+    /// projections compute W·x + (α/r)·B·A·x, exactly as PEFT's unmerged model does).
     /// </summary>
-    public static DiffusionPipeline Load(string directory, Device? device = null, bool? shifted = null)
+    public static DiffusionPipeline Load(string directory, Device? device = null, bool? shifted = null, string? adapter = null)
     {
         var model = Qwen2Model.FromPretrained(directory, device);
-        if (shifted is { } s) model.WithConfig(model.Config.WithShiftedLogitsOverride(s));
-        model.eval();
-        return new DiffusionPipeline(model, Tokenizers.Load(directory, model.Config.VocabSize));
+        try
+        {
+            if (shifted is { } s) model.WithConfig(model.Config.WithShiftedLogitsOverride(s));
+            var tokenizer = Tokenizers.Load(directory, model.Config.VocabSize);
+            var lora = adapter is null ? null : LoadedAdapter.Apply(model, adapter);
+            model.eval();
+            return new DiffusionPipeline(model, tokenizer) { Adapter = lora };
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Generates <paramref name="length"/> tokens after <paramref name="prompt"/>.</summary>

@@ -28,13 +28,14 @@ public sealed record AttentionOutput(Tensor Hidden, LayerKv Kv);
 /// Modules below the model keep no dispose scope of their own: <see cref="Models.Qwen2Model"/>'s forward scope owns every
 /// temporary, which saves native calls on the small per-step forwards of samplers.
 /// </summary>
-public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>, IComputeDtype
+public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>, IComputeDtype, IAdapterHost
 {
     [ComponentName(Name = "q_proj")] readonly Linear _q;
     [ComponentName(Name = "k_proj")] readonly Linear _k;
     [ComponentName(Name = "v_proj")] readonly Linear _v;
     [ComponentName(Name = "o_proj")] readonly Linear _o;
     readonly int _heads, _kvHeads, _headDim;
+    readonly AdapterSlots _slots;
 
     public SelfAttention(int hidden, int heads, int kvHeads, int headDim, Device? device = null, ScalarType? dtype = null)
         : base(nameof(SelfAttention))
@@ -45,13 +46,23 @@ public sealed class SelfAttention : nn.Module<AttentionInput, AttentionOutput>, 
         _v = nn.Linear(hidden, kvHeads * headDim, hasBias: true, device: device, dtype: dtype);
         _o = nn.Linear(heads * headDim, hidden, hasBias: false, device: device, dtype: dtype);
         RegisterComponents();
+        _slots = new AdapterSlots(("q_proj", _q), ("k_proj", _k), ("v_proj", _v), ("o_proj", _o));
     }
 
     /// <inheritdoc/>
     public ScalarType? ComputeDtype { get; set; }
 
-    /// <summary>x·Wᵀ + b of one projection, in <see cref="ComputeDtype"/> when set.</summary>
-    Tensor Project(Linear layer, Tensor x) => ComputePrecision.Linear(layer, x, ComputeDtype);
+    /// <inheritdoc/>
+    public IReadOnlyList<(string Name, Linear Layer)> Projections => _slots.Projections;
+
+    /// <inheritdoc/>
+    public ILinearAdapter? GetAdapter(string name) => _slots.GetAdapter(name);
+
+    /// <inheritdoc/>
+    public void SetAdapter(string name, ILinearAdapter? adapter) => _slots.SetAdapter(name, adapter);
+
+    /// <summary>x·Wᵀ + b of one projection (plus its adapter's Δ(x), if any), in <see cref="ComputeDtype"/> when set.</summary>
+    Tensor Project(Linear layer, Tensor x) => _slots.Project(layer, x, ComputeDtype);
 
     public override AttentionOutput forward(AttentionInput input)
     {
