@@ -80,6 +80,50 @@ public sealed class LoraAdapters : nn.Module
         Remove();
     }
 
+    /// <summary>
+    /// Folds the adapters into the base weights until the returned scope is disposed (to save the merged model with
+    /// <c>SavePretrained</c>), then puts the base weights back bit for bit from copies kept aside and re-attaches the
+    /// adapters. Subtracting the update again would not restore W exactly, which would break a frozen base and exact resume.
+    /// </summary>
+    public IDisposable MergedScope()
+    {
+        RequireAttached();
+        var saved = new List<(Tensor Weight, Tensor Copy)>();
+        using (var noGrad = no_grad())
+            foreach (var (target, adapter) in Entries)
+            {
+                var w = target.Layer.weight!;
+                var copy = w.detach().clone().DetachFromDisposeScope();
+                saved.Add((w, copy));
+                using var scope = NewDisposeScope();
+                w.copy_((w.to(ScalarType.Float64) + adapter.DenseUpdate().to(w.device)).to(w.dtype));
+            }
+        Remove();
+        return new Restore(this, saved);
+    }
+
+    sealed class Restore(LoraAdapters owner, List<(Tensor Weight, Tensor Copy)> saved) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (saved.Count == 0) return;
+            using (var noGrad = no_grad())
+                foreach (var (weight, copy) in saved)
+                {
+                    weight.copy_(copy);
+                    copy.Dispose();
+                }
+            saved.Clear();
+            owner.Reattach();
+        }
+    }
+
+    void Reattach()
+    {
+        for (int i = 0; i < _targets.Count; i++) _targets[i].Host.SetAdapter(_targets[i].Name, _adapters[i]);
+        _attached = true;
+    }
+
     /// <summary>Takes the adapters off the model (its projections compute x·Wᵀ + b again). Does not unfreeze the base.</summary>
     public void Remove()
     {

@@ -60,21 +60,7 @@ public static class PeftAdapterIO
         catch (ArgumentException e) { throw new InvalidDataException($"{Path.Combine(directory, PeftAdapterConfig.FileName)}: {e.Message}", e); }
         try
         {
-            using var file = SafetensorsFile.Open(weights);
-            var expected = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (target, adapter) in adapters.Entries)
-            {
-                foreach (var (key, parameter) in new[] { (Key(target.Path, false), adapter.A), (Key(target.Path, true), adapter.B) })
-                {
-                    expected.Add(key);
-                    if (!file.Contains(key))
-                        throw new InvalidDataException($"{weights}: missing tensor '{key}' (target_modules selects {target.Path}, r = {adapter.Rank})");
-                    file.ReadInto(key, parameter);
-                }
-            }
-            if (file.Entries.FirstOrDefault(e => !expected.Contains(e.Name)) is { } extra)
-                throw new InvalidDataException($"{weights}: tensor '{extra.Name}' is not a LoRA A/B of a projection that adapter_config.json targets; "
-                    + "refusing to load an adapter partly");
+            CopyTensors(adapters, weights);
             return adapters;
         }
         catch
@@ -82,6 +68,40 @@ public static class PeftAdapterIO
             adapters.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Copies the A and B tensors saved in <paramref name="directory"/> into <paramref name="adapters"/>, which must have
+    /// been made with the same r, α, dropout and targets (checked against its adapter_config.json). For resuming training.
+    /// </summary>
+    public static void LoadWeightsInto(LoraAdapters adapters, string directory)
+    {
+        var config = PeftAdapterConfig.Load(directory);
+        var mine = adapters.Options;
+        if (!(config.Options with { Seed = mine.Seed }).Equals(mine))
+            throw new InvalidDataException($"{Path.Combine(directory, PeftAdapterConfig.FileName)}: the adapter was made with r = {config.Options.Rank}, "
+                + $"alpha = {config.Options.Alpha}, dropout = {config.Options.Dropout}, targets {string.Join(",", config.Options.Targets)}; "
+                + $"the recipe asks for r = {mine.Rank}, alpha = {mine.Alpha}, dropout = {mine.Dropout}, targets {string.Join(",", mine.Targets)}");
+        CopyTensors(adapters, Path.Combine(directory, WeightsFileName));
+    }
+
+    static void CopyTensors(LoraAdapters adapters, string weights)
+    {
+        using var file = SafetensorsFile.Open(weights);
+        var expected = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (target, adapter) in adapters.Entries)
+        {
+            foreach (var (key, parameter) in new[] { (Key(target.Path, false), adapter.A), (Key(target.Path, true), adapter.B) })
+            {
+                expected.Add(key);
+                if (!file.Contains(key))
+                    throw new InvalidDataException($"{weights}: missing tensor '{key}' (target_modules selects {target.Path}, r = {adapter.Rank})");
+                file.ReadInto(key, parameter);
+            }
+        }
+        if (file.Entries.FirstOrDefault(e => !expected.Contains(e.Name)) is { } extra)
+            throw new InvalidDataException($"{weights}: tensor '{extra.Name}' is not a LoRA A/B of a projection that adapter_config.json targets; "
+                + "refusing to load an adapter partly");
     }
 
     /// <summary>SHA-256 over the adapter's config and weights (names and bytes): results name the exact adapter.</summary>

@@ -72,6 +72,14 @@ public sealed record Recipe
         Check(Enum.IsDefined(t.Loss), "train.loss", t.Loss, "a defined weighting");
         Check(Enum.IsDefined(t.Normalization), "train.normalization", t.Normalization, "a defined normalisation");
         Check(Enum.IsDefined(t.TimeSampling), "train.time_sampling", t.TimeSampling, "a defined time sampling");
+        if (t.Lora is { } lora)
+        {
+            Check(lora.R >= 1, "train.lora.r", lora.R, "≥ 1");
+            Check(lora.Alpha > 0 && double.IsFinite(lora.Alpha), "train.lora.alpha", lora.Alpha, "> 0");
+            Check(lora.Dropout is >= 0 and < 1, "train.lora.dropout", lora.Dropout, "in [0, 1)");
+            Check(lora.TargetModules.Split(',').All(p => p.Trim().Length > 0), "train.lora.target_modules", lora.TargetModules,
+                  "a comma list of projection names such as q_proj,v_proj (or all-linear)");
+        }
         Check(Data.SeqLen >= 2, "data.seq_len", Data.SeqLen, "≥ 2");
         Check(Data.Packing is "documents" or "chunks", "data.packing", Data.Packing, "one of: documents, chunks");
         Check(Data.ValFraction is > 0 and < 1, "data.val_fraction", Data.ValFraction, "in (0, 1)");
@@ -175,4 +183,30 @@ public sealed record TrainSection
     public string? Dtype { get; init; }
     /// <summary>cpu, cuda or cuda:N; null = CUDA when present, else the CPU (`opendllm train --device` sets it).</summary>
     public string? Device { get; init; }
+    /// <summary>Train LoRA adapters on the frozen model instead of every weight (<see cref="LoraSection"/>); null = full fine-tuning.</summary>
+    public LoraSection? Lora { get; init; }
+}
+
+/// <summary>
+/// <c>train.lora</c>: LoRA adapters (<see cref="OpenDllm.Lora.LoraOptions"/>) applied after the model is built and its
+/// <c>model.init_from</c> weights are loaded; only the adapters train, with any method. Checkpoints hold the merged model
+/// (a plain Hugging Face directory that sample and eval load directly) and the adapter in PEFT's layout under
+/// <c>adapter/</c>; a resume rebuilds the frozen base from the recipe and loads the adapter.
+/// </summary>
+public sealed record LoraSection
+{
+    /// <summary>Rank r (dLLM: 128).</summary>
+    public int R { get; init; } = 128;
+    /// <summary>α; the update is scaled by α/r (dLLM: 256).</summary>
+    public double Alpha { get; init; } = 256;
+    /// <summary>Dropout on the adapter input, training only.</summary>
+    public double Dropout { get; init; } = 0.05;
+    /// <summary>Comma list of projections (last name or dotted suffix, <see cref="OpenDllm.Lora.LoraTargets"/>), or all-linear.</summary>
+    public string TargetModules { get; init; } = string.Join(",", OpenDllm.Lora.LoraOptions.AllProjections);
+    /// <summary>Seeds A's initialisation and the dropout masks; null = <c>train.seed</c>.</summary>
+    public long? Seed { get; init; }
+
+    /// <summary>The adapter settings, with the seed resolved against <paramref name="trainSeed"/>.</summary>
+    public OpenDllm.Lora.LoraOptions ToOptions(long trainSeed) =>
+        new(R, Alpha, Dropout, OpenDllm.Lora.LoraOptions.ParseTargets(TargetModules), Seed ?? trainSeed);
 }

@@ -33,6 +33,8 @@ public sealed partial class Trainer : IDisposable
 {
     readonly ITrainingMethod _method;
     readonly AdamW _optimizer;
+    readonly List<Parameter> _trainable;
+    readonly TrainerLora? _lora;
     readonly PackedLoader _train;
     readonly PackedLoader _validation;
     readonly TokenShardSet _shards;
@@ -41,12 +43,13 @@ public sealed partial class Trainer : IDisposable
     readonly Stopwatch _clock = new();
     double _elapsedBefore;
 
-    Trainer(Recipe recipe, Qwen2Model model, ITokenizer tokenizer, TokenShardSet shards, Device device)
+    Trainer(Recipe recipe, Qwen2Model model, ITokenizer tokenizer, TokenShardSet shards, Device device, TrainerLora? lora)
     {
-        Recipe = recipe; Model = model; Tokenizer = tokenizer; _shards = shards; Device = device;
+        Recipe = recipe; Model = model; Tokenizer = tokenizer; _shards = shards; Device = device; _lora = lora;
         var t = recipe.Train;
         _method = TrainingMethods.Create(new TrainingMethodContext(recipe, model, tokenizer));
-        _optimizer = optim.AdamW(model.parameters().Where(p => p.requires_grad), t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);
+        _trainable = model.parameters().Concat(lora?.Adapters.parameters() ?? []).Where(p => p.requires_grad).ToList();
+        _optimizer = optim.AdamW(_trainable, t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);
         var mode = recipe.Data.PackingMode;
         _train = new PackedLoader(shards.Train, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
         _validation = new PackedLoader(shards.Validation, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
@@ -57,6 +60,8 @@ public sealed partial class Trainer : IDisposable
 
     public Recipe Recipe { get; }
     public Qwen2Model Model { get; }
+    /// <summary>The LoRA adapters being trained (<c>train.lora</c>), or null for full fine-tuning.</summary>
+    public TrainerLora? Lora => _lora;
     /// <summary>The training method the recipe names.</summary>
     public ITrainingMethod Method => _method;
     public ITokenizer Tokenizer { get; }
@@ -86,6 +91,7 @@ public sealed partial class Trainer : IDisposable
         double lr = LearningRates.At(Step);
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
         Model.train();
+        _lora?.Adapters.Dropout.Reseed(Step);                                    // adapter dropout masks follow the step (exact resume)
         _optimizer.zero_grad();
         DisposeStepMetrics();
         using var total = zeros(1, dtype: ScalarType.Float32, device: Device);    // the step's mean loss, summed on the device
@@ -103,7 +109,7 @@ public sealed partial class Trainer : IDisposable
         if (!double.IsFinite(value))
             throw new TrainingDivergedException($"step {Step + 1}: the loss is {value}; stopped without saving. "
                 + $"Last good checkpoint: {CheckpointStore.Latest(t.OutputDir) ?? "none"}. Lower train.lr or check the data.");
-        double norm = nn.utils.clip_grad_norm_(Model.parameters(), t.MaxGradNorm);
+        double norm = nn.utils.clip_grad_norm_(_trainable, t.MaxGradNorm);
         _optimizer.step();
         Step++;
         return (value, norm);

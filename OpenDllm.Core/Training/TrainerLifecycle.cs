@@ -41,9 +41,10 @@ public sealed partial class Trainer
         try
         {
             var model = TrainingPrecisions.Apply(ModelPresets.Build(recipe.Model, tokenizer, device, t.Seed), precision);
+            var lora = t.Lora is { } l ? TrainerLora.Attach(model, l.ToOptions(t.Seed)) : null;   // after init_from weights and precision
             foreach (var removed in CheckpointStore.CleanUp(t.OutputDir))
                 log?.Invoke($"removed {removed} (left by an interrupted run)");
-            trainer = new Trainer(recipe, model, tokenizer, shards, device);
+            trainer = new Trainer(recipe, model, tokenizer, shards, device, lora);
             if (CheckpointStore.Latest(t.OutputDir) is { } latest)
             {
                 TrainingPrecisions.EnsureResumable(latest, precision);
@@ -134,7 +135,10 @@ public sealed partial class Trainer
             throw new InvalidDataException($"{checkpoint}: this run was trained on other token shards than {_shards.Directory} holds now "
                 + "(an exact resume needs the same data); choose another train.output_dir, or start from these weights with "
                 + $"model.init_from={checkpoint} in a new one");
-        StateDictIO.Load(Model, checkpoint);                    // strict: a different architecture lists the mismatched keys
+        if (_lora is not null || state.LoraBaseSha256 is not null)
+            TrainerLora.Resume(_lora, state, checkpoint);       // the frozen base is the recipe's; only the adapter is loaded
+        else
+            StateDictIO.Load(Model, checkpoint);                // strict: a different architecture lists the mismatched keys
         _optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
         _rng.set_state(tensor(Convert.FromBase64String(state.MaskingRng)));
         _train.Cursor = state.Cursor;
@@ -160,7 +164,8 @@ public sealed partial class Trainer
         EnsureHealthyWeights();
         return CheckpointStore.Save(Recipe.Train.OutputDir, Step, Recipe.Train.KeepLast, dir =>
         {
-            Model.SavePretrained(dir);
+            if (_lora is null) Model.SavePretrained(dir);
+            else _lora.Save(Model, dir, Recipe.Model.InitFrom);
             Tokenizer.Save(dir);
             _optimizer.save_state_dict(Path.Combine(dir, OptimizerFile));
             using var rng = _rng.get_state();
@@ -169,6 +174,7 @@ public sealed partial class Trainer
                 Step = Step, TotalSteps = TotalSteps, TokensSeen = TokensSeen, ElapsedSeconds = Elapsed.TotalSeconds,
                 Cursor = _train.Cursor, MaskingRng = Convert.ToBase64String(rng.data<byte>().ToArray()),
                 Tokenizer = Tokenizer.Name, Objective = Recipe.Train.Objective, LastLoss = lastLoss, DataSha256 = DataSha256,
+                LoraBaseSha256 = _lora?.BaseSha256,
             }.Save(dir);
             Recipe.Save(Path.Combine(dir, RecipeFile));
         });
@@ -180,7 +186,7 @@ public sealed partial class Trainer
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         // 1. every parameter finite: one flag per tensor on its device, one transfer
-        var finite = stack(Model.parameters().Select(p => p.isfinite().all()).ToArray()).all().item<bool>();
+        var finite = stack(_trainable.Concat(Model.parameters()).Select(p => p.isfinite().all()).ToArray()).all().item<bool>();
         string? problem = finite ? null : "a weight is NaN or infinite";
         if (finite)
         {

@@ -25,6 +25,8 @@ public sealed record TrainerState
     public double? LastLoss { get; init; }
     /// <summary>Which token shards the run read (SHA-256 over their hashes); a resume on other data is refused. Null in older checkpoints.</summary>
     public string? DataSha256 { get; init; }
+    /// <summary>LoRA runs: SHA-256 of the frozen base weights the adapter was trained on (<see cref="Lora.BaseWeights"/>); null = full fine-tuning.</summary>
+    public string? LoraBaseSha256 { get; init; }
 
     static readonly JsonSerializerOptions Json = ConfigJson.Strict;
 
