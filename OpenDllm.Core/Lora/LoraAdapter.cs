@@ -100,8 +100,9 @@ public sealed class LoraDropout : IDisposable
     public Tensor Apply(Tensor x)
     {
         if (Probability == 0) return x;
-        var keep = SeededDraws.Uniform(x.shape, _generator, x.device, ScalarType.Float32).ge(Probability);
-        return x * keep.to(x.dtype) * (1.0 / (1.0 - Probability));
+        using var u = SeededDraws.Uniform(x.shape, _generator, x.device, ScalarType.Float32);
+        var drop = u.lt(Probability);                                   // bool: autograd keeps 1 byte per element, not a float mask
+        return x.masked_fill(drop, 0) * (1.0 / (1.0 - Probability));
     }
 
     public void Dispose() => _generator.Dispose();

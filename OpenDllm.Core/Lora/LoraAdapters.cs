@@ -89,7 +89,10 @@ public sealed class LoraAdapters : nn.Module
     {
         RequireAttached();
         var saved = new List<(Tensor Weight, Tensor Copy)>();
-        using (var noGrad = no_grad())
+        var restore = new Restore(this, saved);
+        try
+        {
+            using var noGrad = no_grad();
             foreach (var (target, adapter) in Entries)
             {
                 var w = target.Layer.weight!;
@@ -98,8 +101,14 @@ public sealed class LoraAdapters : nn.Module
                 using var scope = NewDisposeScope();
                 w.copy_((w.to(ScalarType.Float64) + adapter.DenseUpdate().to(w.device)).to(w.dtype));
             }
+        }
+        catch
+        {
+            restore.Dispose();                                             // never leave a half-merged base behind
+            throw;
+        }
         Remove();
-        return new Restore(this, saved);
+        return restore;
     }
 
     sealed class Restore(LoraAdapters owner, List<(Tensor Weight, Tensor Copy)> saved) : IDisposable

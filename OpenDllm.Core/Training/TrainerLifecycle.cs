@@ -186,7 +186,8 @@ public sealed partial class Trainer
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         // 1. every parameter finite: one flag per tensor on its device, one transfer
-        var finite = stack(_trainable.Concat(Model.parameters()).Select(p => p.isfinite().all()).ToArray()).all().item<bool>();
+        var weights = Model.parameters().Concat(_lora?.Adapters.parameters() ?? []);
+        var finite = stack(weights.Select(p => p.isfinite().all()).ToArray()).all().item<bool>();
         string? problem = finite ? null : "a weight is NaN or infinite";
         if (finite)
         {

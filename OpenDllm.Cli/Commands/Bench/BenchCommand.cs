@@ -44,11 +44,20 @@ public static partial class BenchCommand
             DefaultValueFactory = _ => "fp32",
         };
         precision.AcceptOnlyFromAmong([.. TrainingPrecisions.Names]);
+        var loraR = new Option<int>("--lora-r") { Description = "Train LoRA adapters of this rank on every projection (base frozen) instead of every weight; 0 = full fine-tuning.", DefaultValueFactory = _ => 0 };
+        var loraAlpha = new Option<double?>("--lora-alpha") { Description = "LoRA α (default 2·r, dLLM's ratio)." };
+        var loraDropout = new Option<double>("--lora-dropout") { Description = "LoRA dropout on the adapter input.", DefaultValueFactory = _ => 0.05 };
         var bench = new Command("bench", "Benchmarks that print JSON lines (compare with ../shared/reference/bench_ref.py).");
         var train = new Command("train", "Training step (MDLM opendllm_v1, shifted, AdamW) and bidirectional forward throughput.")
-        { threads, steps, warmup, output, device, dense, precision };
-        train.SetAction(p => CliErrors.Run(() => RunTrain(p.GetValue(threads), p.GetValue(steps), p.GetValue(warmup), p.GetValue(output),
-                                                          p.GetValue(device), p.GetValue(dense), TrainingPrecisions.Parse(p.GetValue(precision)!, "--precision"))));
+        { threads, steps, warmup, output, device, dense, precision, loraR, loraAlpha, loraDropout };
+        train.SetAction(p => CliErrors.Run(() =>
+        {
+            int r = p.GetValue(loraR);
+            if (r < 0) throw new ArgumentException($"--lora-r {r}: must be 0 (full fine-tuning) or a rank ≥ 1");
+            var lora = r == 0 ? null : new OpenDllm.Lora.LoraOptions(r, p.GetValue(loraAlpha) ?? 2.0 * r, p.GetValue(loraDropout)).Validate();
+            return RunTrain(p.GetValue(threads), p.GetValue(steps), p.GetValue(warmup), p.GetValue(output),
+                            p.GetValue(device), p.GetValue(dense), TrainingPrecisions.Parse(p.GetValue(precision)!, "--precision"), lora);
+        }));
         bench.Add(train);
         bench.Add(CreateMemory(threads, output, device, dense));
         bench.Add(CreateSample(threads, output, device));
@@ -98,12 +107,15 @@ public static partial class BenchCommand
     /// <summary>The bench model with bench_ref's deterministic init (seed 0).</summary>
     public static Qwen2Model BenchModel(Device? device = null) => new Qwen2Model(BenchConfig, device).InitializeWeights(seed: 0);
 
-    static int RunTrain(int threads, int steps, int warmup, string? output, string? deviceSpec, bool denseHead, TrainingPrecision precision)
+    static int RunTrain(int threads, int steps, int warmup, string? output, string? deviceSpec, bool denseHead, TrainingPrecision precision,
+                        OpenDllm.Lora.LoraOptions? lora = null)
     {
         var (report, device) = Start(threads, output, "train", deviceSpec);
         var model = TrainingPrecisions.Apply(BenchModel(device), precision);
+        var adapters = lora is null ? null : OpenDllm.Lora.LoraAdapters.Attach(model, lora);   // base frozen, adapters trainable
         model.train();
-        var optimizer = optim.AdamW(model.parameters(), 3e-4, 0.9, 0.95, 1e-8, 0.01);
+        var trainable = model.parameters().Concat(adapters?.parameters() ?? []).Where(p => p.requires_grad).ToList();
+        var optimizer = optim.AdamW(trainable, 3e-4, 0.9, 0.95, 1e-8, 0.01);
         var data = new Generator(1);
         var batches = Enumerable.Range(0, warmup + steps)
             .Select(_ => randint(0, MaskId, [Batch, Seq], generator: data, dtype: ScalarType.Int64).to(device).DetachFromDisposeScope()).ToList();
@@ -117,6 +129,8 @@ public static partial class BenchCommand
             ["bench"] = "train", ["config"] = JsonNode.Parse(BenchConfig.ToJson()), ["batch"] = Batch, ["seq"] = Seq,
             ["precision"] = precision.Name(), ["params"] = model.ParameterCount, ["loss_variant"] = "opendllm_v1", ["head"] = HeadName(denseHead),
             ["optimizer"] = "AdamW(lr=3e-4,betas=(0.9,0.95),wd=0.01)",
+            ["lora_r"] = lora?.Rank, ["lora_alpha"] = lora?.Alpha, ["lora_dropout"] = lora?.Dropout,
+            ["trainable_params"] = trainable.Sum(p => p.numel()),
         };
         foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
         record["tokens_per_s"] = Batch * Seq / BenchReport.Median(times);
