@@ -6,7 +6,7 @@
 //
 // What it does: DiffusionPipeline.Load reads a checkpoint folder (config.json + safetensors + tokenizer; a training run
 // folder means its newest checkpoint), then completes one Python prompt with three samplers built by name through
-// SamplerFactory: maskgit_plus (Dream/Open-dCoder confidence unmasking, one forward per step), fast-dllm (block-wise
+// SamplerFactory: maskgit_plus (Dream/Open-dCoder confidence unmasking, one forward per step), fast-dllm-dual (block-wise
 // parallel decoding with a threshold and a dual KV cache) and ar (left to right, causal attention, KV cache). For each it
 // prints the text, the number of model forwards and tokens per second; the maskgit_plus run records its denoising
 // trajectory (which step committed which token) as JSON, the input of the trajectory viewer.
@@ -15,7 +15,7 @@
 //
 // What you should see: three completions (a tiny model trained for a minute writes Python-looking fragments, not working
 // code; ar is only a speed baseline here, since an MDLM checkpoint was trained bidirectionally), maskgit_plus using about
-// one forward per step (--steps, default = length), fast-dllm faster through its KV cache and, once a model is confident
+// one forward per step (--steps, default = length), fast-dllm-dual faster through its KV cache and, once a model is confident
 // (above --threshold 0.9), several tokens per forward (the tiny model rarely is: expect about one), ar one forward per
 // token, then the trajectory JSON's path and the canvas replayed after the first, middle and last step.
 #:project ../OpenDllm.Core/OpenDllm.Core.csproj
@@ -57,7 +57,7 @@ var settings = new SamplerSettings { Steps = steps, BlockLength = Math.Min(32, l
 var samplers = new (string Label, ISampler Sampler)[]
 {
     ("maskgit_plus", SamplerFactory.Create("maskgit_plus", settings with { RecordTrajectory = true })),
-    ("fast-dllm", SamplerFactory.Create("fast-dllm", settings)),
+    ("fast-dllm-dual", SamplerFactory.Create("fast-dllm-dual", settings)),
     ("ar", SamplerFactory.Create("ar", settings)),
 };
 

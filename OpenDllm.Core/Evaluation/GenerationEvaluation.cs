@@ -20,7 +20,9 @@ public sealed record GenerationEvalOptions
     /// <summary>Samples per problem (n of pass@k).</summary>
     public int SamplesPerTask { get; init; } = 1;
     public IReadOnlyList<int> K { get; init; } = [1];
-    public string Sampler { get; init; } = "maskgit_plus";
+    /// <summary>A <see cref="SamplerFactory"/> name; an alias is stored (and recorded) as its canonical name, and an
+    /// unknown name throws <see cref="ArgumentException"/> here, before any model work.</summary>
+    public string Sampler { get; init => field = SamplerFactory.Canonical(value); } = "maskgit_plus";
     public SamplerSettings Settings { get; init; } = new();
     /// <summary>Completion: tokens generated after the prompt (Open-dCoder: 128).</summary>
     public int MaxNewTokens { get; init; } = 128;

@@ -7,7 +7,9 @@ namespace OpenDllm.Models;
 /// Everything one forward of a Qwen2-family model takes (STYLE §3.10: typed records instead of long argument lists).
 /// </summary>
 /// <param name="Tokens">[B, Lq] token ids.</param>
-/// <param name="Attention">causal, bidirectional, block-diffusion or explicit; default causal (an AR checkpoint).</param>
+/// <param name="Attention">causal, bidirectional, block-diffusion or explicit. Required, with no default: the same weights
+/// give different logits under each, and a diffusion toolkit that silently fell back to causal would hand a diffusion
+/// model the wrong mask. Null throws <see cref="ArgumentNullException"/> (also from F# or a notebook without nullable checks).</param>
 /// <param name="PositionIds">[B, Lq] or [Lq] rotary positions; default <c>CacheOffset … CacheOffset+Lq−1</c>.
 /// Packed documents restart them at 0 per document (SPEC §2.1).</param>
 /// <param name="KeyPadding">[B, Lk] bool, true for real tokens (Lk = cache length after this call, or Lq).</param>
@@ -21,7 +23,7 @@ namespace OpenDllm.Models;
 /// [N, V] for the N selected positions in row-major order (samplers need logits at masked positions only).</param>
 public sealed record ModelInput(
     Tensor Tokens,
-    AttentionPolicy? Attention = null,
+    AttentionPolicy Attention,
     Tensor? PositionIds = null,
     Tensor? KeyPadding = null,
     Tensor? DocumentIds = null,
@@ -29,7 +31,14 @@ public sealed record ModelInput(
     long? CacheOffset = null,
     bool ReturnCache = false,
     bool ReturnHiddenStates = false,
-    Tensor? OutputPositions = null);
+    Tensor? OutputPositions = null)
+{
+    /// <summary>The attention policy of this forward (never null).</summary>
+    public AttentionPolicy Attention { get; init => field = value ?? throw Missing(); } = Attention ?? throw Missing();
+
+    static ArgumentNullException Missing() =>
+        new(nameof(Attention), "ModelInput needs an attention policy (causal, bidirectional, block diffusion or explicit)");
+}
 
 /// <summary>What a forward returns.</summary>
 /// <param name="Logits">[B, Lq, V], unshifted: position i's row is the model's output at position i

@@ -64,8 +64,10 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
     /// <summary>The output projection's weight [V, D]: the embedding matrix when tied.</summary>
     public Tensor HeadWeight => _lmHead?.weight ?? _model.EmbedTokens.weight!;
 
-    /// <summary>Logits [B, L, V] for <paramref name="tokens"/> [B, L] under <paramref name="attention"/> (default causal).</summary>
-    public Tensor Logits(Tensor tokens, AttentionPolicy? attention = null) =>
+    /// <summary>Logits [B, L, V] for <paramref name="tokens"/> [B, L] under <paramref name="attention"/>. There is no
+    /// default: a diffusion model wants <see cref="AttentionPolicy.Bidirectional"/>, an AR one <see cref="AttentionPolicy.Causal"/>,
+    /// and guessing wrong gives plausible but wrong numbers.</summary>
+    public Tensor Logits(Tensor tokens, AttentionPolicy attention) =>
         forward(new ModelInput(tokens, attention)).Logits;
 
     public override ModelOutput forward(ModelInput input)
@@ -101,7 +103,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
     {
         var tokens = input.Tokens;
         if (tokens.dim() != 2) throw new ArgumentException($"tokens must be [B, L], got [{string.Join(", ", tokens.shape)}]");
-        var policy = input.Attention ?? AttentionPolicy.Causal;
+        var policy = input.Attention;
         long lq = tokens.shape[1];
         long offset = input.CacheOffset ?? input.Cache?.Length ?? 0;
         long keyLength = input.Cache is null ? lq : Math.Max(input.Cache.Length, offset + lq);

@@ -1,3 +1,4 @@
+using OpenDllm.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,7 +44,7 @@ public static class ChunkedCrossEntropy
     internal static Tensor ChunkLogits(Tensor hidden, Tensor weight, long suppressToken)
     {
         var z = hidden.matmul(weight.t()).to(ScalarType.Float32);                                   // [C, V]
-        if (suppressToken >= 0) z.narrow(1, suppressToken, 1).fill_(float.NegativeInfinity);
+        if (suppressToken >= 0) LogitMasks.SuppressTokenInPlace(z, suppressToken);
         return z;
     }
 

@@ -30,7 +30,7 @@ public static class MdlmLoss
         using var scope = NewDisposeScope();
 
         // 1. SUBS: the model never predicts [MASK]                                    [B, L, V]
-        var z = options.MaskTokenId is long m ? SuppressToken(logits, m) : logits;
+        var z = options.MaskTokenId is long m ? LogitMasks.SuppressToken(logits, m) : logits;
 
         // 2. align predictions with targets (shift: output i scores token i + 1)      [B, L′, V], [B, L′]
         var pred = LossTargets.Predictions(z, shift);
@@ -117,16 +117,6 @@ public static class MdlmLoss
         var flat = pred.reshape(-1, v).to(ScalarType.Float32);                                      // [B·L′, V]
         var ce = nn.functional.cross_entropy(flat, target.reshape(-1), reduction: nn.Reduction.None); // [B·L′]
         return ce.view(target.shape).MoveToOuterDisposeScope();                                       // [B, L′]
-    }
-
-    /// <summary>The SUBS logit: logit[..., maskId] = −∞ (SPEC §1.3). Returns a new tensor. [..., V]</summary>
-    public static Tensor SuppressToken(Tensor logits, long maskId)
-    {
-        using var scope = NewDisposeScope();
-        long v = logits.shape[^1];
-        if (maskId >= v) throw new ArgumentOutOfRangeException(nameof(maskId), maskId, $"outside the vocabulary of {v}");
-        var column = arange(v, device: logits.device).eq(maskId);                                    // [V] bool
-        return logits.masked_fill(column, float.NegativeInfinity).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -38,7 +38,8 @@ public sealed class AutoregressiveSampler(AutoregressiveOptions? options = null)
 {
     public AutoregressiveOptions Options { get; } = (options ?? new AutoregressiveOptions()).Validate();
 
-    public string Name => Options.UseCache ? "ar-cache" : "ar";
+    /// <summary>The <see cref="SamplerFactory"/> name: ar (KV cache) or ar-nocache.</summary>
+    public string Name => Options.UseCache ? "ar" : "ar-nocache";
 
     public SamplerOutput Sample(IDenoiser denoiser, Canvas canvas)
     {

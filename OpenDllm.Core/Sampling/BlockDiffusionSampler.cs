@@ -56,7 +56,9 @@ public sealed class BlockDiffusionSampler(BlockDiffusionOptions? options = null)
 {
     public BlockDiffusionOptions Options { get; } = (options ?? new BlockDiffusionOptions()).Validate();
 
-    public string Name => Options.UseCache ? "bd3lm-cache" : "bd3lm";
+    /// <summary>The <see cref="SamplerFactory"/> name: block (KV cache) or block-nocache. Remasking and the quota rule,
+    /// which only a directly built sampler sets, are in <see cref="Options"/>, not in the name.</summary>
+    public string Name => Options.UseCache ? "block" : "block-nocache";
 
     public SamplerOutput Sample(IDenoiser denoiser, Canvas canvas)
     {

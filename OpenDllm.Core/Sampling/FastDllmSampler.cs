@@ -58,7 +58,13 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
 {
     public FastDllmOptions Options { get; } = (options ?? new FastDllmOptions()).Validate();
 
-    public string Name => $"fast-dllm-{Options.Cache.ToString().ToLowerInvariant()}";
+    /// <summary>The <see cref="SamplerFactory"/> name of the cache: fast-dllm-dual, fast-dllm-prefix or fast-dllm-nocache.</summary>
+    public string Name => Options.Cache switch
+    {
+        FastDllmCache.Dual => "fast-dllm-dual",
+        FastDllmCache.Prefix => "fast-dllm-prefix",
+        _ => "fast-dllm-nocache",
+    };
 
     public SamplerOutput Sample(IDenoiser denoiser, Canvas canvas)
     {

@@ -8,7 +8,8 @@ namespace OpenDllm.Sampling;
 /// </summary>
 public interface ISampler
 {
-    /// <summary>Short name for logs and results (e.g. "maskgit_plus", "fast-dllm-dual").</summary>
+    /// <summary>Short name for logs and results (e.g. "maskgit_plus", "fast-dllm-dual"): the <see cref="SamplerFactory"/>
+    /// name that builds this configuration, so there is one sampler vocabulary (numeric settings are recorded apart).</summary>
     string Name { get; }
 
     /// <summary>Fills every <c>[MASK]</c> of <paramref name="canvas"/>; never changes its fixed tokens.</summary>

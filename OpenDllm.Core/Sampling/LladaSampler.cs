@@ -63,6 +63,8 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
 {
     public LladaOptions Options { get; } = (options ?? new LladaOptions()).Validate();
 
+    /// <summary>The <see cref="SamplerFactory"/> name of the remasking: llada (low confidence) or llada-random. Semi-AR
+    /// blocks and the EOS rules, which only a directly built sampler sets, are in <see cref="Options"/>, not in the name.</summary>
     public string Name => Options.Remasking == RemaskingStrategy.Random ? "llada-random" : "llada";
 
     public SamplerOutput Sample(IDenoiser denoiser, Canvas canvas)

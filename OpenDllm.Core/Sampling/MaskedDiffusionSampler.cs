@@ -214,7 +214,7 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
                                                         Generator generator)
     {
         var rows = logits;                                                          // [N, V]: fresh from the model, edited in place
-        if (Options.SuppressMaskToken && maskId < rows.shape[^1]) rows.select(-1, maskId).fill_(double.NegativeInfinity);
+        if (Options.SuppressMaskToken) SamplingGuards.SuppressTokenInPlace(rows, maskId);
         var (c, token) = TokenChoice.Choose(rows, Options.Temperature, Options.TopP, Options.TopK, kind, generator);
         var conf = full(x.shape, double.NegativeInfinity, dtype: ScalarType.Float32, device: x.device).masked_scatter(masked, c.to(ScalarType.Float32));
         var proposal = x.masked_scatter(masked, token);

@@ -38,24 +38,54 @@ public sealed record SamplerSettings
     }
 }
 
-/// <summary>Builds a sampler from its name (SPEC §5), so a command line or notebook can swap samplers by a string.</summary>
+/// <summary>
+/// Builds a sampler from its name (SPEC §5), so a command line or notebook can swap samplers by a string. The names are
+/// the one sampler vocabulary of OpenDllm: <see cref="ISampler.Name"/> of the sampler built from a name is that name, so
+/// command lines, results files, bench JSON and logs all say the same thing.
+/// <list type="bullet">
+/// <item>a name is the algorithm plus the variant that changes which computation runs: the KV cache (<c>-nocache</c>:
+/// a full forward every step; <c>fast-dllm-dual</c> / <c>-prefix</c>: which keys/values Fast-dLLM keeps, which changes the
+/// tokens for a model of more than one layer) and LLaDA's remasking (<c>llada-random</c>);</item>
+/// <item><c>ar</c> and <c>block</c> use their cache (exact: same tokens as <c>-nocache</c>, fewer FLOPs);</item>
+/// <item>numeric knobs (steps, block length, threshold, factor, temperature, …) are not part of a name: they are
+/// <see cref="SamplerSettings"/>, recorded next to the name.</item>
+/// </list>
+/// </summary>
 public static class SamplerFactory
 {
-    /// <summary>The names <see cref="Create"/> accepts.</summary>
+    /// <summary>The canonical names <see cref="Create"/> accepts, each the <see cref="ISampler.Name"/> of what it builds.</summary>
     public static readonly IReadOnlyList<string> Names =
     [
-        "maskgit_plus", "origin", "topk_margin", "entropy", "p2", "fast-dllm", "fast-dllm-prefix", "fast-dllm-nocache", "llada", "block", "block-nocache", "ar", "ar-nocache",
+        "maskgit_plus", "origin", "topk_margin", "entropy", "p2", "fast-dllm-dual", "fast-dllm-prefix", "fast-dllm-nocache",
+        "llada", "llada-random", "block", "block-nocache", "ar", "ar-nocache",
     ];
 
     /// <summary>
-    /// The sampler <paramref name="name"/> with <paramref name="settings"/>. A knob the sampler would ignore is refused
+    /// Older names still accepted, each for exactly the configuration of its canonical name: <c>fast-dllm</c> (before the
+    /// cache was part of every Fast-dLLM name) = <c>fast-dllm-dual</c>. What gets recorded is the canonical name.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> Aliases = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["fast-dllm"] = "fast-dllm-dual",
+    };
+
+    /// <summary>The canonical name of <paramref name="name"/> (itself, or what an alias stands for); throws
+    /// <see cref="ArgumentException"/> listing the valid names when it is neither.</summary>
+    public static string Canonical(string name) =>
+        Names.Contains(name) ? name
+        : Aliases.TryGetValue(name, out var canonical) ? canonical
+        : throw new ArgumentException($"unknown sampler '{name}'; valid samplers: {string.Join(", ", Names)}");
+
+    /// <summary>
+    /// The sampler <paramref name="name"/> (a name of <see cref="Names"/> or an alias) with <paramref name="settings"/>;
+    /// its <see cref="ISampler.Name"/> is the canonical name. A knob the sampler would ignore is refused
     /// when it is set away from its "off" value (top_p / top_k for llada and block, alg_temp outside maskgit_plus,
     /// topk_margin and entropy, factor outside fast-dllm), so no setting silently leaves the numbers unchanged.
     /// </summary>
     public static ISampler Create(string name, SamplerSettings? settings = null)
     {
         var s = settings ?? new SamplerSettings();
-        if (!Names.Contains(name)) throw new ArgumentException($"unknown sampler '{name}'; valid samplers: {string.Join(", ", Names)}");
+        name = Canonical(name);
         RejectUnused(name, s.ValidateValues());
         MaskedDiffusionSampler Masked(UnmaskingAlgorithm algorithm) => new(new MaskedDiffusionOptions
         {
@@ -66,6 +96,10 @@ public static class SamplerFactory
         {
             BlockLength = s.BlockLength, Threshold = s.Threshold, Factor = s.Factor, Cache = cache, Temperature = s.Temperature,
             TopP = s.TopP, TopK = s.TopK, Seed = s.Seed, RecordTrajectory = s.RecordTrajectory,
+        });
+        LladaSampler Llada(RemaskingStrategy remasking) => new(new LladaOptions
+        {
+            Steps = s.Steps, Temperature = s.Temperature, Remasking = remasking, Seed = s.Seed, RecordTrajectory = s.RecordTrajectory,
         });
         AutoregressiveSampler Ar(bool cache) => new(new AutoregressiveOptions
         {
@@ -84,14 +118,12 @@ public static class SamplerFactory
             "topk_margin" => Masked(UnmaskingAlgorithm.TopKMargin),
             "entropy" => Masked(UnmaskingAlgorithm.Entropy),
             "p2" => Masked(UnmaskingAlgorithm.P2),
-            "fast-dllm" => Fast(FastDllmCache.Dual),
+            "fast-dllm-dual" => Fast(FastDllmCache.Dual),
             "fast-dllm-prefix" => Fast(FastDllmCache.Prefix),
             "fast-dllm-nocache" => Fast(FastDllmCache.None),
             // one block (LLaDA's default, block = generation length): any length works; semi-AR blocks need LladaSampler directly
-            "llada" => new LladaSampler(new LladaOptions
-            {
-                Steps = s.Steps, Temperature = s.Temperature, Seed = s.Seed, RecordTrajectory = s.RecordTrajectory,
-            }),
+            "llada" => Llada(RemaskingStrategy.LowConfidence),
+            "llada-random" => Llada(RemaskingStrategy.Random),
             "block" => Block(cache: true),
             "block-nocache" => Block(cache: false),
             "ar" => Ar(cache: true),
@@ -103,7 +135,7 @@ public static class SamplerFactory
     static void RejectUnused(string name, SamplerSettings s)
     {
         bool confident = name is "maskgit_plus" or "topk_margin" or "entropy";
-        bool filters = !(name is "llada" or "block" or "block-nocache");
+        bool filters = !(name is "llada" or "llada-random" or "block" or "block-nocache");
         void Refuse(string option, string value, string users) =>
             throw new ArgumentException($"{option} = {value} is not used by the {name} sampler (only by {users}); leave it unset");
         if (!filters && s.TopP is { } p) Refuse("top_p", SamplerOptionChecks.Show(p), "the masked-diffusion, fast-dllm and ar samplers");

@@ -1,3 +1,4 @@
+using OpenDllm.Models;
 using static TorchSharp.torch;
 
 namespace OpenDllm.Sampling;
@@ -16,10 +17,16 @@ internal static class SamplingGuards
     public static Tensor? PositionIds(Tensor? keyPadding) =>
         keyPadding is null ? null : (keyPadding.to(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
 
-    /// <summary>Sets the logit of <paramref name="token"/> to −∞ (a copy, <see cref="Objectives.MdlmLoss.SuppressToken"/>);
+    /// <summary>Sets the logit of <paramref name="token"/> to −∞ (a copy, <see cref="LogitMasks.SuppressToken"/>);
     /// an id outside the vocabulary leaves the logits as they are.</summary>
     public static Tensor SuppressToken(Tensor logits, long token) =>
-        token < 0 || token >= logits.shape[^1] ? logits : Objectives.MdlmLoss.SuppressToken(logits, token);
+        InVocabulary(logits, token) ? LogitMasks.SuppressToken(logits, token) : logits;
+
+    /// <summary>As <see cref="SuppressToken"/>, but writes into <paramref name="logits"/> (fresh model output a sampler owns).</summary>
+    public static Tensor SuppressTokenInPlace(Tensor logits, long token) =>
+        InVocabulary(logits, token) ? LogitMasks.SuppressTokenInPlace(logits, token) : logits;
+
+    static bool InVocabulary(Tensor logits, long token) => token >= 0 && token < logits.shape[^1];
 
     /// <summary>
     /// Per row, the k_b highest scores (or k_b sampled without replacement by Gumbel-top-k on score / temp, the uniforms

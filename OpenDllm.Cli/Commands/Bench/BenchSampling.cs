@@ -72,7 +72,7 @@ public static partial class BenchCommand
             var canvas = new Canvas(cat([prompt, full(1, n, denoiser.MaskId, dtype: ScalarType.Int64)], 1).to(device));
             var settings = new SamplerSettings { Steps = n, BlockLength = 32, Threshold = 0.9 };
             using var noGrad = no_grad();
-            foreach (var name in new[] { "maskgit_plus", "fast-dllm-prefix", "fast-dllm", "block", "ar" })
+            foreach (var name in new[] { "maskgit_plus", "fast-dllm-prefix", "fast-dllm-dual", "block", "ar" })
             {
                 var sampler = SamplerFactory.Create(name, settings);
                 SamplerOutput? last = null;
@@ -96,7 +96,7 @@ public static partial class BenchCommand
     {
         using var set = TokenShardSet.Open(shardDir, verify: false);
         var held = HeldOutInfill.Tasks(set.Validation, pipeline.Tokenizer, count, seed: 1);
-        foreach (var name in new[] { "maskgit_plus", "fast-dllm" })
+        foreach (var name in new[] { "maskgit_plus", "fast-dllm-dual" })
         {
             var clock = Stopwatch.StartNew();
             var scored = HeldOutInfill.Score(pipeline, held, n => SamplerFactory.Create(name, new SamplerSettings { Steps = n, BlockLength = 32 }));

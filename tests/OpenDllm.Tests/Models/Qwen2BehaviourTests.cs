@@ -153,7 +153,20 @@ public class Qwen2LifetimeTests
             loaded = Qwen2Model.FromPretrained(Fixture.GoldenDir("tiny"));
         }
         using var scope = NewDisposeScope();
-        Assert.Equal(new long[] { 1, 4, 99 }, built.Logits(arange(4).unsqueeze(0)).shape);
-        Assert.Equal(new long[] { 1, 4, 300 }, loaded.Logits(arange(4).unsqueeze(0)).shape);
+        Assert.Equal(new long[] { 1, 4, 99 }, built.Logits(arange(4).unsqueeze(0), AttentionPolicy.Causal).shape);
+        Assert.Equal(new long[] { 1, 4, 300 }, loaded.Logits(arange(4).unsqueeze(0), AttentionPolicy.Causal).shape);
+    }
+
+    /// <summary>A forward has no default attention: null is refused, at construction and through <c>with</c>.</summary>
+    [Fact]
+    public void ModelInputRefusesAMissingAttentionPolicy()
+    {
+        using var scope = NewDisposeScope();
+        var ids = arange(4).unsqueeze(0);
+        var error = Assert.Throws<ArgumentNullException>(() => new ModelInput(ids, null!));
+        Assert.Contains("attention policy", error.Message);
+        var input = new ModelInput(ids, AttentionPolicy.Bidirectional);
+        Assert.Throws<ArgumentNullException>(() => input with { Attention = null! });
+        Assert.Same(AttentionPolicy.Bidirectional, input.Attention);
     }
 }

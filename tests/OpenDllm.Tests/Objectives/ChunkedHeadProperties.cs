@@ -119,7 +119,7 @@ public class ChunkedHeadProperties
         long? m = suppress ? v - 1 : null;
         var upstream = rand(new long[] { n }, generator: g);                                      // arbitrary ∂L/∂CE
         var logits = h.matmul(w.t());
-        if (m is long id) logits = MdlmLoss.SuppressToken(logits, id);
+        if (m is long id) logits = LogitMasks.SuppressToken(logits, id);
         var reference = nn.functional.cross_entropy(logits, y, reduction: nn.Reduction.None);
         var (rh, rw) = Grads(reference, upstream, h, w);
         var ce = ChunkedCrossEntropy.Compute(h, w, y, m, chunk);

@@ -21,7 +21,7 @@ public class SamplerOptionValidationTests
             yield return ["threshold", v, (Action)(() => new FastDllmSampler(new() { Threshold = v }))];
             yield return ["factor", v, (Action)(() => new FastDllmSampler(new() { Factor = v }))];
             yield return ["temperature", v, (Action)(() => SamplerFactory.Create("p2", new SamplerSettings { Temperature = v }))];
-            yield return ["threshold", v, (Action)(() => SamplerFactory.Create("fast-dllm", new SamplerSettings { Threshold = v }))];
+            yield return ["threshold", v, (Action)(() => SamplerFactory.Create("fast-dllm-dual", new SamplerSettings { Threshold = v }))];
         }
     }
 
@@ -40,7 +40,7 @@ public class SamplerOptionValidationTests
     [InlineData("block", "top_k")]
     [InlineData("p2", "alg_temp")]
     [InlineData("origin", "alg_temp")]
-    [InlineData("fast-dllm", "alg_temp")]
+    [InlineData("fast-dllm-dual", "alg_temp")]
     [InlineData("maskgit_plus", "factor")]
     public void TheFactoryRefusesAKnobTheSamplerWouldIgnore(string sampler, string option)
     {
@@ -54,7 +54,7 @@ public class SamplerOptionValidationTests
         var error = Assert.Throws<ArgumentException>(() => SamplerFactory.Create(sampler, settings));
         Assert.StartsWith($"{option} = ", error.Message);
         Assert.Contains($"not used by the {sampler} sampler", error.Message);
-        _ = SamplerFactory.Create(option == "factor" ? "fast-dllm" : option == "alg_temp" ? "entropy" : "maskgit_plus", settings);   // where it is used
+        _ = SamplerFactory.Create(option == "factor" ? "fast-dllm-dual" : option == "alg_temp" ? "entropy" : "maskgit_plus", settings);   // where it is used
     }
 
     [Theory]
