@@ -48,16 +48,29 @@ public sealed class LoraAdapter : nn.Module, ILinearAdapter
     /// <summary>B [out, r] (PEFT's <c>lora_B.weight</c>).</summary>
     public Parameter B => _b.weight!;
 
-    /// <summary>Δ(x) = s·(dropout(x)·Aᵀ)·Bᵀ, in <paramref name="computeDtype"/> when set (as the host projection).</summary>
-    public Tensor Delta(Tensor x, ScalarType? computeDtype, bool training)
+    /// <summary>
+    /// y + s·(dropout(x)·Aᵀ)·Bᵀ, with the sum formed in place in <paramref name="y"/> (<c>addmm_</c> on [N, out] views)
+    /// and the scale s (and dropout's 1/(1 − p)) applied to the small [N, r] product, so the adapter adds only its
+    /// [N, r] activations (plus the dropped input in training) to what the forward keeps.
+    /// </summary>
+    public Tensor AddTo(Tensor y, Tensor x, ScalarType? computeDtype, bool training)
     {
-        var input = training ? _dropout.Apply(x) : x;
-        var hidden = ComputePrecision.Linear(_a, input, computeDtype);      // [.., r]
-        return ComputePrecision.Linear(_b, hidden, computeDtype) * Scaling; // [.., out]
+        var (input, keepScale) = training ? _dropout.Apply(x) : (x, 1.0);
+        // an explicit Scalar held through the call: an implicit one can be finalized mid-call (see RmsNorm)
+        using var factor = (Scaling * keepScale).ToScalar();
+        var hidden = ComputePrecision.Linear(_a, input, computeDtype).mul(factor);               // [.., r]
+        var b = ComputePrecision.Cast(B, computeDtype);                                         // [out, r]
+        long r = hidden.shape[^1];
+        y.view(-1, y.shape[^1]).addmm_(hidden.reshape(-1, r), b.t());                           // y += h·Bᵀ, in place
+        return y;
     }
 
     /// <summary>The dense update s·B·A [out, in] in float64 (what <see cref="LoraAdapters.MergeIntoBase"/> adds to W).</summary>
-    public Tensor DenseUpdate() => matmul(B.detach().to(ScalarType.Float64), A.detach().to(ScalarType.Float64)) * Scaling;
+    public Tensor DenseUpdate()
+    {
+        using var scale = Scaling.ToScalar();
+        return matmul(B.detach().to(ScalarType.Float64), A.detach().to(ScalarType.Float64)).mul(scale);
+    }
 }
 
 /// <summary>
@@ -96,13 +109,18 @@ public sealed class LoraDropout : IDisposable
         return SplitMix(seed ^ SplitMix(step)) >> 1;   // below 2⁶³: libtorch seeds are read as uint64 but kept positive here
     }
 
-    /// <summary>x·m/(1 − p) with m ~ Bernoulli(1 − p) per element; x itself when p = 0.</summary>
-    public Tensor Apply(Tensor x)
+    /// <summary>
+    /// x·m with m ~ Bernoulli(1 − p) per element, and the factor 1/(1 − p) that inverted dropout applies to the kept
+    /// elements, for the caller to apply after its (linear) next step; (x, 1) when p = 0.
+    /// </summary>
+    public (Tensor Dropped, double Scale) Apply(Tensor x)
     {
-        if (Probability == 0) return x;
+        if (Probability == 0) return (x, 1.0);
         using var u = SeededDraws.Uniform(x.shape, _generator, x.device, ScalarType.Float32);
-        var drop = u.lt(Probability);                                   // bool: autograd keeps 1 byte per element, not a float mask
-        return x.masked_fill(drop, 0) * (1.0 / (1.0 - Probability));
+        using var p = Probability.ToScalar();
+        using var zero = 0.0.ToScalar();
+        var drop = u.lt(p);                                             // bool: autograd keeps 1 byte per element, not a float mask
+        return (x.masked_fill(drop, zero), 1.0 / (1.0 - Probability));
     }
 
     public void Dispose() => _generator.Dispose();

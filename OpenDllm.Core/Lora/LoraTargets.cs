@@ -31,6 +31,8 @@ public static class LoraTargets
     public static IReadOnlyList<LoraTarget> Enumerate(nn.Module model)
     {
         var targets = new List<LoraTarget>();
+        if (model is IAdapterHost self)                                 // named_modules() lists children only
+            foreach (var (name, layer) in self.Projections) targets.Add(new LoraTarget(name, self, name, layer));
         foreach (var (path, module) in model.named_modules())
             if (module is IAdapterHost host)
                 foreach (var (name, layer) in host.Projections)

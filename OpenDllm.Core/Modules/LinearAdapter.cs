@@ -10,9 +10,13 @@ namespace OpenDllm.Modules;
 /// </summary>
 public interface ILinearAdapter
 {
-    /// <summary>Δ(x) [.., out] for x [.., in], in <paramref name="computeDtype"/> when set; <paramref name="training"/> is the
-    /// host layer's mode (dropout and the like act only in training).</summary>
-    Tensor Delta(Tensor x, ScalarType? computeDtype, bool training);
+    /// <summary>
+    /// Adds Δ(x) to the base projection's output <paramref name="y"/> [.., out] in place and returns it (x [.., in]; in
+    /// <paramref name="computeDtype"/> when set). <paramref name="training"/> is the host layer's mode (dropout and the like
+    /// act only in training). In place, because the forward's dispose scope keeps every temporary alive until the forward
+    /// ends: a separate Δ(x) and sum would hold two more [.., out] tensors per projection.
+    /// </summary>
+    Tensor AddTo(Tensor y, Tensor x, ScalarType? computeDtype, bool training);
 }
 
 /// <summary>A module whose named linear projections (the last segment of their parameter names) can each carry one adapter.</summary>
@@ -58,7 +62,7 @@ public sealed class AdapterSlots : IAdapterHost
         var y = ComputePrecision.Linear(layer, x, dtype);
         for (int i = 0; i < _projections.Length; i++)
             if (ReferenceEquals(_projections[i].Layer, layer))
-                return _adapters[i] is { } adapter ? y + adapter.Delta(x, dtype, layer.training) : y;
+                return _adapters[i] is { } adapter ? adapter.AddTo(y, x, dtype, layer.training) : y;
         throw new ArgumentException("layer is not one of this module's projections", nameof(layer));
     }
 

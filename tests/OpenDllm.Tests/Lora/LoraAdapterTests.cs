@@ -110,6 +110,29 @@ public class LoraAdapterTests
             Assert.False(Fixture.Same(adapterBefore[name], p), $"adapter parameter {name} did not move");
     }
 
+    /// <summary>bf16 mixed precision: float32 adapters, bf16 compute, float32 gradients; merge still matches the adapter forward.</summary>
+    [Fact]
+    public void AdaptersTrainUnderMixedPrecision()
+    {
+        using var scope = NewDisposeScope();
+        var model = OpenDllm.Training.TrainingPrecisions.Apply(Tiny(), OpenDllm.Training.TrainingPrecision.Bf16Mixed);
+        using var adapters = LoraAdapters.Attach(model, new LoraOptions(Rank: 4, Alpha: 8, Dropout: 0.1, Seed: 3));
+        RandomizeB(adapters);
+        model.train();
+        var tokens = Tokens();
+        var loss = nn.functional.cross_entropy(Logits(model, tokens).reshape(-1, TinyConfig.VocabSize).to(ScalarType.Float32),
+                                               tokens.roll(1, 1).reshape(-1));
+        loss.backward();
+        Assert.All(adapters.parameters(), p =>
+        {
+            Assert.Equal(ScalarType.Float32, p.dtype);
+            Assert.NotNull(p.grad);
+            Assert.Equal(ScalarType.Float32, p.grad!.dtype);
+            Assert.True(p.grad.abs().max().item<float>() > 0);
+        });
+        Assert.All(model.parameters(), p => Assert.Null(p.grad));
+    }
+
     /// <summary>Σ over targeted projections of r·(in + out), with the tiny config's shapes written out.</summary>
     [Theory]
     [InlineData("q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", 8)]

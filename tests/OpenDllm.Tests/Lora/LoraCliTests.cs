@@ -82,9 +82,17 @@ public sealed class LoraCliTests(ITestOutputHelper output) : IDisposable
         Assert.NotEqual(a.Ids, b.Ids);      // the adapter matters, so the equality above means something
 
         Assert.Equal(0, Run("sample", Base(), "--adapter", adapter, "--prompt", "def add(a, b):", "--length", "8", "--steps", "8").Code);
-        var (inspectCode, inspectText, _) = Run("inspect", Base(), "--adapter", adapter);
-        Assert.Equal(0, inspectCode);
-        Assert.Contains("r 4, alpha 8", inspectText);
+        var ids = Path.Combine(_dir, "ids.json");
+        File.WriteAllText(ids, "[[100, 101, 102, 40, 41, 58]]");
+        string adapted = Path.Combine(_dir, "adapted.safetensors"), folded = Path.Combine(_dir, "merged.safetensors");
+        Assert.Equal(0, Run("inspect", Base(), "--adapter", adapter, "--input", ids, "--out", adapted).Code);
+        Assert.Equal(0, Run("inspect", merged, "--input", ids, "--out", folded).Code);
+        using (var fa = OpenDllm.Checkpoints.SafetensorsFile.Open(adapted))
+        using (var fm = OpenDllm.Checkpoints.SafetensorsFile.Open(folded))
+        {
+            Fixture.AssertClose(fm.Read("logits"), fa.Read("logits"), 1e-5, "inspect --adapter vs merged");
+            Assert.Equal(PeftAdapterIO.Hash(adapter), fa.Metadata["adapter_sha256"]);
+        }
     }
 
     [Fact]

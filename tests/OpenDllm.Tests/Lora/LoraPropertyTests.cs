@@ -33,7 +33,7 @@ public class LoraPropertyTests
             var mlp = new SwiGluMlp(s.Hidden, s.Inter);
             foreach (var p in mlp.parameters()) SeededDraws.FillNormal(p, 0, 0.3, generator);
             mlp.eval();
-            var adapters = LoraAdapters.Attach(mlp, new LoraOptions(s.Rank, s.Alpha, 0.2, Seed: s.Seed));
+            var adapters = LoraAdapters.Attach(mlp, new LoraOptions(s.Rank, s.Alpha, 0.2, ["gate_proj", "up_proj", "down_proj"], s.Seed));
             foreach (var (_, a) in adapters.Entries) SeededDraws.FillNormal(a.B, 0, 0.3, generator);
             var x = SeededDraws.Uniform([3, 5, s.Hidden], generator, dtype: ScalarType.Float32) - 0.5;
             var adapted = mlp.forward(x);
