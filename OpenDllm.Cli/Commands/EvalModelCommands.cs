@@ -124,7 +124,7 @@ public static class EvalModelCommands
         var shards = new Option<string>("--shards") { Description = "Token shards (validation split).", DefaultValueFactory = _ => DefaultCorpus.DefaultOutputDirectory };
         var batches = new Option<int>("--batches") { Description = "Validation batches.", DefaultValueFactory = _ => 16 };
         var options = new ModelOptions();
-        var command = new Command("nelbo", "Held-out bound in bits/token: MDLM NELBO for diffusion checkpoints, NLL for AR ones.") { checkpoint, shards, batches };
+        var command = new Command("nelbo", "Held-out bound in bits/token of the checkpoint's training method: MDLM NELBO for diffusion checkpoints, NLL for AR ones.") { checkpoint, shards, batches };
         options.AddTo(command);
         command.SetAction(p => CliErrors.Run(() =>
         {
@@ -139,9 +139,9 @@ public static class EvalModelCommands
             using var set = TokenShardSet.Open(p.GetValue(shards)!);
             var tokenizer = OpenDllm.Tokenization.Tokenizers.Load(dir, model.Config.VocabSize);
             set.EnsureTokenizer(tokenizer);
-            var objective = new TrainingObjective(recipe.Train, model.Config.MaskTokenId ?? tokenizer.Special.Mask, model.Config.IsShifted);
+            var method = TrainingMethods.Create(new TrainingMethodContext(recipe, model, tokenizer));
             var loader = new PackedLoader(set.Validation, recipe.Train.MicroBatchSize, recipe.Data.SeqLen, recipe.Data.PackingMode, recipe.Train.Seed, device);
-            var result = HeldOutEvaluation.Evaluate(model, objective, loader, p.GetValue(batches), HeldOutEvaluation.SeedFor(recipe));
+            var result = HeldOutEvaluation.Evaluate(method, loader, p.GetValue(batches), HeldOutEvaluation.SeedFor(recipe));
             Console.WriteLine($"{result.Metric}: {result.BitsPerToken:F4} bits/token over {result.Tokens:N0} held-out tokens ({recipe.Train.Objective}, {dir})");
             return 0;
         }));

@@ -49,8 +49,16 @@ public static class StrictBinder
                     $"{source}: unknown key '{prefix}{key}'; valid keys{(prefix == "" ? "" : $" of '{prefix.TrimEnd('.')}'")}: {string.Join(", ", props.Keys.Order())}");
             var t = Nullable.GetUnderlyingType(prop.PropertyType) ?? prop.PropertyType;
             if (value is JsonObject child && IsRecord(t)) CheckKeys(child, t, $"{prefix}{key}.", source);
+            if (t.IsEnum && value is JsonValue v && v.TryGetValue<string>(out var text) && !EnumNames(t).Contains(text))
+                throw new InvalidDataException($"{source}: {prefix}{key} = {text} is not valid; one of: {string.Join(", ", EnumNames(t))}");
         }
     }
+
+    /// <summary>How recipes spell an enum's values: the <see cref="JsonStringEnumMemberNameAttribute"/> name, else snake_case.</summary>
+    public static IReadOnlyList<string> EnumNames(Type enumType) =>
+        enumType.GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Select(f => f.GetCustomAttribute<JsonStringEnumMemberNameAttribute>()?.Name ?? JsonNamingPolicy.SnakeCaseLower.ConvertName(f.Name))
+            .ToList();
 
     static bool IsRecord(Type t) => t.IsClass && t != typeof(string) && !typeof(System.Collections.IEnumerable).IsAssignableFrom(t);
 

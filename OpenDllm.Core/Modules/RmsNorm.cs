@@ -14,6 +14,12 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>, IComputeDtype
 {
     readonly Parameter weight;
     readonly double _eps;
+    /// <summary>
+    /// ε as a native scalar held for the module's lifetime. An implicit <c>tensor + double</c> creates a temporary
+    /// <see cref="Scalar"/> that nothing references during the native call, so a GC on another thread can finalize it
+    /// mid-call (seen as "INTERNAL ASSERT FAILED at c10/core/Scalar.h" under load; dotnet/TorchSharp#1434, #1496).
+    /// </summary>
+    readonly Scalar _epsScalar;
 
     public RmsNorm(long dim, double eps, Device? device = null, ScalarType? dtype = null) : base(nameof(RmsNorm))
     {
@@ -22,6 +28,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>, IComputeDtype
         weight = nn.Parameter(ones(dim, dtype: dtype ?? ScalarType.Float32, device: device).DetachFromDisposeScope());
         weight.DetachFromDisposeScope();
         _eps = eps;
+        _epsScalar = eps.ToScalar();
         RegisterComponents();
     }
 
@@ -34,8 +41,14 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>, IComputeDtype
     public override Tensor forward(Tensor x)
     {
         var h = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-        h = h * (h.square().mean([-1], keepdim: true) + _eps).rsqrt();
+        h = h * (h * h).mean([-1], keepdim: true).add(_epsScalar).rsqrt();              // x·x, not square(): no temporary Scalar
         if (ComputeDtype is { } compute) return ComputePrecision.Cast(ComputePrecision.Cast(weight, ScalarType.Float32) * h, compute);
         return weight * (x.dtype == ScalarType.Float32 ? h : h.to(x.dtype));
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _epsScalar.Dispose();
+        base.Dispose(disposing);
     }
 }

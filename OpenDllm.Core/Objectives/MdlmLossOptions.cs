@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using OpenDllm.Schedules;
 
 namespace OpenDllm.Objectives;
@@ -14,7 +15,15 @@ namespace OpenDllm.Objectives;
 /// </list>
 /// The Open-dLLM variants always use 1/t, whatever <see cref="MdlmLossOptions.Schedule"/> is.
 /// </summary>
-public enum MdlmWeighting { Scheduler, Uniform, OpenDllmV1, OpenDllmLatest, OpenDllmQwen3NoInvT }
+/// Recipes spell them <c>mdlm</c>, <c>uniform</c>, <c>opendllm_v1</c>, <c>opendllm_latest</c> and <c>opendllm_qwen3</c> (<c>train.loss</c>).
+public enum MdlmWeighting
+{
+    [JsonStringEnumMemberName("mdlm")] Scheduler,
+    [JsonStringEnumMemberName("uniform")] Uniform,
+    [JsonStringEnumMemberName("opendllm_v1")] OpenDllmV1,
+    [JsonStringEnumMemberName("opendllm_latest")] OpenDllmLatest,
+    [JsonStringEnumMemberName("opendllm_qwen3")] OpenDllmQwen3NoInvT,
+}
 
 /// <summary>
 /// What the summed weighted loss is divided by (SPEC §2.4, §2.7):
@@ -25,6 +34,7 @@ public enum MdlmWeighting { Scheduler, Uniform, OpenDllmV1, OpenDllmLatest, Open
 /// <item><see cref="Sequence"/>: per sequence, its sum over max(its candidates, 1), then the mean over the batch (dllm "sequence").</item>
 /// <item><see cref="Batch"/>: B (dllm "batch").</item>
 /// </list>
+/// Recipes spell them in snake case (<c>train.normalization: masked_tokens</c>).
 /// </summary>
 public enum LossNormalization { MaskedTokens, MaskableTokens, Sequence, Batch }
 

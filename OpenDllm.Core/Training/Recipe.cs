@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using OpenDllm.Config;
 using OpenDllm.IO;
+using OpenDllm.Objectives;
+using OpenDllm.TimeSampling;
 
 namespace OpenDllm.Training;
 
@@ -66,11 +68,10 @@ public sealed record Recipe
         Check(Schedules.MaskSchedules.Names.Contains(t.Schedule), "train.schedule", t.Schedule,
               $"one of: {string.Join(", ", Schedules.MaskSchedules.Names)}");
         Check(t.Threads is null or >= 1, "train.threads", t.Threads, "≥ 1");
-        Check(t.Objective is "mdlm" or "ar", "train.objective", t.Objective, "one of: mdlm, ar");
-        Check(t.Loss is "mdlm" or "uniform" or "opendllm_v1" or "opendllm_latest" or "opendllm_qwen3", "train.loss", t.Loss,
-              "one of: mdlm, uniform, opendllm_v1, opendllm_latest, opendllm_qwen3");
-        Check(t.TimeSampling is "per_document" or "per_sequence" or "antithetic", "train.time_sampling", t.TimeSampling,
-              "one of: per_document, per_sequence, antithetic");
+        Check(TrainingMethods.Names.Contains(t.Objective), "train.objective", t.Objective, $"one of: {string.Join(", ", TrainingMethods.Names)}");
+        Check(Enum.IsDefined(t.Loss), "train.loss", t.Loss, "a defined weighting");
+        Check(Enum.IsDefined(t.Normalization), "train.normalization", t.Normalization, "a defined normalisation");
+        Check(Enum.IsDefined(t.TimeSampling), "train.time_sampling", t.TimeSampling, "a defined time sampling");
         Check(Data.SeqLen >= 2, "data.seq_len", Data.SeqLen, "≥ 2");
         Check(Data.Packing is "documents" or "chunks", "data.packing", Data.Packing, "one of: documents, chunks");
         Check(Data.ValFraction is > 0 and < 1, "data.val_fraction", Data.ValFraction, "in (0, 1)");
@@ -131,14 +132,22 @@ public sealed record DataSection
     public OpenDllm.Data.PackingMode PackingMode => Packing == "documents" ? OpenDllm.Data.PackingMode.Documents : OpenDllm.Data.PackingMode.Chunks;
 }
 
-/// <summary>The optimisation: batch, AdamW, warmup + cosine schedule, clipping, evaluation and checkpoints.</summary>
+/// <summary>
+/// The method and the optimisation: which training method (<see cref="TrainingMethods"/>), the diffusion options the MDLM
+/// family shares, batch, AdamW, warmup + cosine schedule, clipping, evaluation and checkpoints.
+/// </summary>
 public sealed record TrainSection
 {
+    /// <summary>The training method by name: mdlm, ar, or any registered with <see cref="TrainingMethods.Register"/>.</summary>
     public string Objective { get; init; } = "mdlm";
-    public string Loss { get; init; } = "opendllm_v1";
-    public string Normalization { get; init; } = "masked_tokens";
+    /// <summary>Diffusion methods: the per-token weighting of the masked CE (SPEC §2.4).</summary>
+    public MdlmWeighting Loss { get; init; } = MdlmWeighting.OpenDllmV1;
+    /// <summary>Diffusion methods: what the summed loss is divided by (SPEC §2.4, §2.7).</summary>
+    public LossNormalization Normalization { get; init; } = LossNormalization.MaskedTokens;
+    /// <summary>Diffusion methods: the mask schedule α(t) (<see cref="Schedules.MaskSchedules.Names"/>, SPEC §1.1).</summary>
     public string Schedule { get; init; } = "linear";
-    public string TimeSampling { get; init; } = "per_document";
+    /// <summary>Diffusion methods: how training times are drawn (SPEC §1.5, §2.2).</summary>
+    public TimeSamplingMode TimeSampling { get; init; } = TimeSamplingMode.PerDocument;
     public int MicroBatchSize { get; init; } = 8;
     public int GlobalBatchSize { get; init; } = 8;
     public double Lr { get; init; } = 3e-4;

@@ -24,13 +24,14 @@ public sealed record TrainSummary(long Steps, EvalResult? First, EvalResult? Las
 public sealed class TrainingDivergedException(string message) : InvalidOperationException(message);
 
 /// <summary>
-/// Trains a Qwen2-family model with the MDLM (Open-dLLM variants) or AR objective: AdamW, warmup + cosine LR, gradient
-/// accumulation to the global batch, clipping, one dispose scope per micro-batch, periodic validation (NELBO in bits per
-/// token), atomic checkpoints with everything an exact resume needs, and a time budget.
+/// Trains a Qwen2-family model with any <see cref="ITrainingMethod"/> the recipe names (MDLM, AR, … see
+/// <see cref="TrainingMethods"/>): AdamW over the parameters that require grad, warmup + cosine LR, gradient accumulation to
+/// the global batch, clipping, one dispose scope per micro-batch, periodic validation (the method's bound in bits per
+/// token), atomic checkpoints with everything an exact resume needs, and a time budget. Nothing in it depends on the method.
 /// </summary>
 public sealed partial class Trainer : IDisposable
 {
-    readonly TrainingObjective _objective;
+    readonly ITrainingMethod _method;
     readonly AdamW _optimizer;
     readonly PackedLoader _train;
     readonly PackedLoader _validation;
@@ -44,8 +45,8 @@ public sealed partial class Trainer : IDisposable
     {
         Recipe = recipe; Model = model; Tokenizer = tokenizer; _shards = shards; Device = device;
         var t = recipe.Train;
-        _objective = new TrainingObjective(t, model.Config.MaskTokenId ?? tokenizer.Special.Mask, model.Config.IsShifted);
-        _optimizer = optim.AdamW(model.parameters(), t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);
+        _method = TrainingMethods.Create(new TrainingMethodContext(recipe, model, tokenizer));
+        _optimizer = optim.AdamW(model.parameters().Where(p => p.requires_grad), t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);
         var mode = recipe.Data.PackingMode;
         _train = new PackedLoader(shards.Train, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
         _validation = new PackedLoader(shards.Validation, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
@@ -56,6 +57,8 @@ public sealed partial class Trainer : IDisposable
 
     public Recipe Recipe { get; }
     public Qwen2Model Model { get; }
+    /// <summary>The training method the recipe names.</summary>
+    public ITrainingMethod Method => _method;
     public ITokenizer Tokenizer { get; }
     public Device Device { get; }
     /// <summary>Optimizer steps taken.</summary>
@@ -68,6 +71,12 @@ public sealed partial class Trainer : IDisposable
     public LearningRateSchedule LearningRates => LearningRateSchedule.FromRatio(Recipe.Train.Lr, Recipe.Train.LrMin, Recipe.Train.WarmupRatio, TotalSteps);
     public TimeSpan Elapsed => TimeSpan.FromSeconds(_elapsedBefore) + _clock.Elapsed;
 
+    /// <summary>
+    /// The method's metrics of the last step, averaged over its micro-batches (device scalars, read when logged), or null
+    /// when the method logs none.
+    /// </summary>
+    Dictionary<string, Tensor>? _stepMetrics;
+
     /// <summary>One optimizer step over <c>global_batch_size / micro_batch_size</c> micro-batches; returns the mean loss.</summary>
     public (double Loss, double GradNorm) TrainStep()
     {
@@ -78,14 +87,16 @@ public sealed partial class Trainer : IDisposable
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
         Model.train();
         _optimizer.zero_grad();
+        DisposeStepMetrics();
         using var total = zeros(1, dtype: ScalarType.Float32, device: Device);    // the step's mean loss, summed on the device
         for (int m = 0; m < micro; m++)
         {
             using var scope = NewDisposeScope();
             using var batch = _train.Next();
-            var loss = _objective.Loss(Model, batch, _rng);
-            (loss / micro).backward();
-            total.add_(loss.detach(), alpha: 1.0 / micro);
+            var result = _method.Loss(batch, _rng);
+            (result.Loss / micro).backward();
+            total.add_(result.Loss.detach(), alpha: 1.0 / micro);
+            AccumulateMetrics(result.Metrics, micro);
             TokensSeen += batch.Tokens.numel() - batch.PaddingTokens;
         }
         double value = total.item<float>();                                     // the step's one read of the loss
@@ -98,12 +109,36 @@ public sealed partial class Trainer : IDisposable
         return (value, norm);
     }
 
-    /// <summary>The validation bound in bits per token (see <see cref="HeldOutEvaluation"/>): NELBO for MDLM, NLL for AR.</summary>
+    /// <summary>The method's validation bound in bits per token (see <see cref="HeldOutEvaluation"/>): NELBO for MDLM, NLL for AR.</summary>
     public EvalResult Evaluate() =>
-        HeldOutEvaluation.Evaluate(Model, _objective, _validation, Recipe.Train.EvalBatches, HeldOutEvaluation.SeedFor(Recipe), Step);
+        HeldOutEvaluation.Evaluate(_method, _validation, Recipe.Train.EvalBatches, HeldOutEvaluation.SeedFor(Recipe), Step);
+
+    void AccumulateMetrics(IReadOnlyDictionary<string, Tensor>? metrics, int micro)
+    {
+        if (metrics is null) return;
+        _stepMetrics ??= new(StringComparer.Ordinal);
+        foreach (var (name, value) in metrics)
+        {
+            var share = value.detach().to(ScalarType.Float64) / micro;
+            if (_stepMetrics.TryGetValue(name, out var sum)) sum.add_(share);
+            else _stepMetrics[name] = share.DetachFromDisposeScope();   // kept past the micro-batch's scope
+        }
+    }
+
+    /// <summary>The last step's method metrics as numbers (one read each; only when a step is logged).</summary>
+    IEnumerable<KeyValuePair<string, double>> ReadStepMetrics() =>
+        _stepMetrics?.Select(m => KeyValuePair.Create(m.Key, m.Value.item<double>())).ToList() ?? [];
+
+    void DisposeStepMetrics()
+    {
+        if (_stepMetrics is null) return;
+        foreach (var value in _stepMetrics.Values) value.Dispose();
+        _stepMetrics = null;
+    }
 
     public void Dispose()
     {
+        DisposeStepMetrics();
         _optimizer.Dispose();
         _shards.Dispose();
         _metrics.Dispose();

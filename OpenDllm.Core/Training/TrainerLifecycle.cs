@@ -187,8 +187,7 @@ public sealed partial class Trainer
             // 2. a probe forward pass under the training attention: tokens 0..L-1 (L ≤ 16)   [1, L] → [1, L, V]
             long length = Math.Min(16, Math.Min(Model.Config.MaxPositionEmbeddings, Recipe.Data.SeqLen));
             var probe = (arange(length, dtype: ScalarType.Int64, device: Device) % Model.Config.VocabSize).unsqueeze(0);
-            var policy = _objective.IsDiffusion ? OpenDllm.Attention.AttentionPolicy.Bidirectional : OpenDllm.Attention.AttentionPolicy.Causal;
-            var logProbs = Model.Logits(probe, policy).to(ScalarType.Float32).log_softmax(-1);
+            var logProbs = Model.Logits(probe, _method.Attention).to(ScalarType.Float32).log_softmax(-1);
             if (!logProbs.isfinite().all().item<bool>()) problem = "the weights are finite but a forward pass gives non-finite log-probabilities";
         }
         if (problem is not null)
@@ -239,11 +238,13 @@ public sealed partial class Trainer
             double tps = windowTokens / Math.Max(1e-9, window.Elapsed.TotalSeconds);
             if (Step % t.LogEvery == 0 || Step == TotalSteps)
             {
-                _metrics.Write(new JsonObject
+                var record = new JsonObject
                 {
                     ["step"] = Step, ["loss"] = loss, ["lr"] = LearningRates.At(Step - 1), ["grad_norm"] = norm,
                     ["tokens"] = TokensSeen, ["tokens_per_s"] = tps, ["elapsed_s"] = Elapsed.TotalSeconds,
-                });
+                };
+                foreach (var (name, value) in ReadStepMetrics()) record[name] = value;
+                _metrics.Write(record);
                 window.Restart(); windowTokens = 0;
             }
             var remaining = TimeSpan.FromSeconds(Elapsed.TotalSeconds / Step * (TotalSteps - Step));

@@ -1,9 +1,12 @@
 using OpenDllm.Config;
 using OpenDllm.Data;
 using OpenDllm.Masking;
+using OpenDllm.Methods.Mdlm;
 using OpenDllm.Models;
 using OpenDllm.Objectives;
 using OpenDllm.Schedules;
+using OpenDllm.TimeSampling;
+using OpenDllm.Tokenization;
 using OpenDllm.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,6 +16,10 @@ namespace OpenDllm.Tests.Training;
 /// <summary>The validation NELBO (SPEC §1.2): t ~ U(ε, 1) whatever the training sampler, and its arithmetic.</summary>
 public sealed class ValidationNelboTests
 {
+    /// <summary>The MDLM method of a per_document recipe on <paramref name="model"/>.</summary>
+    static MdlmMethod Method(Qwen2Model model) => new(new TrainingMethodContext(
+        new Recipe { Train = new TrainSection { TimeSampling = TimeSamplingMode.PerDocument } }, model, ByteTokenizer.Instance));
+
     /// <summary>A batch of <paramref name="rows"/> × <paramref name="length"/> tokens, documents of <paramref name="documentLength"/> tokens.</summary>
     internal static PackedBatch Batch(int rows, int length, int documentLength, int vocab, ulong seed)
     {
@@ -33,7 +40,8 @@ public sealed class ValidationNelboTests
     [Fact]
     public void ValidationTimesOfAPerDocumentRecipeAreUniformOnEpsilonToOne()
     {
-        var objective = new TrainingObjective(new TrainSection { TimeSampling = "per_document" }, maskId: 255, shifted: false);
+        using var model = new Qwen2Model(ModelConfig.Tiny with { VocabSize = 256, MaskTokenId = 255 });
+        var objective = Method(model);
         using var batch = Batch(rows: 64, length: 32, documentLength: 8, vocab: 256, seed: 1);
         var generator = new Generator(11);
         var draws = new List<double>();
@@ -44,7 +52,7 @@ public sealed class ValidationNelboTests
             var perDocument = t[TensorIndex.Colon, TensorIndex.Slice(null, null, 8)];                // first token of each document
             draws.AddRange(perDocument.to(ScalarType.Float64).flatten().data<double>().ToArray());
         }
-        double eps = TrainingObjective.ValidationEpsilon;
+        double eps = MdlmMethod.ValidationEpsilon;
         Assert.Equal(6400, draws.Count);
         Assert.All(draws, x => Assert.InRange(x, eps - 1e-9, 1.0));
         Assert.Contains(draws, x => x > 1 - 1.0 / 500);                                             // impossible under the clamp
@@ -69,7 +77,7 @@ public sealed class ValidationNelboTests
         var t = tensor(new float[,] { { 0.5f, 0.5f, 0.25f, 0.25f }, { 0.1f, 0.1f, 0.1f, 0.1f } });
         var active = tensor(new bool[,] { { true, false, true, false }, { false, true, false, false } });
         var candidates = tensor(new bool[,] { { true, true, true, true }, { true, true, true, false } });
-        var terms = TrainingObjective.NelboTerms(ce, t, active, candidates, LinearSchedule.Instance);
+        var terms = MdlmMethod.NelboTerms(ce, t, active, candidates, LinearSchedule.Instance);
         // row 0: 1/0.5 + 3/0.25 = 14; row 1: 1/0.1 = 10; tokens 4 + 3
         Assert.Equal(24.0, terms.Nats.item<double>(), 5);
         Assert.Equal(7L, terms.Tokens.item<long>());
@@ -90,14 +98,14 @@ public sealed class ValidationNelboTests
         var config = ModelConfig.Tiny with { VocabSize = vocab, MaskTokenId = vocab - 1, ShiftedLogits = shifted };
         using var model = new Qwen2Model(config);
         using (no_grad()) foreach (var p in model.parameters()) p.zero_();
-        var objective = new TrainingObjective(new TrainSection { TimeSampling = "per_document" }, vocab - 1, shifted);
+        var objective = Method(model);
         using var batch = Batch(rows: 3, length: 12, documentLength: 4, vocab: vocab, seed: 2);
-        var terms = objective.Bound(model, batch, new Generator(5));
+        var terms = objective.Bound(batch, new Generator(5));
 
         var replay = new Generator(5);
         var t = objective.ValidationTimes(batch, replay);
         var noisy = ForwardMasking.Apply(batch.Tokens, t, LinearSchedule.Instance, vocab - 1, batch.KeyPadding, replay);
-        var documentEnd = TrainingObjective.DocumentEnds(batch.DocumentIds, batch.KeyPadding);
+        var documentEnd = DocumentEnds.Of(batch.DocumentIds, batch.KeyPadding);
         var active = LossTargets.Active(noisy.Masked, shifted, batch.KeyPadding, documentEnd);
         var inverseT = LossTargets.Targets(t, shifted).to(ScalarType.Float64).reciprocal();
         double expected = Math.Log(vocab - 1) * inverseT.masked_select(active).sum().item<double>();

@@ -1,0 +1,127 @@
+using OpenDllm.Attention;
+using OpenDllm.Data;
+using OpenDllm.Masking;
+using OpenDllm.Models;
+using OpenDllm.Objectives;
+using OpenDllm.Schedules;
+using OpenDllm.TimeSampling;
+using OpenDllm.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Methods.Mdlm;
+
+/// <summary>
+/// Masked diffusion (MDLM, Open-dLLM's variants): t per document or per sequence from the recipe's sampler (SPEC §1.5,
+/// §2.2) → forward masking x_t → bidirectional forward → the configured MDLM loss (SPEC §2.4), the LM head applied in
+/// chunks at the active predictions only. The validation bound is the NELBO
+/// E_{t~U(ε,1)}[Σ_{masked} w(t)·CE] / tokens (SPEC §1.2) whatever sampler training uses, so it is comparable with
+/// published MDLM numbers.
+/// </summary>
+public sealed class MdlmMethod : ITrainingMethod
+{
+    /// <summary>The name recipes use.</summary>
+    public const string MethodName = "mdlm";
+
+    /// <summary>ε of the validation NELBO's t ~ U(ε, 1) (MDLM's default, SPEC §1.2).</summary>
+    public const double ValidationEpsilon = UniformTimestepSampler.DefaultEpsilon;
+
+    readonly TimeSamplingMode _granularity;
+    readonly IMaskSchedule _schedule;
+    readonly ITimestepSampler _times;
+    readonly ITimestepSampler _validationTimes = new UniformTimestepSampler(ValidationEpsilon);
+    readonly MdlmLossOptions _loss;
+
+    public MdlmMethod(TrainingMethodContext context)
+    {
+        var train = context.Recipe.Train;
+        Model = context.Model;
+        MaskId = context.MaskId;
+        Shifted = context.Shifted;
+        _granularity = train.TimeSampling;
+        _schedule = MaskSchedules.Create(train.Schedule);
+        _times = train.TimeSampling.Sampler();
+        _loss = new MdlmLossOptions
+        {
+            Weighting = train.Loss, Normalization = train.Normalization, Schedule = _schedule, ShiftLogits = Shifted, MaskTokenId = MaskId,
+        };
+        _loss.Validate();
+    }
+
+    public string Name => MethodName;
+    public Qwen2Model Model { get; }
+    public AttentionPolicy Attention => AttentionPolicy.Bidirectional;
+    public string BoundMetric => "val_nelbo_bits";
+    public long MaskId { get; }
+    public bool Shifted { get; }
+
+    /// <summary>The training loss of one micro-batch (scalar, with grad); random draws (t, masks) from <paramref name="generator"/>.</summary>
+    public MethodLoss Loss(PackedBatch batch, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var real = batch.KeyPadding;                                                  // [B, L] true = token
+        // 1. t from the training sampler                                             [B, L]
+        var t = TrainingTimes(batch, generator);
+        // 2.–3. x_t and the bidirectional forward up to the head                     [B, L], [B, L, D]
+        var (noisy, hidden) = NoisyForward(batch, t, generator);
+        // 4. the configured loss, the head applied in chunks at the active predictions
+        var loss = MdlmLoss.Compute(hidden, batch.Tokens, noisy.Masked, t, _loss, real, DocumentEnds.Of(batch.DocumentIds, real)).Loss;
+        return new MethodLoss(loss.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The validation bound of one batch (SPEC §1.2): t ~ U(ε, 1) (<see cref="ValidationTimes"/>), x_t, and
+    /// Σ_{masked targets} w(t)·CE (SUBS) over the target-eligible tokens. Nothing is read back.
+    /// </summary>
+    public BoundTerms Bound(PackedBatch batch, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var real = batch.KeyPadding;
+        var t = ValidationTimes(batch, generator);
+        var (noisy, hidden) = NoisyForward(batch, t, generator);
+        var documentEnd = DocumentEnds.Of(batch.DocumentIds, real);
+        var active = LossTargets.Active(noisy.Masked, Shifted, real, documentEnd);                          // [B, L′]
+        var candidates = LossTargets.Candidates(t.shape[0], t.shape[1], Shifted, t.device, real, documentEnd);
+        var ce = MdlmLoss.SelectedCrossEntropy(hidden, batch.Tokens, active, Shifted, MaskId);            // [B, L′]
+        return NelboTerms(ce, LossTargets.Targets(t, Shifted), active, candidates, _schedule).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// One batch's NELBO terms (SPEC §1.2): Σ_{i ∈ M} w(t_i)·CE_i in float64 nats, and the number of candidate targets.
+    /// <paramref name="tokenCe"/>, <paramref name="t"/>, <paramref name="active"/> (M) and <paramref name="candidates"/> are
+    /// [B, L′] on the prediction grid (<see cref="LossTargets"/>); w is the schedule's −α′(t)/(1 − α(t)).
+    /// </summary>
+    public static BoundTerms NelboTerms(Tensor tokenCe, Tensor t, Tensor active, Tensor candidates, IMaskSchedule schedule)
+    {
+        using var scope = NewDisposeScope();
+        var w = where(active, schedule.LossWeight(t.to(ScalarType.Float64)), 0.0);                      // w(t_i) on M, 0 off M
+        var nats = (tokenCe.to(ScalarType.Float64) * w).sum();
+        return new BoundTerms(nats, candidates.sum()).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Training times [B, L]: the recipe's sampler, one draw per document (per_document) or per sequence.</summary>
+    public Tensor TrainingTimes(PackedBatch batch, Generator generator) => Times(batch, _times, generator);
+
+    /// <summary>
+    /// Validation times [B, L]: t ~ U(ε, 1), ε = <see cref="ValidationEpsilon"/>, with the training's granularity (per document
+    /// or per sequence) but never its sampler, so <c>val_nelbo_bits</c> is the NELBO MDLM papers report.
+    /// </summary>
+    public Tensor ValidationTimes(PackedBatch batch, Generator generator) => Times(batch, _validationTimes, generator);
+
+    Tensor Times(PackedBatch batch, ITimestepSampler sampler, Generator generator)
+    {
+        var t = _granularity == TimeSamplingMode.PerDocument
+            ? TimeAssignment.PerDocument(batch.DocumentIds.clamp_min(0), sampler, generator)   // padding (id −1) is never masked
+            : TimeAssignment.PerSequence(sampler, batch.Tokens.shape[0], batch.Tokens.shape[1], generator);
+        return t.to(batch.Tokens.device);
+    }
+
+    /// <summary>x_t (mask with probability 1 − α(t) where there are tokens) and the bidirectional forward up to the head.</summary>
+    (MaskedBatch Noisy, HeadInput Hidden) NoisyForward(PackedBatch batch, Tensor t, Generator generator)
+    {
+        var noisy = ForwardMasking.Apply(batch.Tokens, t, _schedule, MaskId, batch.KeyPadding, generator);
+        // documents kept apart; no mask at all when the loader saw no padding and no boundary
+        var input = batch.ToModelInput(AttentionPolicy.Bidirectional) with { Tokens = noisy.Tokens };
+        return (noisy, Model.ForwardToHead(input));
+    }
+}

@@ -1,0 +1,70 @@
+using OpenDllm.Attention;
+using OpenDllm.Data;
+using OpenDllm.Models;
+using OpenDllm.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Training;
+
+/// <summary>
+/// A training method (MDLM, AR, BD3LM, SFT, …): what it trains and how. A method owns four things: its model(s), the
+/// batch → loss computation, its validation bound and the metrics it logs. The <see cref="Trainer"/> owns the rest:
+/// optimizer, learning-rate schedule, accumulation, checkpoints, exact resume, time budget, device and precision. A new
+/// method is a folder under <c>Methods/</c> and one <see cref="TrainingMethods.Register"/> call; the trainer does not change.
+/// </summary>
+/// <remarks>
+/// Every random draw (times, masks) comes from the generator passed in, so a run replays exactly from a checkpoint's
+/// generator state. Implementations must not read tensors back to the host in <see cref="Loss"/> or <see cref="Bound"/>:
+/// the trainer reads the loss once per optimizer step and the bound once per evaluation.
+/// </remarks>
+public interface ITrainingMethod
+{
+    /// <summary>The name recipes use (<c>train.objective</c>) and checkpoints record.</summary>
+    string Name { get; }
+
+    /// <summary>The model this method trains and the trainer saves.</summary>
+    Qwen2Model Model { get; }
+
+    /// <summary>How the trained model attends at inference: the health probe before saving a checkpoint uses it.</summary>
+    AttentionPolicy Attention { get; }
+
+    /// <summary>The name of the validation bound in <c>metrics.jsonl</c> and the CLI (e.g. <c>val_nelbo_bits</c>), in bits per token.</summary>
+    string BoundMetric { get; }
+
+    /// <summary>The training loss of one micro-batch (a scalar with grad) and any per-step metrics the method logs.</summary>
+    MethodLoss Loss(PackedBatch batch, Generator generator);
+
+    /// <summary>The validation bound of one batch as sums (nats, tokens) left on the device.</summary>
+    BoundTerms Bound(PackedBatch batch, Generator generator);
+}
+
+/// <summary>One micro-batch's loss and the scalars a method logs beside it (averaged over the step's micro-batches).</summary>
+/// <param name="Loss">[] the loss to differentiate.</param>
+/// <param name="Metrics">name → [] scalar tensors, detached; written to <c>metrics.jsonl</c> at each logged step.</param>
+public sealed record MethodLoss(Tensor Loss, IReadOnlyDictionary<string, Tensor>? Metrics = null);
+
+/// <summary>The validation bound of one batch, summed, left on the device until the evaluation ends.</summary>
+/// <param name="Nats">[] float64: Σ over target tokens of the per-token bound (e.g. w(t)·CE at masked targets for MDLM,
+/// SPEC §1.2, or the next-token CE for AR), in nats.</param>
+/// <param name="Tokens">[] long: number of tokens the bound covers.</param>
+public sealed record BoundTerms(Tensor Nats, Tensor Tokens)
+{
+    /// <summary>Moves both tensors to the enclosing dispose scope (a method returns its terms out of its own scope).</summary>
+    public BoundTerms MoveToOuterDisposeScope()
+    {
+        Nats.MoveToOuterDisposeScope();
+        Tokens.MoveToOuterDisposeScope();
+        return this;
+    }
+}
+
+/// <summary>What a method is built from: the recipe, the model the trainer built (weights, precision, device), the tokenizer.</summary>
+public sealed record TrainingMethodContext(Recipe Recipe, Qwen2Model Model, ITokenizer Tokenizer)
+{
+    /// <summary>The [MASK] id: the model config's <c>mask_token_id</c>, else the tokenizer's.</summary>
+    public long MaskId => Model.Config.MaskTokenId ?? Tokenizer.Special.Mask;
+
+    /// <summary>Dream-style shifted logits (SPEC §2.3), from the model config.</summary>
+    public bool Shifted => Model.Config.IsShifted;
+}
