@@ -16,7 +16,7 @@ public static class PrepareCommand
     public static Command Create()
     {
         var source = new Option<string>("--source") { Description = "Corpus kind.", DefaultValueFactory = _ => "python-stdlib" };
-        source.AcceptOnlyFromAmong("folder", "jsonl", "parquet", "python-stdlib", SftCorpus.Kind);
+        source.AcceptOnlyFromAmong([.. Corpora.Kinds]);
         var path = new Option<string?>("--path") { Description = "Folder, .jsonl/.parquet file, or folder of them (python-stdlib: the stdlib folder; default: asked from python3)." };
         var field = new Option<string>("--field") { Description = "JSONL text field.", DefaultValueFactory = _ => "text" };
         var column = new Option<string?>("--column") { Description = "Parquet text column (default: \"content\", else \"text\")." };
