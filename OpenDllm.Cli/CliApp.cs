@@ -20,6 +20,7 @@ public static class CliApp
         SampleCommand.CreateSample(),
         SampleCommand.CreateInfill(),
         PrepareCommand.Create(),
+        DataCommand.Create(),
         Commands.Bench.BenchCommand.Create(),
         TrainCommand.Create(),
         QuickstartCommand.Create(),

@@ -38,6 +38,10 @@ public static class EvalModelCommands
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint directory (default: the newest in runs/quickstart)." };
         var subset = new Option<string>("--subset") { Description = "single-line, multi-line, random-span or random-span-light.", DefaultValueFactory = _ => "single-line" };
         var limit = new Option<int?>("--limit") { Description = "Only the first N problems." };
+        var tasks = new Option<string?>("--tasks")
+        {
+            Description = "Only the problems listed in this JSONL file (rows with task_id, and benchmark when it mixes several), e.g. the heldout.jsonl of `opendllm data sft-from-benchmarks`.",
+        };
         var samples = new Option<int>("--samples") { Description = "Samples per problem (n).", DefaultValueFactory = _ => 1 };
         var ks = new Option<string>("--k") { Description = "pass@k to report.", DefaultValueFactory = _ => "1" };
         var sampler = new Option<string>("--sampler") { Description = $"One of: {string.Join(", ", SamplerFactory.Names)}.", DefaultValueFactory = _ => "maskgit_plus" };
@@ -62,7 +66,7 @@ public static class EvalModelCommands
         var force = new Option<bool>("--force") { Description = "Allow --out to be the checkpoint folder or to overwrite its files or the benchmarks'." };
         var model = new ModelOptions();
         var adapter = new AdapterOption();
-        var command = new Command(name, description) { checkpoint, limit, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, maxLength, data, output, force };
+        var command = new Command(name, description) { checkpoint, limit, tasks, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, maxLength, data, output, force };
         model.AddTo(command);
         adapter.AddTo(command);
         if (infill) { command.Add(subset); command.Add(lengths); } else command.Add(newTokens);
@@ -80,6 +84,7 @@ public static class EvalModelCommands
             var options = new GenerationEvalOptions
             {
                 Task = t, Limit = p.GetValue(limit), SamplesPerTask = p.GetValue(samples),
+                TaskIds = p.GetValue(tasks) is { } taskFile ? TaskSelection.Load(taskFile, t) : null,
                 K = EvalCommand.ParseK(p.GetValue(ks)!),
                 Sampler = p.GetValue(sampler)!, MaxNewTokens = maxNew, MaxLength = p.GetValue(maxLength), FixedLengths = fixedLengths, DataDirectory = p.GetValue(data),
                 Settings = new SamplerSettings

@@ -16,7 +16,7 @@ public static class PrepareCommand
     public static Command Create()
     {
         var source = new Option<string>("--source") { Description = "Corpus kind.", DefaultValueFactory = _ => "python-stdlib" };
-        source.AcceptOnlyFromAmong("folder", "jsonl", "parquet", "python-stdlib");
+        source.AcceptOnlyFromAmong([.. Corpora.Kinds]);
         var path = new Option<string?>("--path") { Description = "Folder, .jsonl/.parquet file, or folder of them (python-stdlib: the stdlib folder; default: asked from python3)." };
         var field = new Option<string>("--field") { Description = "JSONL text field.", DefaultValueFactory = _ => "text" };
         var column = new Option<string?>("--column") { Description = "Parquet text column (default: \"content\", else \"text\")." };
@@ -30,9 +30,14 @@ public static class PrepareCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the train/validation split." };
         var shardTokens = new Option<long>("--shard-tokens") { Description = "Tokens per shard (about).", DefaultValueFactory = _ => 1L << 26 };
         var maxDocuments = new Option<long?>("--max-documents") { Description = "Stop after this many documents." };
-        var command = new Command("prepare", "Tokenize a corpus (folder, JSONL, Parquet, or the Python stdlib) into memory-mapped token shards.")
+        var maxExampleTokens = new Option<int?>("--max-example-tokens")
+        {
+            Description = "Drop (and count) documents longer than this many tokens, EOS included; for --source sft give the training data.seq_len.",
+        };
+        var command = new Command("prepare", "Tokenize a corpus (folder, JSONL, Parquet, prompt/response JSONL, or the Python stdlib) into memory-mapped token shards.")
         {
             source, path, field, column, glob, exclude, minBytes, maxBytes, tokenizer, output, valFraction, seed, shardTokens, maxDocuments,
+            maxExampleTokens,
         };
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -51,6 +56,7 @@ public static class PrepareCommand
             {
                 ValidationFraction = parse.GetValue(valFraction), Seed = parse.GetValue(seed),
                 ShardTokens = parse.GetValue(shardTokens), MaxDocuments = parse.GetValue(maxDocuments),
+                MaxExampleTokens = parse.GetValue(maxExampleTokens),
             };
             return Run(corpus, LoadTokenizer(parse.GetValue(tokenizer)!), outDir, options);
         }));
@@ -102,6 +108,8 @@ public static class PrepareCommand
         var validation = manifest.Splits[DocumentSplit.Validation];
         var seconds = last?.Elapsed.TotalSeconds ?? 0;
         Console.WriteLine($"corpus: {corpus.Stats}");
+        if (corpus.Stats.SkippedTooLong > 0)
+            Console.WriteLine($"dropped {corpus.Stats.SkippedTooLong:N0} examples longer than {options.MaxExampleTokens} tokens (recorded in the manifest as skipped_too_long)");
         if (manifest.Identity is { } identity) Console.WriteLine($"source: {identity.Kind} {identity.Path}, {identity.Files} (recorded in the manifest)");
         Console.WriteLine($"train: {train.Documents:N0} documents, {train.Tokens:N0} tokens, {train.Shards.Count} shard(s); " +
                           $"validation: {validation.Documents:N0} documents, {validation.Tokens:N0} tokens; dtype {manifest.Dtype.ToString().ToLowerInvariant()}");

@@ -44,6 +44,15 @@ public static class TrainCommand
     /// </summary>
     public static (TrainSummary Summary, string DataDirectory) Run(Recipe recipe)
     {
+        // model.init_from_recipe: the base run's newest checkpoint, training that run first when it has none (before this
+        // run registers its signal handlers: the base run has its own)
+        recipe = BaseRun.Resolve(recipe, baseRecipe =>
+        {
+            var (baseSummary, _) = Run(baseRecipe);
+            if (baseSummary.Interrupted)
+                throw new BaseRunInterruptedException($"the base run ({baseRecipe.Train.OutputDir}) was interrupted and saved; run the same command again to resume it");
+            return baseSummary.Checkpoint!;
+        }, note => Console.WriteLine(note));
         using var stop = new CancellationTokenSource();
         using var abort = new CancellationTokenSource();
         int signals = 0;
@@ -90,6 +99,11 @@ public static class TrainCommand
     public static int Interruptible(Func<int> train)
     {
         try { return train(); }
+        catch (BaseRunInterruptedException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return ExitCodes.Interrupted;
+        }
         catch (OperationCanceledException)
         {
             Console.Error.WriteLine("interrupted while preparing the data; nothing was trained");
@@ -126,6 +140,9 @@ public static class TrainCommand
             });
         return summary!;
     }
+
+    /// <summary>A signal stopped the base run of <c>model.init_from_recipe</c>; it saved a checkpoint, this run did not start.</summary>
+    sealed class BaseRunInterruptedException(string message) : OperationCanceledException(message);
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
     public sealed class Reporter<T>(Action<T> report) : IProgress<T>

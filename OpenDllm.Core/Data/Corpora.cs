@@ -4,12 +4,14 @@ namespace OpenDllm.Data;
 public static class Corpora
 {
     /// <summary>The source kinds <see cref="Create"/> knows.</summary>
-    public static readonly IReadOnlyList<string> Kinds = ["python-stdlib", "folder", "jsonl", "parquet"];
+    public static readonly IReadOnlyList<string> Kinds = ["python-stdlib", "folder", "jsonl", "parquet", SftCorpus.Kind, Evaluation.BenchmarkSftCorpus.Kind];
 
     /// <summary>
     /// A <paramref name="kind"/> corpus at <paramref name="path"/>: a folder's files, a JSONL file or folder (text in
     /// <paramref name="field"/>, default <c>text</c>), a Parquet file or folder (text in column <paramref name="field"/>,
-    /// default <c>content</c> or <c>text</c>), or the Python standard library (<paramref name="path"/> overrides its folder).
+    /// default <c>content</c> or <c>text</c>), prompt/response examples for fine-tuning (<c>sft</c>: JSONL, <see cref="SftCorpus"/>),
+    /// the HumanEval + MBPP prompt/response set (<c>benchmark-sft</c>; <paramref name="path"/> is the benchmarks folder, by
+    /// default the usual one), or the Python standard library (<paramref name="path"/> overrides its folder).
     /// </summary>
     /// <param name="pathName">How errors name the path (<c>data.path</c>, <c>--path</c>).</param>
     /// <param name="fieldName">How errors name the field (<c>data.field</c>, <c>--field</c>).</param>
@@ -18,21 +20,23 @@ public static class Corpora
                                  string pathName = "path", string fieldName = "field")
     {
         if (!Kinds.Contains(kind)) throw new ArgumentException($"unknown source '{kind}'; use one of: {string.Join(", ", Kinds)}");
-        if (field is not null && kind is "folder" or "python-stdlib")
+        if (field is not null && kind is "folder" or "python-stdlib" or SftCorpus.Kind or Evaluation.BenchmarkSftCorpus.Kind)
             throw new ArgumentException($"{fieldName} = {field} applies to jsonl and parquet sources only, not {kind}");
-        if (path is null && kind != "python-stdlib") throw new ArgumentException($"{pathName} is required for source {kind}");
+        if (path is null && kind is not ("python-stdlib" or Evaluation.BenchmarkSftCorpus.Kind)) throw new ArgumentException($"{pathName} is required for source {kind}");
         if (path is not null)
         {
             var full = Path.GetFullPath(path);
             bool isFolder = Directory.Exists(full), isFile = File.Exists(full);
             if (!isFolder && !isFile) throw new ArgumentException($"{pathName} = {path}: no such file or folder ({full})");
-            if (!isFolder && kind is "folder" or "python-stdlib") throw new ArgumentException($"{pathName} = {path}: a {kind} source needs a folder, this is a file");
+            if (!isFolder && kind is "folder" or "python-stdlib" or Evaluation.BenchmarkSftCorpus.Kind) throw new ArgumentException($"{pathName} = {path}: a {kind} source needs a folder, this is a file");
         }
         return kind switch
         {
             "folder" => new FolderCorpus(path!, folderOptions ?? new FolderCorpusOptions()),
             "jsonl" => new JsonlCorpus(path!, field ?? "text"),
             "parquet" => new ParquetCorpus(path!, field),
+            SftCorpus.Kind => new SftCorpus(path!),
+            Evaluation.BenchmarkSftCorpus.Kind => new Evaluation.BenchmarkSftCorpus(path),
             _ => DefaultCorpus.Create(path),
         };
     }

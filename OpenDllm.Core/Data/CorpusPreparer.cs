@@ -8,6 +8,10 @@ namespace OpenDllm.Data;
 /// Turns a corpus into a token-shard folder (SPEC §2.1): every document becomes <c>tokenize(text) + [EOS]</c> (no BOS),
 /// goes to the train or validation split by its hashed id (<see cref="DocumentSplit"/>), and is appended to that split's
 /// shards (<see cref="ShardManifest"/>). Reopen the result with <see cref="TokenShardSet.Open"/>.
+/// A prompt/response example (<see cref="Document.Prompt"/> set, <see cref="SftCorpus"/>) becomes
+/// <c>tokenize(prompt) + tokenize(response) + [EOS]</c> with its prompt length recorded beside the shard, goes to the split
+/// it names (<see cref="Document.Split"/>) when it names one, and is dropped and counted when it is longer than
+/// <see cref="PrepareOptions.MaxExampleTokens"/>.
 /// </summary>
 /// <remarks>
 /// <para>Atomic: everything is written into a hidden sibling folder that replaces the output by rename only when complete,
@@ -18,7 +22,7 @@ namespace OpenDllm.Data;
 /// preparing makes the folder look stale (prepared again next time) rather than current.</para>
 /// <para>Both splits non-empty when possible: with a fraction in (0, 1) and at least two documents, if the hash sends every
 /// document to one split, the last document read moves to the other one (deterministic: it depends only on the corpus
-/// order). Memory: one document per split is held back for this; everything else streams.</para>
+/// order), unless some document names its split. Memory: one document per split is held back for this; everything else streams.</para>
 /// </remarks>
 public static class CorpusPreparer
 {
@@ -68,21 +72,29 @@ public static class CorpusPreparer
         var dtype = ShardManifest.DTypeFor(tokenizer.VocabSize);
         using var train = new ShardSplitWriter(directory, DocumentSplit.Train, dtype, options.ShardTokens, tokenizer.VocabSize);
         using var validation = new ShardSplitWriter(directory, DocumentSplit.Validation, dtype, options.ShardTokens, tokenizer.VocabSize);
-        int[]? pendingTrain = null, pendingValidation = null;
+        (int[] Ids, int? Prompt)? pendingTrain = null, pendingValidation = null;
         long documents = 0, tokens = 0;
+        bool named = false;                                    // some document named its split: never move one
         var lastReport = TimeSpan.Zero;
         await foreach (var doc in corpus.ReadAsync(ct).ConfigureAwait(false))
         {
-            var ids = Encode(tokenizer, doc.Text);
-            if (DocumentSplit.IsValidation(doc.Id, options.Seed, options.ValidationFraction))
+            var (ids, promptLength) = Encode(tokenizer, doc);
+            if (ids.Length > options.MaxExampleTokens)
             {
-                if (pendingValidation is not null) validation.Add(pendingValidation);
-                pendingValidation = ids;
+                corpus.Stats.SkippedTooLong++;
+                if (++documents == options.MaxDocuments) break;
+                continue;
+            }
+            named |= doc.Split is not null;
+            if (doc.Split is { } split ? split == DocumentSplit.Validation : DocumentSplit.IsValidation(doc.Id, options.Seed, options.ValidationFraction))
+            {
+                if (pendingValidation is { } v) validation.Add(v.Ids, v.Prompt);
+                pendingValidation = (ids, promptLength);
             }
             else
             {
-                if (pendingTrain is not null) train.Add(pendingTrain);
-                pendingTrain = ids;
+                if (pendingTrain is { } t) train.Add(t.Ids, t.Prompt);
+                pendingTrain = (ids, promptLength);
             }
             documents++;
             tokens += ids.Length;
@@ -93,16 +105,18 @@ public static class CorpusPreparer
             }
             if (documents == options.MaxDocuments) break;
         }
-        if (documents == 0) throw corpus.Stats.Empty(corpus.Description);
+        if (train.Documents + validation.Documents + (pendingTrain is null ? 0 : 1) + (pendingValidation is null ? 0 : 1) == 0)
+            throw documents == 0 ? corpus.Stats.Empty(corpus.Description)
+                : new InvalidDataException($"{corpus.Description}: all {documents} examples are longer than {options.MaxExampleTokens} tokens; raise the sequence length");
 
         long trainCount = train.Documents + (pendingTrain is null ? 0 : 1);
         long validationCount = validation.Documents + (pendingValidation is null ? 0 : 1);
-        if (options.ValidationFraction > 0 && validationCount == 0 && trainCount >= 2)
+        if (!named && options.ValidationFraction > 0 && validationCount == 0 && trainCount >= 2)
             (pendingValidation, pendingTrain) = (pendingTrain, null);
-        else if (options.ValidationFraction > 0 && trainCount == 0 && validationCount >= 2)
+        else if (!named && options.ValidationFraction > 0 && trainCount == 0 && validationCount >= 2)
             (pendingTrain, pendingValidation) = (pendingValidation, null);
-        if (pendingTrain is not null) train.Add(pendingTrain);
-        if (pendingValidation is not null) validation.Add(pendingValidation);
+        if (pendingTrain is { } lastTrain) train.Add(lastTrain.Ids, lastTrain.Prompt);
+        if (pendingValidation is { } lastValidation) validation.Add(lastValidation.Ids, lastValidation.Prompt);
 
         var splits = new Dictionary<string, SplitManifest>
         {
@@ -118,14 +132,22 @@ public static class CorpusPreparer
         };
     }
 
-    static int[] Encode(ITokenizer tokenizer, string text)
+    /// <summary><c>tokenize(prompt) + tokenize(text) + [EOS]</c> and the prompt's length (null without a prompt).</summary>
+    static (int[] Ids, int? PromptLength) Encode(ITokenizer tokenizer, Document doc)
     {
-        var encoded = tokenizer.Encode(text);
-        var ids = new int[encoded.Count + 1];
-        if (encoded is List<int> list) CollectionsMarshal.AsSpan(list).CopyTo(ids);
-        else for (int i = 0; i < encoded.Count; i++) ids[i] = encoded[i];
+        var prompt = doc.Prompt is null ? [] : tokenizer.Encode(doc.Prompt);
+        var encoded = tokenizer.Encode(doc.Text);
+        var ids = new int[prompt.Count + encoded.Count + 1];
+        Copy(prompt, ids.AsSpan(0, prompt.Count));
+        Copy(encoded, ids.AsSpan(prompt.Count, encoded.Count));
         ids[^1] = tokenizer.Special.Eos;
-        return ids;
+        return (ids, doc.Prompt is null ? null : prompt.Count);
+    }
+
+    static void Copy(IReadOnlyList<int> source, Span<int> destination)
+    {
+        if (source is List<int> list) CollectionsMarshal.AsSpan(list).CopyTo(destination);
+        else for (int i = 0; i < source.Count; i++) destination[i] = source[i];
     }
 
     static PrepareProgress Report(ICorpus corpus, long? totalBytes, long documents, long tokens, Stopwatch clock, bool done) =>

@@ -24,12 +24,16 @@ public sealed class CorpusStats
     /// <summary>JSONL values or Parquet cells that are null (or empty strings).</summary>
     public long SkippedEmpty { get; internal set; }
 
+    /// <summary>Documents (prompt/response examples) longer than <see cref="PrepareOptions.MaxExampleTokens"/>, dropped by
+    /// <see cref="CorpusPreparer"/>.</summary>
+    public long SkippedTooLong { get; internal set; }
+
     /// <summary>Total of all skip counters.</summary>
-    public long Skipped => SkippedBinary + SkippedNonUtf8 + SkippedTooSmall + SkippedTooLarge + SkippedEmpty;
+    public long Skipped => SkippedBinary + SkippedNonUtf8 + SkippedTooSmall + SkippedTooLarge + SkippedEmpty + SkippedTooLong;
 
     internal void Reset()
     {
-        Documents = BytesRead = SkippedBinary = SkippedNonUtf8 = SkippedTooSmall = SkippedTooLarge = SkippedEmpty = 0;
+        Documents = BytesRead = SkippedBinary = SkippedNonUtf8 = SkippedTooSmall = SkippedTooLarge = SkippedEmpty = SkippedTooLong = 0;
     }
 
     /// <summary>A copy of the current counters.</summary>
@@ -41,7 +45,7 @@ public sealed class CorpusStats
         var skips = new (string, long)[]
         {
             ("binary", SkippedBinary), ("non-UTF-8", SkippedNonUtf8), ("too small", SkippedTooSmall),
-            ("too large", SkippedTooLarge), ("null/empty", SkippedEmpty),
+            ("too large", SkippedTooLarge), ("null/empty", SkippedEmpty), ("too many tokens", SkippedTooLong),
         }.Where(s => s.Item2 > 0).Select(s => $"{s.Item1} {s.Item2}");
         var text = $"{Documents} documents, {BytesRead / 1e6:F1} MB";
         return Skipped == 0 ? text : $"{text}; skipped {Skipped} ({string.Join(", ", skips)})";

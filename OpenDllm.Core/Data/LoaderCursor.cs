@@ -16,6 +16,13 @@ public enum PackingMode
     /// <summary>Plain chunking: contiguous windows, positions 0..L−1, one document id per sequence.</summary>
     [JsonStringEnumMemberName("chunks")]
     Chunks,
+
+    /// <summary>One example per row, never packed (supervised fine-tuning, SPEC §1.6, §2.7): document k of the split fills
+    /// row k from position 0 and is right-padded with EOS up to L. The padding stays visible and is part of the example
+    /// (dllm's NoAttentionMaskWrapper with <c>label_pad_token_id = eos</c>), so a model learns to end a response with EOS;
+    /// the batch marks the prompt positions (<see cref="PackedBatch.Prompt"/>). Every document must fit in L.</summary>
+    [JsonStringEnumMemberName("examples")]
+    Examples,
 }
 
 /// <summary>

@@ -8,13 +8,16 @@ namespace OpenDllm.Data;
 /// One batch of fixed-length sequences from a <see cref="PackedLoader"/>, all [B, L]: token ids (int64), rotary positions
 /// (int64), packed-document ids (int64; equal ids = same document within a row, padding is −1) and key padding (bool,
 /// true for real tokens). Only the last sequence of an epoch can hold padding (the stream's tail, padded with EOS).
+/// With <see cref="PackingMode.Examples"/> each row is one example right-padded with EOS; that padding counts as tokens
+/// (visible, key padding true, labelled EOS) and <see cref="Prompt"/> marks the prompt positions.
 /// Dispose it (or create it inside a dispose scope) to free the tensors.
 /// </summary>
 public sealed class PackedBatch : IDisposable
 {
     internal PackedBatch(Tensor tokens, Tensor positionIds, Tensor documentIds, Tensor keyPadding, long paddingTokens, LoaderCursor next,
-                         bool documentBoundaries = true)
+                         bool documentBoundaries = true, Tensor? prompt = null)
     {
+        Prompt = prompt;
         Mode = next.Mode;
         HasDocumentBoundaries = documentBoundaries;
         (Tokens, PositionIds, DocumentIds, KeyPadding, PaddingTokens, Next) = (tokens, positionIds, documentIds, keyPadding, paddingTokens, next);
@@ -32,7 +35,14 @@ public sealed class PackedBatch : IDisposable
     /// <summary>[B, L] bool, true for real tokens.</summary>
     public Tensor KeyPadding { get; }
 
-    /// <summary>Number of padding positions in the batch (usually 0).</summary>
+    /// <summary>
+    /// [B, L] bool, true at prompt positions (never masked, never scored in supervised fine-tuning); null unless the batch
+    /// holds one example per row (<see cref="PackingMode.Examples"/>) of prompt/response data (<see cref="TokenSplit.HasPrompts"/>).
+    /// </summary>
+    public Tensor? Prompt { get; }
+
+    /// <summary>Number of padding positions in the batch that are not attended to (usually 0; always 0 for examples,
+    /// whose EOS padding is visible).</summary>
     public long PaddingTokens { get; }
 
     /// <summary>The loader's cursor after this batch: save it with a checkpoint to resume right after it.</summary>
@@ -55,9 +65,10 @@ public sealed class PackedBatch : IDisposable
         new(Tokens, attention, PositionIds, PaddingTokens > 0 ? KeyPadding : null,
             Mode == PackingMode.Documents && HasDocumentBoundaries ? DocumentIds : null);
 
-    /// <summary>Disposes the four tensors.</summary>
+    /// <summary>Disposes the tensors.</summary>
     public void Dispose()
     {
+        Prompt?.Dispose();
         Tokens.Dispose();
         PositionIds.Dispose();
         DocumentIds.Dispose();

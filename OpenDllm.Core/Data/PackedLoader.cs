@@ -15,6 +15,8 @@ namespace OpenDllm.Data;
 /// longer than max_seq_len into chunks the same way). Epoch e's order is a Fisher–Yates permutation driven by SplitMix64
 /// seeded with (seed, e), identical on every platform. <see cref="Cursor"/> records where the stream stands; setting it
 /// (e.g. from <see cref="LoaderCursor.Load"/>) resumes with exactly the batches that would have followed.
+/// <para>With <see cref="PackingMode.Examples"/> sequence k is document k instead (one example per row, right-padded with
+/// <see cref="PadId"/>, visible; the shuffling, cursor and resume work the same way over documents).</para>
 /// </remarks>
 public sealed class PackedLoader
 {
@@ -30,7 +32,8 @@ public sealed class PackedLoader
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 1);
         _split = split;
         if (split.TokenCount == 0) throw new InvalidOperationException($"split {split.Name} holds no tokens; prepare more data or a larger validation fraction");
-        long sequences = (split.TokenCount + sequenceLength - 1) / sequenceLength;
+        long sequences = mode == PackingMode.Examples ? split.DocumentCount : (split.TokenCount + sequenceLength - 1) / sequenceLength;
+        if (mode == PackingMode.Examples) EnsureExamplesFit(split, sequenceLength);
         if (sequences > Array.MaxLength) throw new NotSupportedException($"split {split.Name}: {sequences} sequences per epoch is too many; use a longer sequence length");
         (BatchSize, SequenceLength, Mode, Device, PadId) = (batchSize, sequenceLength, mode, device, padId ?? split.EosId);
         SequencesPerEpoch = (int)sequences;
@@ -52,7 +55,7 @@ public sealed class PackedLoader
     /// <summary>The id written into padding positions (default EOS).</summary>
     public int PadId { get; }
 
-    /// <summary>Sequences per epoch: ⌈tokens / L⌉.</summary>
+    /// <summary>Sequences per epoch: ⌈tokens / L⌉ (<see cref="PackingMode.Examples"/>: the number of documents).</summary>
     public int SequencesPerEpoch { get; }
 
     /// <summary>Where the training stream stands; set it to resume (it must belong to the same data and layout).</summary>
@@ -124,8 +127,44 @@ public sealed class PackedLoader
         return _order;
     }
 
+    /// <summary>Throws unless every document of <paramref name="split"/> fits in one row of <paramref name="length"/> tokens.</summary>
+    static void EnsureExamplesFit(TokenSplit split, int length)
+    {
+        for (long d = 0; d < split.DocumentCount; d++)
+        {
+            long n = split.DocumentStart(d + 1) - split.DocumentStart(d);
+            if (n > length)
+                throw new InvalidOperationException($"split {split.Name}: example {d} has {n} tokens (EOS included), more than the sequence length {length}; " +
+                    "prepare the data with that many tokens as the longest example (PrepareOptions.MaxExampleTokens) or raise the sequence length");
+        }
+    }
+
+    /// <summary>One example per row: document k's tokens from position 0, then <see cref="PadId"/> (visible) up to L.</summary>
+    PackedBatch BuildExamples(int[] sequences, LoaderCursor next)
+    {
+        int rows = sequences.Length, length = SequenceLength;
+        var tokens = new long[rows * length];
+        var positions = new long[rows * length];
+        var prompt = new bool[rows * length];
+        var buffer = new int[length];
+        for (int r = 0; r < rows; r++)
+        {
+            long start = _split.DocumentStart(sequences[r]);
+            int n = (int)(_split.DocumentStart(sequences[r] + 1) - start), promptLength = _split.PromptLength(sequences[r]);
+            _split.ReadTokens(start, buffer.AsSpan(0, n));
+            int o = r * length;
+            for (int i = 0; i < length; i++)
+                (tokens[o + i], positions[o + i], prompt[o + i]) = (i < n ? buffer[i] : PadId, i, i < promptLength);
+        }
+        long[] shape = [rows, length];
+        return new PackedBatch(Move(tensor(tokens, shape)), Move(tensor(positions, shape)), Move(zeros(shape, ScalarType.Int64)),
+                               Move(ones(shape, ScalarType.Bool)), 0, next, documentBoundaries: false,
+                               prompt: _split.HasPrompts ? Move(tensor(prompt, shape)) : null);
+    }
+
     PackedBatch Build(int[] sequences, LoaderCursor next)
     {
+        if (Mode == PackingMode.Examples) return BuildExamples(sequences, next);
         int rows = sequences.Length, length = SequenceLength;
         var tokens = new long[rows * length];
         var positions = new long[rows * length];

@@ -15,12 +15,22 @@ public sealed record PrepareOptions
     /// <summary>Stop after this many documents (all splits), or null for the whole corpus.</summary>
     public long? MaxDocuments { get; init; }
 
+    /// <summary>
+    /// Drop (and count in <see cref="CorpusStats.SkippedTooLong"/>) every document longer than this many tokens, EOS
+    /// included, or null to keep all. Data read one example per row (<see cref="PackingMode.Examples"/>, SFT) sets it to the
+    /// sequence length: an example that does not fit is left out whole rather than cut, since a cut response has no EOS
+    /// to learn and its prompt would no longer match the evaluation's.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public int? MaxExampleTokens { get; init; }
+
     internal void Validate()
     {
         if (ValidationFraction is < 0 or >= 1 || double.IsNaN(ValidationFraction))
             throw new ArgumentException($"validation fraction {ValidationFraction} is outside [0, 1)");
         if (ShardTokens <= 0) throw new ArgumentException($"shard tokens {ShardTokens} must be positive");
         if (MaxDocuments is <= 0) throw new ArgumentException($"max documents {MaxDocuments} must be positive");
+        if (MaxExampleTokens is < 2) throw new ArgumentException($"max example tokens {MaxExampleTokens} must be at least 2");
     }
 }
 

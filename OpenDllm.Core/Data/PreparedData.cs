@@ -23,7 +23,8 @@ public static partial class PreparedData
     public static string DefaultFolder(CorpusIdentity identity, ITokenizer tokenizer, PrepareOptions options, string root = DefaultRoot)
     {
         var key = $"{identity.SelectionKey()}\ntokenizer={tokenizer.Name}/{tokenizer.VocabSize}/{tokenizer.Special.Eos}\n" +
-                  $"val={options.ValidationFraction.ToString("R", CultureInfo.InvariantCulture)}\nseed={options.Seed}\nmax={options.MaxDocuments}";
+                  $"val={options.ValidationFraction.ToString("R", CultureInfo.InvariantCulture)}\nseed={options.Seed}\nmax={options.MaxDocuments}" +
+                  (options.MaxExampleTokens is { } longest ? $"\nmax_example_tokens={longest}" : "");
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..12];
         var kind = SafeName().Replace(identity.Kind, "_");
         return Path.Combine(root, $"{kind}-{hash}");
@@ -49,6 +50,8 @@ public static partial class PreparedData
         if (s.Seed != options.Seed) why.Add($"split seed: prepared with {s.Seed}, asked for {options.Seed}");
         if (s.MaxDocuments != options.MaxDocuments)
             why.Add($"max documents: prepared with {s.MaxDocuments?.ToString(CultureInfo.InvariantCulture) ?? "all"}, asked for {options.MaxDocuments?.ToString(CultureInfo.InvariantCulture) ?? "all"}");
+        if (s.MaxExampleTokens != options.MaxExampleTokens)
+            why.Add($"longest example: prepared with {s.MaxExampleTokens?.ToString(CultureInfo.InvariantCulture) ?? "no limit"}, asked for {options.MaxExampleTokens?.ToString(CultureInfo.InvariantCulture) ?? "no limit"} tokens");
         return why;
     }
 
@@ -67,7 +70,8 @@ public static partial class PreparedData
             try
             {
                 var manifest = ShardManifest.Load(manifestPath);
-                listed = [ShardManifest.FileName, .. manifest.Splits.Values.SelectMany(s => s.Shards).SelectMany(e => new[] { e.TokensFile, e.OffsetsFile })];
+                listed = [ShardManifest.FileName, .. manifest.Splits.Values.SelectMany(s => s.Shards)
+                    .SelectMany(e => e.PromptsFile is { } prompts ? new[] { e.TokensFile, e.OffsetsFile, prompts } : [e.TokensFile, e.OffsetsFile])];
             }
             catch (InvalidDataException) { }
         }
@@ -79,7 +83,7 @@ public static partial class PreparedData
             .Select(name => name!).Order(StringComparer.Ordinal).ToList();
     }
 
-    [GeneratedRegex("^[a-z]+-[0-9]{5}\\.(tokens|offsets)$")]
+    [GeneratedRegex("^[a-z]+-[0-9]{5}\\.(tokens|offsets|prompts)$")]
     private static partial Regex ShardFileName();
 
     [GeneratedRegex("[^A-Za-z0-9._-]")]

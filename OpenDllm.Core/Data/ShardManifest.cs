@@ -101,7 +101,8 @@ public sealed record ShardManifest
             if (split.Shards.Sum(s => s.Documents) != split.Documents) return $"split {name}: shard document counts do not add up to {split.Documents}";
             foreach (var s in split.Shards)
                 if (s.Tokens < s.Documents || s.Documents <= 0 || s.TokensSha256.Length != 64 || s.OffsetsSha256.Length != 64 ||
-                    s.TokensFile.Contains('/') || s.OffsetsFile.Contains('/') || s.TokensFile.Contains('\\') || s.OffsetsFile.Contains('\\'))
+                    s.TokensFile.Contains('/') || s.OffsetsFile.Contains('/') || s.TokensFile.Contains('\\') || s.OffsetsFile.Contains('\\') ||
+                    (s.PromptsFile is null) != (s.PromptsSha256 is null) || s.PromptsFile is { } p && (p.Contains('/') || p.Contains('\\') || s.PromptsSha256!.Length != 64))
                     return $"split {name}: shard entry {s.TokensFile} is inconsistent";
         }
         return null;
@@ -117,14 +118,20 @@ public sealed record ShardTokenizer(string Name, int VocabSize, int EosId);
 /// <summary>One split: its totals and shards in reading order.</summary>
 public sealed record SplitManifest(long Documents, long Tokens, IReadOnlyList<ShardEntry> Shards);
 
-/// <summary>One shard: file names (relative to the folder), counts and SHA-256 (lowercase hex) of both files.</summary>
-public sealed record ShardEntry(string TokensFile, string OffsetsFile, long Tokens, long Documents, string TokensSha256, string OffsetsSha256);
+/// <summary>
+/// One shard: file names (relative to the folder), counts and SHA-256 (lowercase hex) of both files, and for prompt/response
+/// data (<see cref="SftCorpus"/>) a third file: each document's prompt length in tokens (int32 little-endian, one per document).
+/// </summary>
+public sealed record ShardEntry(string TokensFile, string OffsetsFile, long Tokens, long Documents, string TokensSha256, string OffsetsSha256,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PromptsFile = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PromptsSha256 = null);
 
 /// <summary>The corpus counters recorded in a manifest (see <see cref="CorpusStats"/>).</summary>
+/// <param name="SkippedTooLong">Examples dropped for exceeding <see cref="PrepareOptions.MaxExampleTokens"/> (absent in older manifests).</param>
 public sealed record CorpusCounts(long Documents, long Bytes, long SkippedBinary, long SkippedNonUtf8, long SkippedTooSmall,
-                                  long SkippedTooLarge, long SkippedEmpty)
+                                  long SkippedTooLarge, long SkippedEmpty, long SkippedTooLong = 0)
 {
     /// <summary>The counters of <paramref name="stats"/>.</summary>
     public static CorpusCounts From(CorpusStats stats) => new(stats.Documents, stats.BytesRead, stats.SkippedBinary,
-        stats.SkippedNonUtf8, stats.SkippedTooSmall, stats.SkippedTooLarge, stats.SkippedEmpty);
+        stats.SkippedNonUtf8, stats.SkippedTooSmall, stats.SkippedTooLarge, stats.SkippedEmpty, stats.SkippedTooLong);
 }

@@ -6,7 +6,9 @@ namespace OpenDllm.Data;
 /// <summary>
 /// Writes one split's shards into a folder: <c>{split}-{k:D5}.tokens</c> (ids, little-endian <see cref="TokenDType"/>)
 /// and <c>{split}-{k:D5}.offsets</c> (int64 little-endian document starts, then the token count), hashing as it writes.
-/// A shard is closed once it holds at least the target number of tokens; documents never straddle shards.
+/// A shard is closed once it holds at least the target number of tokens; documents never straddle shards. When a document
+/// of the shard comes with a prompt length, the shard also gets <c>{split}-{k:D5}.prompts</c> (int32 little-endian, one
+/// prompt length per document; 0 for documents without a prompt).
 /// </summary>
 internal sealed class ShardSplitWriter : IDisposable
 {
@@ -17,6 +19,8 @@ internal sealed class ShardSplitWriter : IDisposable
     readonly int _vocabSize;
     readonly List<ShardEntry> _shards = [];
     readonly List<long> _ends = [];   // per document of the open shard: where it ends
+    readonly List<int> _prompts = []; // per document of the open shard: its prompt length
+    bool _hasPrompts;                 // some document of the open shard came with a prompt
     long _shardTokens;
     byte[] _buffer = new byte[1 << 16];
     FileStream? _tokens;
@@ -32,9 +36,11 @@ internal sealed class ShardSplitWriter : IDisposable
 
     public long Tokens { get; private set; }
 
-    /// <summary>Appends one document (its ids, EOS already included).</summary>
-    public void Add(ReadOnlySpan<int> ids)
+    /// <summary>Appends one document (its ids, EOS already included), with the length of its prompt when it has one.</summary>
+    public void Add(ReadOnlySpan<int> ids, int? promptLength = null)
     {
+        if (promptLength is { } p && (p < 0 || p >= ids.Length))
+            throw new ArgumentOutOfRangeException(nameof(promptLength), p, $"a prompt length must lie in [0, {ids.Length}) (the document's EOS is never prompt)");
         if (_tokens is null) Open();
         int width = ShardManifest.BytesPerToken(_dtype);
         if (_buffer.Length < ids.Length * width) _buffer = new byte[Math.Max(ids.Length * width, _buffer.Length * 2)];
@@ -51,6 +57,8 @@ internal sealed class ShardSplitWriter : IDisposable
         _hash!.AppendData(bytes);
         _shardTokens += ids.Length;
         _ends.Add(_shardTokens);
+        _prompts.Add(promptLength ?? 0);
+        _hasPrompts |= promptLength.HasValue;
         Documents++;
         Tokens += ids.Length;
         if (_shardTokens >= _targetTokens) Close();
@@ -69,6 +77,8 @@ internal sealed class ShardSplitWriter : IDisposable
         _tokens = new FileStream(Path.Combine(_directory, _tokensFile), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
         _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         _ends.Clear();
+        _prompts.Clear();
+        _hasPrompts = false;
         _shardTokens = 0;
     }
 
@@ -91,8 +101,21 @@ internal sealed class ShardSplitWriter : IDisposable
             stream.Write(offsets);
             stream.Flush(flushToDisk: true);
         }
+        string? promptsFile = null, promptsSha = null;
+        if (_hasPrompts)
+        {
+            var prompts = new byte[_prompts.Count * 4];
+            for (int d = 0; d < _prompts.Count; d++) BinaryPrimitives.WriteInt32LittleEndian(prompts.AsSpan(4 * d), _prompts[d]);
+            promptsFile = Path.ChangeExtension(_tokensFile, ".prompts");
+            using (var stream = new FileStream(Path.Combine(_directory, promptsFile), FileMode.CreateNew, FileAccess.Write))
+            {
+                stream.Write(prompts);
+                stream.Flush(flushToDisk: true);
+            }
+            promptsSha = Convert.ToHexStringLower(SHA256.HashData(prompts));
+        }
         _shards.Add(new ShardEntry(_tokensFile, offsetsFile, _shardTokens, _ends.Count, tokensSha,
-                                   Convert.ToHexStringLower(SHA256.HashData(offsets))));
+                                   Convert.ToHexStringLower(SHA256.HashData(offsets)), promptsFile, promptsSha));
     }
 
     public void Dispose()

@@ -7,7 +7,9 @@ namespace OpenDllm.Data;
 /// <summary>
 /// One memory-mapped shard: its tokens file and its document offsets. Opening checks the file sizes against the
 /// manifest and the offsets (start at 0, strictly increasing, end at the token count, every document ends with EOS);
-/// with <c>verify</c> it also checks both SHA-256 sums. Any mismatch is an <see cref="InvalidDataException"/> naming the file.
+/// with <c>verify</c> it also checks both SHA-256 sums. A prompts file (prompt/response data), when listed, is read into
+/// memory and checked the same way (size, SHA-256 with <c>verify</c>, every prompt shorter than its document).
+/// Any mismatch is an <see cref="InvalidDataException"/> naming the file.
 /// </summary>
 public sealed unsafe class TokenShard : IDisposable
 {
@@ -15,6 +17,7 @@ public sealed unsafe class TokenShard : IDisposable
     readonly MemoryMappedViewAccessor _tokensView, _offsetsView;
     readonly byte* _tokens;
     readonly byte* _offsets;
+    readonly int[]? _prompts;
     bool _disposed;
 
     internal TokenShard(string directory, ShardEntry entry, TokenDType dtype, int eosId, bool verify)
@@ -31,8 +34,34 @@ public sealed unsafe class TokenShard : IDisposable
         {
             _offsetsView = Map(OffsetsPath, out _offsetsMap, out _offsets);
             CheckOffsets(eosId);
+            if (entry.PromptsFile is { } promptsFile) _prompts = ReadPrompts(Path.Combine(directory, promptsFile), verify ? entry.PromptsSha256 : null);
         }
         catch { Dispose(); throw; }
+    }
+
+    /// <summary>True when the shard records each document's prompt length (prompt/response data).</summary>
+    public bool HasPrompts => _prompts is not null;
+
+    /// <summary>The number of prompt tokens at the start of document <paramref name="document"/> (0 without prompts).</summary>
+    public int PromptLength(long document)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((ulong)document, (ulong)DocumentCount, nameof(document));
+        return _prompts is null ? 0 : _prompts[document];
+    }
+
+    int[] ReadPrompts(string path, string? sha256)
+    {
+        Check(path, DocumentCount * 4, sha256);
+        var bytes = File.ReadAllBytes(path);
+        var prompts = new int[DocumentCount];
+        for (long d = 0; d < DocumentCount; d++)
+        {
+            prompts[d] = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan((int)(4 * d), 4));
+            long length = DocumentStart(d + 1) - DocumentStart(d);
+            if (prompts[d] < 0 || prompts[d] >= length)
+                throw Corrupt(path, $"document {d}'s prompt length {prompts[d]} is outside [0, {length}) (its EOS is never prompt)");
+        }
+        return prompts;
     }
 
     /// <summary>The tokens file.</summary>

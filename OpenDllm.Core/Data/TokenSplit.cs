@@ -64,6 +64,17 @@ public sealed class TokenSplit
         return tokens;
     }
 
+    /// <summary>True when the split records each document's prompt length (prompt/response data, <see cref="SftCorpus"/>).</summary>
+    public bool HasPrompts => _shards.Any(s => s.HasPrompts);
+
+    /// <summary>The number of prompt tokens at the start of document <paramref name="document"/> (0 when it has no prompt).</summary>
+    public int PromptLength(long document)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((ulong)document, (ulong)DocumentCount, nameof(document));
+        int s = UpperBound(_documentBase, document) - 1;
+        return _shards[s].PromptLength(document - _documentBase[s]);
+    }
+
     /// <summary>Global start of document <paramref name="document"/>; <c>DocumentStart(DocumentCount) == TokenCount</c>.</summary>
     public long DocumentStart(long document)
     {

@@ -15,8 +15,10 @@ public sealed record GenerationEvalOptions
     public const int StepsPerToken = 0;
 
     public required BenchmarkTask Task { get; init; }
-    /// <summary>The first N problems of the file (all when null).</summary>
+    /// <summary>The first N problems of the file (all when null); applied after <see cref="TaskIds"/>.</summary>
     public int? Limit { get; init; }
+    /// <summary>Only these task ids (<see cref="TaskSelection"/>, <c>--tasks FILE</c>); all when null.</summary>
+    public IReadOnlyList<string>? TaskIds { get; init; }
     /// <summary>Samples per problem (n of pass@k).</summary>
     public int SamplesPerTask { get; init; } = 1;
     public IReadOnlyList<int> K { get; init; } = [1];
@@ -63,6 +65,7 @@ public static class GenerationEvaluation
         OutputGuard.EnsureSafe(outputDir, "output folder", options.Force, checkpoint, dataDir, adapterDir);
         Directory.CreateDirectory(outputDir);
         var checkpointHash = CheckpointHash(checkpoint);
+        if (options.TaskIds is { } ids) problems = TaskSelection.Select(problems, ids, "--tasks");
         if (options.Limit is { } limit) problems = problems.Take(limit).ToList();
         var clock = Stopwatch.StartNew();
         var lengths = options.Task.IsInfill() ? (options.FixedLengths?.Select(n => (int?)n).ToList() ?? [null]) : [null];
@@ -163,6 +166,7 @@ public static class GenerationEvaluation
         var record = new JsonObject
         {
             ["task"] = o.Task.Name(), ["problems"] = problems, ["samples_per_task"] = o.SamplesPerTask,
+            ["task_ids"] = o.TaskIds is null ? null : new JsonArray(o.TaskIds.Select(id => (JsonNode)JsonValue.Create(id)!).ToArray()),
             ["checkpoint"] = Path.GetFullPath(checkpoint), ["checkpoint_sha256"] = checkpointHash,
             ["adapter"] = pipeline.Adapter?.Directory, ["adapter_sha256"] = pipeline.Adapter?.Sha256,
             ["tokenizer"] = pipeline.Tokenizer.Name, ["mask_id"] = pipeline.Denoiser.MaskId, ["shifted_logits"] = pipeline.Denoiser.ShiftedLogits,

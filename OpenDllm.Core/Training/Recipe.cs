@@ -81,14 +81,18 @@ public sealed record Recipe
                   "a comma list of projection names such as q_proj,v_proj (or all-linear)");
         }
         Check(Data.SeqLen >= 2, "data.seq_len", Data.SeqLen, "≥ 2");
-        Check(Data.Packing is "documents" or "chunks", "data.packing", Data.Packing, "one of: documents, chunks");
+        Check(Data.Packing is "documents" or "chunks" or "examples", "data.packing", Data.Packing, "one of: documents, chunks, examples");
         Check(Data.ValFraction is > 0 and < 1, "data.val_fraction", Data.ValFraction, "in (0, 1)");
-        Check(Data.Shards is not null || Data.Source is "python-stdlib" or "folder" or "jsonl" or "parquet", "data.source", Data.Source,
-              "one of: python-stdlib, folder, jsonl, parquet (or give data.shards)");
+        Check(Data.Shards is not null || OpenDllm.Data.Corpora.Kinds.Contains(Data.Source), "data.source", Data.Source,
+              $"one of: {string.Join(", ", OpenDllm.Data.Corpora.Kinds)} (or give data.shards)");
+        Check(Data.Shards is not null || Data.Source is not (OpenDllm.Data.SftCorpus.Kind or OpenDllm.Evaluation.BenchmarkSftCorpus.Kind) || Data.Packing == "examples",
+              "data.packing", Data.Packing, $"prompt/response data (data.source: {Data.Source}) is read one example per row: use data.packing: examples");
         Check(Data.Shards is null || Data.Path is null && Data.PrepareDir is null, "data.shards", Data.Shards,
               "give either data.shards (a prepared folder, used as it is) or data.path / data.prepare_dir, not both");
-        Check(Model.InitFrom is not null || Model.Preset is not null || Model.Config is not null, "model", null,
-              "give model.init_from (a Hugging Face directory), model.preset or model.config");
+        Check(Model.InitFrom is not null || Model.InitFromRecipe is not null || Model.Preset is not null || Model.Config is not null, "model", null,
+              "give model.init_from (a Hugging Face directory), model.init_from_recipe, model.preset or model.config");
+        Check(Model.InitFrom is null || Model.InitFromRecipe is null, "model.init_from_recipe", Model.InitFromRecipe,
+              "give model.init_from or model.init_from_recipe, not both");
         return this;
     }
 }
@@ -98,6 +102,13 @@ public sealed record ModelSection
 {
     /// <summary>Hugging Face model directory to initialise from (Open-dLLM continues from Qwen2.5-Coder).</summary>
     public string? InitFrom { get; init; }
+    /// <summary>
+    /// A recipe (path relative to the current folder) whose run this one continues from: its newest checkpoint in its
+    /// <c>train.output_dir</c> becomes <see cref="InitFrom"/>. <c>opendllm train</c> first trains (or resumes) that run when it
+    /// has no checkpoint yet, saying so; <see cref="Trainer.Create"/> alone requires the checkpoint (<see cref="BaseRun"/>).
+    /// <see cref="ShiftedLogits"/> defaults to the base recipe's.
+    /// </summary>
+    public string? InitFromRecipe { get; init; }
     /// <summary>"tiny", "quickstart", "bench" or "qwen2.5-coder-0.5b"; <see cref="Config"/> overrides its fields.</summary>
     public string? Preset { get; init; }
     /// <summary>Qwen2 config.json fields (hidden_size, num_hidden_layers, …); vocab_size defaults to the tokenizer's.</summary>
@@ -113,7 +124,7 @@ public sealed record DataSection
 {
     /// <summary>A prepared token-shard folder (opendllm prepare); when absent, <see cref="Source"/> is prepared into <see cref="PrepareDir"/>.</summary>
     public string? Shards { get; init; }
-    /// <summary>python-stdlib (default), folder, jsonl or parquet.</summary>
+    /// <summary>python-stdlib (default), folder, jsonl, parquet, sft (prompt/response JSONL) or benchmark-sft (HumanEval + MBPP).</summary>
     public string Source { get; init; } = "python-stdlib";
     /// <summary>The corpus file or folder (python-stdlib: overrides the folder asked from python3); must exist.</summary>
     public string? Path { get; init; }
@@ -132,12 +143,22 @@ public sealed record DataSection
     public double ValFraction { get; init; } = 0.02;
     public long? MaxDocuments { get; init; }
     public int SeqLen { get; init; } = 256;
-    /// <summary>"documents" (Open-dLLM packing: positions restart, no attention across documents) or "chunks".</summary>
+    /// <summary>
+    /// "documents" (Open-dLLM packing: positions restart, no attention across documents), "chunks", or "examples" (one
+    /// example per row, right-padded with visible EOS, the prompt marked; for prompt/response data, <c>source: sft</c>;
+    /// examples longer than <see cref="SeqLen"/> are dropped when preparing and counted in the manifest).
+    /// </summary>
     public string Packing { get; init; } = "documents";
 
     /// <summary><see cref="Packing"/> as the loader's enum.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public OpenDllm.Data.PackingMode PackingMode => Packing == "documents" ? OpenDllm.Data.PackingMode.Documents : OpenDllm.Data.PackingMode.Chunks;
+    public OpenDllm.Data.PackingMode PackingMode => Packing switch
+    {
+        "documents" => OpenDllm.Data.PackingMode.Documents,
+        "chunks" => OpenDllm.Data.PackingMode.Chunks,
+        "examples" => OpenDllm.Data.PackingMode.Examples,
+        _ => throw new ArgumentOutOfRangeException("data.packing", Packing, "one of: documents, chunks, examples"),
+    };
 }
 
 /// <summary>

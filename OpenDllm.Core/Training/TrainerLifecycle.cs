@@ -28,6 +28,7 @@ public sealed partial class Trainer
                                  Action<string>? log = null)
     {
         TorchRuntime.EnsureLoaded();
+        recipe = BaseRun.Resolve(recipe, trainBase: null, log);       // model.init_from_recipe → its newest checkpoint
         var precision = TrainingPrecisions.Resolve(recipe.Train);   // before anything is written: a bad value fails first
         recipe = recipe with { Train = recipe.Train with { Precision = precision.Name(), Dtype = null } };   // saved resolved
         var t = recipe.Train;
@@ -74,7 +75,7 @@ public sealed partial class Trainer
     {
         OpenDllm.Inference.GenerationLimits.EnsureWithinPositions(config, recipe.Data.SeqLen, "data.seq_len");
         var estimate = MemoryEstimate.ForTraining(config, recipe.Train.MicroBatchSize, recipe.Data.SeqLen,
-            precision == TrainingPrecision.Bf16 ? 2 : 4, documentMask: recipe.Data.PackingMode == PackingMode.Documents);
+            precision == TrainingPrecision.Bf16 ? 2 : 4, documentMask: recipe.Data.PackingMode == PackingMode.Documents);   // examples: no mask
         estimate.EnsureFits(device, "lower train.micro_batch_size (train.global_batch_size keeps the batch by accumulation) or data.seq_len");
     }
 
@@ -91,7 +92,11 @@ public sealed partial class Trainer
         }
         var corpus = Corpora.Create(data.Source, data.Path, data.Field, pathName: "data.path", fieldName: "data.field");
         var identity = corpus.Identity();
-        var options = new PrepareOptions { ValidationFraction = data.ValFraction, Seed = recipe.Train.Seed, MaxDocuments = data.MaxDocuments };
+        var options = new PrepareOptions
+        {
+            ValidationFraction = data.ValFraction, Seed = recipe.Train.Seed, MaxDocuments = data.MaxDocuments,
+            MaxExampleTokens = data.PackingMode == PackingMode.Examples ? data.SeqLen : null,   // one example per row must fit a row
+        };
         var output = data.PrepareDir ?? PreparedData.DefaultFolder(identity, tokenizer, options);
         EnsureSeparate(output, recipe.Train.OutputDir);
         var manifestPath = Path.Combine(output, ShardManifest.FileName);
@@ -100,7 +105,7 @@ public sealed partial class Trainer
             IReadOnlyList<string> why;
             try { why = PreparedData.Differences(ShardManifest.Load(manifestPath), identity, tokenizer, options); }
             catch (InvalidDataException e) when (data.PrepareDir is null) { why = [e.Message]; }
-            if (why.Count == 0) return TokenShardSet.Open(output, verify: false);
+            if (why.Count == 0) return Opened(output, log);
             if (data.PrepareDir is not null)
                 throw new InvalidDataException($"data.prepare_dir = {data.PrepareDir} holds other data than this recipe asks for: {string.Join("; ", why)}. "
                     + "Remove data.prepare_dir (or override it with --data.prepare_dir=null) to use a folder named after the source, "
@@ -108,7 +113,18 @@ public sealed partial class Trainer
             log?.Invoke($"{output}: preparing again ({string.Join("; ", why)})");
         }
         CorpusPreparer.PrepareAsync(corpus, tokenizer, output, options, progress, cancel).GetAwaiter().GetResult();
-        return TokenShardSet.Open(output, verify: false);
+        return Opened(output, log);
+    }
+
+    /// <summary>Opens a prepared folder, noting the examples it left out for not fitting one row (SFT data).</summary>
+    static TokenShardSet Opened(string output, Action<string>? log)
+    {
+        var set = TokenShardSet.Open(output, verify: false);
+        var m = set.Manifest;
+        if (m.Corpus.SkippedTooLong > 0)
+            log?.Invoke($"data: {m.Corpus.SkippedTooLong:N0} of {m.Corpus.Documents:N0} examples are longer than {m.Settings.MaxExampleTokens} tokens " +
+                        "(data.seq_len) and were left out (manifest: corpus.skipped_too_long)");
+        return set;
     }
 
     /// <summary>

@@ -11,6 +11,7 @@ namespace OpenDllm.Methods.Ar;
 /// <summary>
 /// Autoregressive training, the baseline diffusion runs are compared with: a causal forward and the next-token cross
 /// entropy at every token that continues its document (SPEC §2.2); the validation bound is the same NLL, in bits per token.
+/// On prompt/response data (<see cref="PackedBatch.Prompt"/>) only response tokens are targets (ordinary AR fine-tuning).
 /// </summary>
 public sealed class ArMethod(TrainingMethodContext context) : ITrainingMethod
 {
@@ -38,6 +39,8 @@ public sealed class ArMethod(TrainingMethodContext context) : ITrainingMethod
     TokenLossResult NextToken(PackedBatch batch)
     {
         var head = Model.ForwardToHead(batch.ToModelInput(AttentionPolicy.Causal));
-        return AutoregressiveLoss.NextToken(head, batch.Tokens, DocumentEnds.Continuations(batch.DocumentIds, batch.KeyPadding));
+        var targets = DocumentEnds.Continuations(batch.DocumentIds, batch.KeyPadding);
+        if (batch.Prompt is { } prompt) targets = targets.logical_and(prompt.logical_not());
+        return AutoregressiveLoss.NextToken(head, batch.Tokens, targets);
     }
 }

@@ -17,6 +17,11 @@ namespace OpenDllm.Methods.Mdlm;
 /// chunks at the active predictions only. The validation bound is the NELBO
 /// E_{t~U(ε,1)}[Σ_{masked} w(t)·CE] / tokens (SPEC §1.2) whatever sampler training uses, so it is comparable with
 /// published MDLM numbers.
+/// <para>Supervised fine-tuning (SFT) is this method on prompt/response data (<c>data.source: sft</c>,
+/// <c>data.packing: examples</c>), as dllm's MDLM trainer does it (SPEC §2.7): the batch marks the prompt
+/// (<see cref="PackedBatch.Prompt"/>), which is never masked and never scored; t is drawn per example; the response,
+/// its EOS and the EOS padding after it are masked with probability 1 − α(t) and scored with the configured weighting
+/// (w(t)·CE, 1/t for the linear schedule), SUBS; the bound is the NELBO over response tokens.</para>
 /// </summary>
 public sealed class MdlmMethod : ITrainingMethod
 {
@@ -64,8 +69,8 @@ public sealed class MdlmMethod : ITrainingMethod
         var t = TrainingTimes(batch, generator);
         // 2.–3. x_t and the bidirectional forward up to the head                     [B, L], [B, L, D]
         var (noisy, hidden) = NoisyForward(batch, t, generator);
-        // 4. the configured loss, the head applied in chunks at the active predictions
-        var loss = MdlmLoss.Compute(hidden, batch.Tokens, noisy.Masked, t, _loss, real, DocumentEnds.Of(batch.DocumentIds, real)).Loss;
+        // 4. the configured loss over the maskable tokens, the head applied in chunks at the active predictions
+        var loss = MdlmLoss.Compute(hidden, batch.Tokens, noisy.Masked, t, _loss, Maskable(batch), DocumentEnds.Of(batch.DocumentIds, real)).Loss;
         return new MethodLoss(loss.MoveToOuterDisposeScope());
     }
 
@@ -80,8 +85,9 @@ public sealed class MdlmMethod : ITrainingMethod
         var t = ValidationTimes(batch, generator);
         var (noisy, hidden) = NoisyForward(batch, t, generator);
         var documentEnd = DocumentEnds.Of(batch.DocumentIds, real);
-        var active = LossTargets.Active(noisy.Masked, Shifted, real, documentEnd);                          // [B, L′]
-        var candidates = LossTargets.Candidates(t.shape[0], t.shape[1], Shifted, t.device, real, documentEnd);
+        var maskable = Maskable(batch);
+        var active = LossTargets.Active(noisy.Masked, Shifted, maskable, documentEnd);                      // [B, L′]
+        var candidates = LossTargets.Candidates(t.shape[0], t.shape[1], Shifted, t.device, maskable, documentEnd);
         var ce = MdlmLoss.SelectedCrossEntropy(hidden, batch.Tokens, active, Shifted, MaskId);            // [B, L′]
         return NelboTerms(ce, LossTargets.Targets(t, Shifted), active, candidates, _schedule).MoveToOuterDisposeScope();
     }
@@ -116,10 +122,17 @@ public sealed class MdlmMethod : ITrainingMethod
         return t.to(batch.Tokens.device);
     }
 
-    /// <summary>x_t (mask with probability 1 − α(t) where there are tokens) and the bidirectional forward up to the head.</summary>
+    /// <summary>
+    /// The tokens that may be masked and scored [B, L] bool: real tokens (key padding true), less the prompt when the batch
+    /// has one (SFT: the prompt is context, never a target; SPEC §2.7).
+    /// </summary>
+    public static Tensor Maskable(PackedBatch batch) =>
+        batch.Prompt is { } prompt ? batch.KeyPadding.logical_and(prompt.logical_not()) : batch.KeyPadding;
+
+    /// <summary>x_t (mask with probability 1 − α(t) where a token is maskable) and the bidirectional forward up to the head.</summary>
     (MaskedBatch Noisy, HeadInput Hidden) NoisyForward(PackedBatch batch, Tensor t, Generator generator)
     {
-        var noisy = ForwardMasking.Apply(batch.Tokens, t, _schedule, MaskId, batch.KeyPadding, generator);
+        var noisy = ForwardMasking.Apply(batch.Tokens, t, _schedule, MaskId, Maskable(batch), generator);
         // documents kept apart; no mask at all when the loader saw no padding and no boundary
         var input = batch.ToModelInput(AttentionPolicy.Bidirectional) with { Tokens = noisy.Tokens };
         return (noisy, Model.ForwardToHead(input));
