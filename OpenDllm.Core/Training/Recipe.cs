@@ -73,6 +73,7 @@ public sealed record Recipe
         Check(Enum.IsDefined(t.Normalization), "train.normalization", t.Normalization, "a defined normalisation");
         Check(Enum.IsDefined(t.TimeSampling), "train.time_sampling", t.TimeSampling, "a defined time sampling");
         Check(Data.SeqLen >= 2, "data.seq_len", Data.SeqLen, "≥ 2");
+        if (t.Objective == Methods.Bd3lm.Bd3lmMethod.MethodName) t.Bd3lm.Validate(Data.SeqLen, source);
         Check(Data.Packing is "documents" or "chunks", "data.packing", Data.Packing, "one of: documents, chunks");
         Check(Data.ValFraction is > 0 and < 1, "data.val_fraction", Data.ValFraction, "in (0, 1)");
         Check(Data.Shards is not null || Data.Source is "python-stdlib" or "folder" or "jsonl" or "parquet", "data.source", Data.Source,
@@ -148,6 +149,8 @@ public sealed record TrainSection
     public string Schedule { get; init; } = "linear";
     /// <summary>Diffusion methods: how training times are drawn (SPEC §1.5, §2.2).</summary>
     public TimeSamplingMode TimeSampling { get; init; } = TimeSamplingMode.PerDocument;
+    /// <summary>BD3LM's options (block size, time sampling, noise interval, EOS block padding; SPEC §4), used when <see cref="Objective"/> is bd3lm.</summary>
+    public Methods.Bd3lm.Bd3lmOptions Bd3lm { get; init; } = new();
     public int MicroBatchSize { get; init; } = 8;
     public int GlobalBatchSize { get; init; } = 8;
     public double Lr { get; init; } = 3e-4;
