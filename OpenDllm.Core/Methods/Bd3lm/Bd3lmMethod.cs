@@ -32,11 +32,11 @@ namespace OpenDllm.Methods.Bd3lm;
 /// whatever the training interval, Σ w(t)·CE over masked targets (EOS pads included) divided by the number of the loader's
 /// tokens it covers, from the validation seed (<see cref="HeldOutEvaluation"/>).
 /// <para>
-/// Not implemented: bd3lms' variance-minimising search over clipped intervals (<c>clip_search_widths</c>: measure the
-/// per-block NELBO variance of candidate [β, ω] on validation batches and switch to the smallest) and its
-/// <c>training.resample</c> (redraw blocks whose realised mask fraction falls outside [β, ω]); the interval is fixed by
-/// <c>train.bd3lm.noise_interval</c>. <c>train.loss</c>, <c>train.normalization</c> and <c>train.time_sampling</c> are
-/// MDLM's options; BD3LM's are under <c>train.bd3lm</c>.
+/// The variance-minimising interval search of SPEC §4.2 is <see cref="NoiseIntervalSearch"/>, run on demand (C# API); the
+/// trainer does not switch intervals during a run as bd3lms does (the interval is <c>train.bd3lm.noise_interval</c>), and
+/// bd3lms' <c>training.resample</c> (redraw blocks whose realised mask fraction falls outside [β, ω]) is not implemented.
+/// <c>train.loss</c>, <c>train.normalization</c> and <c>train.time_sampling</c> are MDLM's options and do not apply here;
+/// BD3LM's are under <c>train.bd3lm</c>.
 /// </para>
 /// </summary>
 public sealed class Bd3lmMethod : ITrainingMethod
@@ -111,6 +111,24 @@ public sealed class Bd3lmMethod : ITrainingMethod
         var nats = MdlmMethod.NelboTerms(ce, t, active, targets, _schedule).Nats;
         var covered = (layout.Original & targets).sum();
         return new BoundTerms(nats, covered).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Per-block loss terms [B, L/b] of one batch with times from <paramref name="sampler"/> (one t per block):
+    /// ℓ_blk = Σ_{i ∈ blk, masked} w(t_blk)·CE_i / b, the quantity whose variance <see cref="NoiseIntervalSearch"/> compares
+    /// across candidate intervals (SPEC §4.2). Nothing is read back.
+    /// </summary>
+    public Tensor BlockTerms(PackedBatch batch, NoiseIntervalSampler sampler, Generator generator)
+    {
+        using var scope = NewDisposeScope();
+        var layout = Layout(batch);
+        var t = Times(layout, sampler, Bd3lmTimeSampling.PerBlockAntithetic, generator);
+        var (noisy, head, targets) = NoisyForward(layout, t, generator);
+        var active = noisy.Masked & targets;
+        var ce = MdlmLoss.SelectedCrossEntropy(head, layout.Tokens, active, shift: false, MaskId).to(ScalarType.Float64);   // [B, L]
+        var w = where(active, _schedule.LossWeight(t.to(ScalarType.Float64)), 0.0);
+        long rows = ce.shape[0], blocks = ce.shape[1] / Options.BlockSize;
+        return ((ce * w).view(rows, blocks, Options.BlockSize).sum(2) / Options.BlockSize).MoveToOuterDisposeScope();
     }
 
     /// <summary>The rows this step trains on: block-aligned with EOS pads (documents packing) or as loaded.</summary>

@@ -220,3 +220,32 @@ public sealed class Bd3lmMethodTests
         Assert.False(o.EosBlockPadding);
     }
 }
+
+/// <summary>The variance-minimising interval search (SPEC §4.2).</summary>
+public sealed class NoiseIntervalSearchTests
+{
+    [Fact]
+    public void CandidatesCoverEachWidthOnTheGrid()
+    {
+        var c = NoiseIntervalSearch.Candidates([0.5, 0.9], delta: 0.25);
+        Assert.Equal([(0.001, 0.501), (0.25, 0.75), (0.5, 1.0), (0.001, 0.901)], c.Select(x => (Math.Round(x.Beta, 6), Math.Round(x.Omega, 6))));
+    }
+
+    [Fact]
+    public void TheSearchIsDeterministicSortedAndFinite()
+    {
+        using var scope = NewDisposeScope();
+        using var model = new Qwen2Model(ModelConfig.Tiny with { VocabSize = 262, MaskTokenId = 258 }).InitializeWeights(3);
+        var method = new Bd3lmMethod(new TrainingMethodContext(
+            new Recipe { Data = new DataSection { SeqLen = 16 }, Train = new TrainSection { Objective = "bd3lm", Bd3lm = new Bd3lmOptions { BlockSize = 4 } } },
+            model, ByteTokenizer.Instance));
+        var batches = new[] { ValidationNelboTests.Batch(2, 16, 8, 60, 1), ValidationNelboTests.Batch(2, 16, 16, 60, 2) };
+        var candidates = NoiseIntervalSearch.Candidates([0.3, 0.6], delta: 0.2);
+        var first = NoiseIntervalSearch.Run(method, batches, candidates, seed: 5);
+        var again = NoiseIntervalSearch.Run(method, batches, candidates, seed: 5);
+        Assert.Equal(candidates.Count, first.Count);
+        Assert.Equal(first, again);
+        Assert.All(first, r => Assert.True(double.IsFinite(r.Variance) && r.Variance >= 0 && r.Mean > 0));
+        Assert.True(first.Zip(first.Skip(1)).All(p => p.First.Variance <= p.Second.Variance));
+    }
+}
