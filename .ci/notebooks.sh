@@ -17,6 +17,7 @@ declare -A params=(
   [05-evaluate]="--param tasks=5"
   [06-ablate-schedules-and-masking]="--param steps=20"
   [07-property-tests]=""
+  [08-block-diffusion]="--param steps=40 --param length=16"
 )
 start=$(date +%s)
 for nb in notebooks/*.ipynb; do

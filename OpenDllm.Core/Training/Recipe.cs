@@ -81,6 +81,15 @@ public sealed record Recipe
                   "a comma list of projection names such as q_proj,v_proj (or all-linear)");
         }
         Check(Data.SeqLen >= 2, "data.seq_len", Data.SeqLen, "≥ 2");
+        if (t.Objective == Methods.Bd3lm.Bd3lmMethod.MethodName)
+        {
+            t.Bd3lm.Validate(Data.SeqLen, source);
+            // BD3LM has its own loss (SPEC §4.2) and time sampling (train.bd3lm.time_sampling): the MDLM keys would be ignored
+            var mdlmDefaults = new TrainSection();
+            Check(t.Loss == mdlmDefaults.Loss, "train.loss", t.Loss, "not used by bd3lm (its loss is SPEC §4.2's w(t)·CE); remove it");
+            Check(t.Normalization == mdlmDefaults.Normalization, "train.normalization", t.Normalization, "not used by bd3lm; remove it");
+            Check(t.TimeSampling == mdlmDefaults.TimeSampling, "train.time_sampling", t.TimeSampling, "not used by bd3lm; set train.bd3lm.time_sampling");
+        }
         Check(Data.Packing is "documents" or "chunks" or "examples", "data.packing", Data.Packing, "one of: documents, chunks, examples");
         Check(Data.ValFraction is > 0 and < 1, "data.val_fraction", Data.ValFraction, "in (0, 1)");
         Check(Data.Shards is not null || OpenDllm.Data.Corpora.Kinds.Contains(Data.Source), "data.source", Data.Source,
@@ -177,6 +186,8 @@ public sealed record TrainSection
     public string Schedule { get; init; } = "linear";
     /// <summary>Diffusion methods: how training times are drawn (SPEC §1.5, §2.2).</summary>
     public TimeSamplingMode TimeSampling { get; init; } = TimeSamplingMode.PerDocument;
+    /// <summary>BD3LM's options (block size, time sampling, noise interval, EOS block padding; SPEC §4), used when <see cref="Objective"/> is bd3lm.</summary>
+    public Methods.Bd3lm.Bd3lmOptions Bd3lm { get; init; } = new();
     public int MicroBatchSize { get; init; } = 8;
     public int GlobalBatchSize { get; init; } = 8;
     public double Lr { get; init; } = 3e-4;

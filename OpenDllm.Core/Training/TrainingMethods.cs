@@ -1,4 +1,5 @@
 using OpenDllm.Methods.Ar;
+using OpenDllm.Methods.Bd3lm;
 using OpenDllm.Methods.Mdlm;
 
 namespace OpenDllm.Training;
@@ -14,6 +15,7 @@ public static class TrainingMethods
     {
         [MdlmMethod.MethodName] = context => new MdlmMethod(context),
         [ArMethod.MethodName] = context => new ArMethod(context),
+        [Bd3lmMethod.MethodName] = context => new Bd3lmMethod(context),
     };
     static readonly Lock Gate = new();
 
