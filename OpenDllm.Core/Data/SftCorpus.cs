@@ -58,20 +58,8 @@ public sealed class SftCorpus : ICorpus
         foreach (var file in CorpusFiles.Resolve(Path, ".jsonl", "SFT"))
         {
             var prefix = CorpusFiles.IdPrefix(Path, file);
-            using var reader = new StreamReader(file, new System.Text.UTF8Encoding(false, true), detectEncodingFromByteOrderMarks: true);
-            int lineNumber = 0;
-            while (true)
+            await foreach (var (lineNumber, line) in JsonlLines.ReadAsync(file, Stats, cancellationToken).ConfigureAwait(false))
             {
-                string? line;
-                try { line = await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false); }
-                catch (System.Text.DecoderFallbackException e)
-                {
-                    throw new InvalidDataException($"{file}:{lineNumber + 1}: not valid UTF-8 ({e.Message})", e);
-                }
-                if (line is null) break;
-                lineNumber++;
-                Stats.BytesRead += System.Text.Encoding.UTF8.GetByteCount(line) + 1;
-                if (string.IsNullOrWhiteSpace(line)) continue;
                 var example = Parse(line, $"{file}:{lineNumber}", $"{prefix}:{lineNumber}");
                 if (example.Prompt!.Length == 0 && example.Text.Length == 0)
                 {
