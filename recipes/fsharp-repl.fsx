@@ -112,7 +112,7 @@ do
     let prompt = [| 5L; 17L; 42L; 7L |] :> IReadOnlyList<int64>
     let canvas = Canvas.ForCompletion([| prompt |], 6, maskId, 0L)
     let sampler = MaskedDiffusionSampler(MaskedDiffusionOptions(Steps = 6, RecordTrajectory = true))
-    let output = sampler.Sample(Qwen2Denoiser(model, maskId, false), canvas)
+    let output = sampler.Sample(ModelDenoiser(model, maskId, false), canvas)
     let row = output.Sequences.[0].data<int64>().ToArray()
     printfn "sampler %s: %A in %d forwards; trajectory of %d steps" sampler.Name row output.Forwards output.Trajectory.Steps.Count
     printfn "commit step per position: %A" (output.Trajectory.CommitStep().[0])

@@ -138,10 +138,14 @@ public static class EvalModelCommands
             var recipe = File.Exists(recipePath) ? Recipe.Load(recipePath)
                 : throw new FileNotFoundException($"{recipePath}: not found; nelbo needs a checkpoint written by opendllm train", recipePath);
             var device = options.ResolveDevice(p);
-            var model = Qwen2Model.FromPretrained(dir, device);
-            if (options.ShiftedOverride(p) is { } shifted) model.WithConfig(model.Config.WithShiftedLogitsOverride(shifted));
+            var model = PretrainedModels.Load(dir, device);
+            if (options.ShiftedOverride(p) is { } shifted)
+            {
+                if (model is Qwen2Model q) q.WithConfig(q.Config.WithShiftedLogitsOverride(shifted));
+                else model.WithDiffusionSettings(shiftedLogits: shifted);
+            }
             using var set = TokenShardSet.Open(p.GetValue(shards)!);
-            var tokenizer = OpenDllm.Tokenization.Tokenizers.Load(dir, model.Config.VocabSize);
+            var tokenizer = OpenDllm.Tokenization.Tokenizers.Load(dir, model.VocabSize);
             set.EnsureTokenizer(tokenizer);
             var method = TrainingMethods.Create(new TrainingMethodContext(recipe, model, tokenizer));
             var loader = new PackedLoader(set.Validation, recipe.Train.MicroBatchSize, recipe.Data.SeqLen, recipe.Data.PackingMode, recipe.Train.Seed, device);

@@ -16,7 +16,7 @@ public static class ContextWindow
 {
     /// <summary>The positions a run may use: the smaller of the requested maximum and the model's <c>max_position_embeddings</c>.</summary>
     public static int Budget(DiffusionPipeline pipeline, int maxLength) =>
-        (int)Math.Min(maxLength, pipeline.Model.Config.MaxPositionEmbeddings);
+        (int)Math.Min(maxLength, pipeline.Model.MaxPositions);
 
     /// <summary>Keeps the last tokens of <paramref name="prompt"/> so that prompt + <paramref name="newTokens"/> ≤ <paramref name="budget"/>.</summary>
     public static FittedContext FitCompletion(DiffusionPipeline pipeline, string prompt, int newTokens, int budget)

@@ -15,17 +15,18 @@ public sealed record Generation(string Text, long[] Ids, SamplerOutput Output);
 /// </summary>
 public sealed class DiffusionPipeline
 {
-    public DiffusionPipeline(Qwen2Model model, ITokenizer tokenizer)
+    public DiffusionPipeline(LanguageModel model, ITokenizer tokenizer)
     {
         Model = model;
         Tokenizer = tokenizer;
-        long maskId = model.Config.MaskTokenId ?? tokenizer.Special.Mask;
-        if (maskId >= model.Config.VocabSize)
-            throw new ArgumentException($"mask id {maskId} does not fit the embedding (vocab_size {model.Config.VocabSize})");
-        Denoiser = new Qwen2Denoiser(model, maskId, model.Config.IsShifted);
+        long maskId = model.MaskTokenId ?? tokenizer.Special.Mask;
+        if (maskId >= model.VocabSize)
+            throw new ArgumentException($"mask id {maskId} does not fit the embedding (vocab_size {model.VocabSize})");
+        Denoiser = new ModelDenoiser(model, maskId, model.ShiftedLogits);
     }
 
-    public Qwen2Model Model { get; }
+    /// <summary>The model (any architecture <see cref="PretrainedModels"/> loads).</summary>
+    public LanguageModel Model { get; }
     public ITokenizer Tokenizer { get; }
     public IDenoiser Denoiser { get; }
 
@@ -33,18 +34,22 @@ public sealed class DiffusionPipeline
     public LoadedAdapter? Adapter { get; init; }
 
     /// <summary>
-    /// Loads <c>config.json</c> + weights with <see cref="Qwen2Model.FromPretrained"/> onto <paramref name="device"/> (default
+    /// Loads <c>config.json</c> + weights with <see cref="PretrainedModels.Load"/> (the architecture its <c>model_type</c> names) onto <paramref name="device"/> (default
     /// CPU) and the tokenizer beside them. <paramref name="shifted"/> overrides the checkpoint's logit alignment (SPEC §2.3).
     /// <paramref name="adapter"/> names a PEFT LoRA adapter folder applied after the weights are loaded (not merged: the
     /// projections compute W·x + (α/r)·B·A·x, exactly as PEFT's unmerged model does).
     /// </summary>
     public static DiffusionPipeline Load(string directory, Device? device = null, bool? shifted = null, string? adapter = null)
     {
-        var model = Qwen2Model.FromPretrained(directory, device);
+        var model = PretrainedModels.Load(directory, device);
         try
         {
-            if (shifted is { } s) model.WithConfig(model.Config.WithShiftedLogitsOverride(s));
-            var tokenizer = Tokenizers.Load(directory, model.Config.VocabSize);
+            if (shifted is { } s)
+            {
+                if (model is Qwen2Model q) q.WithConfig(q.Config.WithShiftedLogitsOverride(s));   // recorded as an override
+                else model.WithDiffusionSettings(shiftedLogits: s);
+            }
+            var tokenizer = Tokenizers.Load(directory, model.VocabSize);
             var lora = adapter is null ? null : LoadedAdapter.Apply(model, adapter);
             model.eval();
             return new DiffusionPipeline(model, tokenizer) { Adapter = lora };

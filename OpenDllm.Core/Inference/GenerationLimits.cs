@@ -1,3 +1,4 @@
+using OpenDllm.Models;
 using OpenDllm.Config;
 using OpenDllm.Runtime;
 using OpenDllm.Sampling;
@@ -32,11 +33,15 @@ public static class GenerationLimits
 
     /// <summary>Throws unless <paramref name="positions"/> fit <paramref name="config"/>'s <c>max_position_embeddings</c>.</summary>
     /// <param name="what">How the message names the value (e.g. <c>data.seq_len = 1024</c>).</param>
-    public static void EnsureWithinPositions(ModelConfig config, long positions, string what)
+    public static void EnsureWithinPositions(ModelConfig config, long positions, string what) =>
+        EnsureWithinPositions(config.MaxPositionEmbeddings, positions, what);
+
+    /// <summary>Refuses <paramref name="positions"/> beyond a model's <paramref name="maxPositions"/> (<c>max_position_embeddings</c>).</summary>
+    public static void EnsureWithinPositions(int maxPositions, long positions, string what)
     {
-        if (positions > config.MaxPositionEmbeddings)
+        if (positions > maxPositions)
             throw new ArgumentOutOfRangeException(
-                $"{what} = {positions} positions, more than the model's max_position_embeddings ({config.MaxPositionEmbeddings})", (Exception?)null);
+                $"{what} = {positions} positions, more than the model's max_position_embeddings ({maxPositions})", (Exception?)null);
     }
 
     static void CheckLength(int length)
@@ -46,8 +51,8 @@ public static class GenerationLimits
 
     static void Check(DiffusionPipeline pipeline, long positions, string what, ISampler sampler)
     {
-        var config = pipeline.Model.Config;
-        EnsureWithinPositions(config, positions, what);
+        EnsureWithinPositions(pipeline.Model.MaxPositions, positions, what);
+        if (pipeline.Model is not Qwen2Model { Config: var config }) return;     // the memory bound counts Qwen2 shapes
         var weight = pipeline.Model.HeadWeight;
         int elementBytes = weight.dtype is ScalarType.Float32 ? 4 : weight.dtype is ScalarType.Float64 ? 8 : 2;
         bool cache = sampler is AutoregressiveSampler { Options.UseCache: true } or BlockDiffusionSampler { Options.UseCache: true };

@@ -18,7 +18,7 @@ public sealed partial class Qwen2Model
     /// parameters. PyTorch AMP differs in one respect: its embedding output stays float32, so the residual adds promote
     /// to float32; here the residual stream is bf16, which halves its activation memory.
     /// </summary>
-    public ScalarType? ComputeDtype
+    public override ScalarType? ComputeDtype
     {
         get => _computeDtype;
         set

@@ -30,7 +30,7 @@ public sealed class Qwen2Backbone : nn.Module
 /// Hugging Face ones, so its state dict round-trips with HF checkpoints. Attention is a per-call policy
 /// (<see cref="ModelInput.Attention"/>): the same weights run causally (AR) or bidirectionally (diffusion).
 /// </summary>
-public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
+public sealed partial class Qwen2Model : LanguageModel
 {
     [ComponentName(Name = "model")] readonly Qwen2Backbone _model;
     [ComponentName(Name = "lm_head")] readonly Linear? _lmHead;
@@ -62,13 +62,21 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
     }
 
     /// <summary>The output projection's weight [V, D]: the embedding matrix when tied.</summary>
-    public Tensor HeadWeight => _lmHead?.weight ?? _model.EmbedTokens.weight!;
+    public override Tensor HeadWeight => _lmHead?.weight ?? _model.EmbedTokens.weight!;
 
-    /// <summary>Logits [B, L, V] for <paramref name="tokens"/> [B, L] under <paramref name="attention"/>. There is no
-    /// default: a diffusion model wants <see cref="AttentionPolicy.Bidirectional"/>, an AR one <see cref="AttentionPolicy.Causal"/>,
-    /// and guessing wrong gives plausible but wrong numbers.</summary>
-    public Tensor Logits(Tensor tokens, AttentionPolicy attention) =>
-        forward(new ModelInput(tokens, attention)).Logits;
+    public override string ModelType => Config.ModelType;
+    public override int VocabSize => Config.VocabSize;
+    public override int MaxPositions => Config.MaxPositionEmbeddings;
+    public override long? MaskTokenId => Config.MaskTokenId;
+    public override bool ShiftedLogits => Config.IsShifted;
+    public override bool SupportsKvCache => true;
+
+    public override Qwen2Model WithDiffusionSettings(long? maskTokenId = null, bool? shiftedLogits = null) =>
+        WithConfig(Config with
+        {
+            MaskTokenId = maskTokenId is { } m ? checked((int)m) : Config.MaskTokenId,
+            ShiftedLogits = shiftedLogits ?? Config.ShiftedLogits,
+        });
 
     public override ModelOutput forward(ModelInput input)
     {
@@ -89,7 +97,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
     /// materialising [B, Lq, V] logits. <see cref="ModelInput.OutputPositions"/>, <see cref="ModelInput.ReturnCache"/> and
     /// <see cref="ModelInput.ReturnHiddenStates"/> are not used here.
     /// </summary>
-    public HeadInput ForwardToHead(ModelInput input)
+    public override HeadInput ForwardToHead(ModelInput input)
     {
         // a new wrapper of the parameter (or its differentiable cast to the compute dtype): it belongs to the caller's scope
         var weight = ComputeDtype is { } d ? ComputePrecision.Cast(HeadWeight, d) : HeadWeight;
@@ -143,7 +151,7 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
     /// parameter's dtype and copied to its device (<see cref="Sampling.SeededDraws"/>), so a seed gives the same weights
     /// on every device.
     /// </summary>
-    public Qwen2Model InitializeWeights(long seed, double std = 0.02)
+    public override Qwen2Model InitializeWeights(long seed, double std = 0.02)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -156,7 +164,4 @@ public sealed partial class Qwen2Model : nn.Module<ModelInput, ModelOutput>
         }
         return this;
     }
-
-    /// <summary>Number of parameters (a tied head counted once).</summary>
-    public long ParameterCount => parameters().Sum(p => p.numel());
 }

@@ -74,6 +74,9 @@ public sealed partial class Qwen2Model
         config.Save(directory);
     }
 
+    /// <summary>Writes <c>config.json</c> and the weights in the parameters' dtype, unsharded (see the overload).</summary>
+    public override void SavePretrained(string directory) => SavePretrained(directory, dtype: null);
+
     static string DtypeName(ScalarType dtype) => dtype switch
     {
         ScalarType.BFloat16 => "bfloat16",

@@ -24,7 +24,7 @@ public interface ITrainingMethod
     string Name { get; }
 
     /// <summary>The model this method trains and the trainer saves.</summary>
-    Qwen2Model Model { get; }
+    LanguageModel Model { get; }
 
     /// <summary>How the trained model attends at inference: the health probe before saving a checkpoint uses it.</summary>
     AttentionPolicy Attention { get; }
@@ -60,11 +60,11 @@ public sealed record BoundTerms(Tensor Nats, Tensor Tokens)
 }
 
 /// <summary>What a method is built from: the recipe, the model the trainer built (weights, precision, device), the tokenizer.</summary>
-public sealed record TrainingMethodContext(Recipe Recipe, Qwen2Model Model, ITokenizer Tokenizer)
+public sealed record TrainingMethodContext(Recipe Recipe, LanguageModel Model, ITokenizer Tokenizer)
 {
     /// <summary>The [MASK] id: the model config's <c>mask_token_id</c>, else the tokenizer's.</summary>
-    public long MaskId => Model.Config.MaskTokenId ?? Tokenizer.Special.Mask;
+    public long MaskId => Model.MaskTokenId ?? Tokenizer.Special.Mask;
 
     /// <summary>Dream-style shifted logits (SPEC §2.3), from the model config.</summary>
-    public bool Shifted => Model.Config.IsShifted;
+    public bool Shifted => Model.ShiftedLogits;
 }

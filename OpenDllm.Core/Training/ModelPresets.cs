@@ -30,21 +30,33 @@ public static class ModelPresets
     };
 
     /// <summary>The model of <paramref name="section"/>, with the tokenizer's mask id and vocab size filled in.</summary>
-    public static Qwen2Model Build(ModelSection section, ITokenizer tokenizer, Device device, long seed)
+    /// <remarks><c>model.init_from</c> loads any architecture <see cref="PretrainedModels"/> knows (its config.json's
+    /// <c>model_type</c>). Its logits stay shifted unless <c>model.shifted_logits</c> says otherwise when it is a causal LM
+    /// (an AR checkpoint keeps its next-token alignment, SPEC §2.3); an encoder (BERT) predicts each position's own token,
+    /// so it is unshifted by default.</remarks>
+    public static LanguageModel Build(ModelSection section, ITokenizer tokenizer, Device device, long seed)
     {
         if (section.InitFrom is { } dir)
         {
-            var model = Qwen2Model.FromPretrained(dir, device);
-            if (tokenizer.Special.Mask >= model.Config.VocabSize)
-                throw new ArgumentException($"{dir}: the tokenizer's mask id {tokenizer.Special.Mask} does not fit vocab_size {model.Config.VocabSize}");
-            return model.WithConfig(model.Config with
+            var model = PretrainedModels.Load(dir, device);
+            try
             {
-                MaskTokenId = tokenizer.Special.Mask,
-                ShiftedLogits = section.ShiftedLogits ?? true,     // an AR checkpoint: keep its next-token alignment (SPEC §2.3)
-            });
+                if (tokenizer.Special.Mask >= model.VocabSize)
+                    throw new ArgumentException($"{dir}: the tokenizer's mask id {tokenizer.Special.Mask} does not fit vocab_size {model.VocabSize}");
+                return model.WithDiffusionSettings(tokenizer.Special.Mask, section.ShiftedLogits ?? DefaultShifted(model.ModelType));
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
         }
         return new Qwen2Model(Config(section, tokenizer), device).InitializeWeights(seed, section.InitStd);
     }
+
+    /// <summary>Whether an <c>init_from</c> checkpoint of <paramref name="modelType"/> is shifted when the recipe does not say:
+    /// causal LMs (qwen2) yes, encoders (bert) no.</summary>
+    public static bool DefaultShifted(string modelType) => modelType != "bert";
 
     /// <summary>
     /// The config of the model <see cref="Build"/> makes, without allocating it (for checks before training starts):

@@ -43,7 +43,7 @@ public sealed partial class Trainer : IDisposable
     readonly Stopwatch _clock = new();
     double _elapsedBefore;
 
-    Trainer(Recipe recipe, Qwen2Model model, ITokenizer tokenizer, TokenShardSet shards, Device device, TrainerLora? lora)
+    Trainer(Recipe recipe, LanguageModel model, ITokenizer tokenizer, TokenShardSet shards, Device device, TrainerLora? lora)
     {
         Recipe = recipe; Model = model; Tokenizer = tokenizer; _shards = shards; Device = device; _lora = lora;
         var t = recipe.Train;
@@ -59,7 +59,7 @@ public sealed partial class Trainer : IDisposable
     }
 
     public Recipe Recipe { get; }
-    public Qwen2Model Model { get; }
+    public LanguageModel Model { get; }
     /// <summary>The LoRA adapters being trained (<c>train.lora</c>), or null for full fine-tuning.</summary>
     public TrainerLora? Lora => _lora;
     /// <summary>The training method the recipe names.</summary>

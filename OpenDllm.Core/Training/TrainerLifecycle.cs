@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using OpenDllm.Checkpoints;
 using OpenDllm.Data;
+using OpenDllm.Models;
 using OpenDllm.Runtime;
 using OpenDllm.Tokenization;
 using TorchSharp;
@@ -35,8 +36,8 @@ public sealed partial class Trainer
         torch.set_num_threads(t.Threads ?? Environment.ProcessorCount);
         var device = TorchRuntime.ParseDevice(t.Device, "train.device");
         var tokenizer = recipe.Data.Tokenizer == "byte" ? (ITokenizer)ByteTokenizer.Instance
-            : Tokenizers.Load(recipe.Data.Tokenizer, recipe.Model.InitFrom is { } init ? OpenDllm.Config.ModelConfig.Load(init).VocabSize : null);
-        EnsureFits(recipe, ModelPresets.Config(recipe.Model, tokenizer), device, precision);
+            : Tokenizers.Load(recipe.Data.Tokenizer, recipe.Model.InitFrom is { } init ? PretrainedModels.VocabSize(init) : null);
+        EnsureFits(recipe, tokenizer, device, precision);
         var shards = OpenShards(recipe, tokenizer, prepareProgress, cancel, log);
         Trainer? trainer = null;
         try
@@ -71,8 +72,17 @@ public sealed partial class Trainer
     /// <c>data.seq_len</c> within the model's positions, and the training memory lower bound within what the device has
     /// (<see cref="MemoryEstimate.ForTraining"/>).
     /// </summary>
-    static void EnsureFits(Recipe recipe, OpenDllm.Config.ModelConfig config, Device device, TrainingPrecision precision)
+    /// <remarks>The memory bound counts Qwen2 shapes (<see cref="MemoryEstimate"/>); another architecture
+    /// (<c>model.init_from</c> a BERT folder) gets the position check only.</remarks>
+    static void EnsureFits(Recipe recipe, ITokenizer tokenizer, Device device, TrainingPrecision precision)
     {
+        if (recipe.Model.InitFrom is { } dir && PretrainedModels.ModelType(dir) != "qwen2")
+        {
+            if (PretrainedModels.MaxPositions(dir) is { } max)
+                OpenDllm.Inference.GenerationLimits.EnsureWithinPositions(max, recipe.Data.SeqLen, "data.seq_len");
+            return;
+        }
+        var config = ModelPresets.Config(recipe.Model, tokenizer);
         OpenDllm.Inference.GenerationLimits.EnsureWithinPositions(config, recipe.Data.SeqLen, "data.seq_len");
         var estimate = MemoryEstimate.ForTraining(config, recipe.Train.MicroBatchSize, recipe.Data.SeqLen,
             precision == TrainingPrecision.Bf16 ? 2 : 4, documentMask: recipe.Data.PackingMode == PackingMode.Documents);   // examples: no mask
@@ -208,8 +218,8 @@ public sealed partial class Trainer
         if (finite)
         {
             // 2. a probe forward pass under the training attention: tokens 0..L-1 (L ≤ 16)   [1, L] → [1, L, V]
-            long length = Math.Min(16, Math.Min(Model.Config.MaxPositionEmbeddings, Recipe.Data.SeqLen));
-            var probe = (arange(length, dtype: ScalarType.Int64, device: Device) % Model.Config.VocabSize).unsqueeze(0);
+            long length = Math.Min(16, Math.Min(Model.MaxPositions, Recipe.Data.SeqLen));
+            var probe = (arange(length, dtype: ScalarType.Int64, device: Device) % Model.VocabSize).unsqueeze(0);
             var logProbs = Model.Logits(probe, _method.Attention).to(ScalarType.Float32).log_softmax(-1);
             if (!logProbs.isfinite().all().item<bool>()) problem = "the weights are finite but a forward pass gives non-finite log-probabilities";
         }

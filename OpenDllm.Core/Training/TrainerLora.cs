@@ -22,7 +22,7 @@ public sealed class TrainerLora
     public string BaseSha256 { get; }
 
     /// <summary>Hashes the base, then attaches fresh adapters (seeded) and freezes the base.</summary>
-    public static TrainerLora Attach(Qwen2Model model, LoraOptions options)
+    public static TrainerLora Attach(LanguageModel model, LoraOptions options)
     {
         var baseSha = BaseWeights.Sha256(model);
         try { return new TrainerLora(LoraAdapters.Attach(model, options), baseSha); }
@@ -33,7 +33,7 @@ public sealed class TrainerLora
     /// Writes the merged model (config, weights: a plain Hugging Face directory for sample and eval) into
     /// <paramref name="directory"/> and the adapter (PEFT layout) into its <see cref="AdapterFolder"/>.
     /// </summary>
-    public void Save(Qwen2Model model, string directory, string? baseModel)
+    public void Save(LanguageModel model, string directory, string? baseModel)
     {
         using (Adapters.MergedScope()) model.SavePretrained(directory);
         PeftAdapterIO.Save(Adapters, Path.Combine(directory, AdapterFolder), baseModel);

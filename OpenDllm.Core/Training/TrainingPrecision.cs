@@ -69,7 +69,7 @@ public static class TrainingPrecisions
     /// Sets <paramref name="model"/> (float32 as built) up for <paramref name="precision"/>: nothing for fp32, a bf16
     /// compute dtype for bf16_mixed (parameters stay float32), all parameters cast to bf16 for bf16.
     /// </summary>
-    public static Qwen2Model Apply(Qwen2Model model, TrainingPrecision precision)
+    public static TModel Apply<TModel>(TModel model, TrainingPrecision precision) where TModel : LanguageModel
     {
         switch (precision)
         {

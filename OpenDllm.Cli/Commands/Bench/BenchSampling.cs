@@ -21,7 +21,7 @@ public static partial class BenchCommand
         command.SetAction(p => CliErrors.Run(() =>
         {
             var (report, device) = Start(p.GetValue(threads), p.GetValue(output), "sample", p.GetValue(deviceOption));
-            var denoiser = new Qwen2Denoiser(BenchModel(device), MaskId, shiftedLogits: true);
+            var denoiser = new ModelDenoiser(BenchModel(device), MaskId, shiftedLogits: true);
             var prompt = randint(0, MaskId, [1, Prompt], generator: new Generator(2), dtype: ScalarType.Int64);
             var canvas = new Canvas(cat([prompt, full(1, Gen, MaskId, dtype: ScalarType.Int64)], 1).to(device));
             var sampler = new MaskedDiffusionSampler(new() { Steps = GenSteps, SkipEmptySteps = false });   // as the reference: 128 forwards
@@ -76,7 +76,7 @@ public static partial class BenchCommand
             DiffusionPipeline? pipeline = p.GetValue(checkpoint) is { } dir ? DiffusionPipeline.Load(dir, device, shift) : null;
             DiffusionPipeline? blockPipeline = p.GetValue(blockCheckpoint) is { } blockDir ? DiffusionPipeline.Load(blockDir, device, shift) : pipeline;
             string modelName = p.GetValue(checkpoint) ?? "bench (random)", blockModelName = p.GetValue(blockCheckpoint) ?? modelName;
-            IDenoiser denoiser = pipeline?.Denoiser ?? new Qwen2Denoiser(BenchModel(device), MaskId, shiftedLogits: true);
+            IDenoiser denoiser = pipeline?.Denoiser ?? new ModelDenoiser(BenchModel(device), MaskId, shiftedLogits: true);
             int n = p.GetValue(length);
             var prompt = pipeline is null
                 ? randint(0, MaskId, [1, Prompt], generator: new Generator(2), dtype: ScalarType.Int64)

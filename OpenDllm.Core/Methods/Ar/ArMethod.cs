@@ -19,7 +19,7 @@ public sealed class ArMethod(TrainingMethodContext context) : ITrainingMethod
     public const string MethodName = "ar";
 
     public string Name => MethodName;
-    public Qwen2Model Model { get; } = context.Model;
+    public LanguageModel Model { get; } = context.Model;
     public AttentionPolicy Attention => AttentionPolicy.Causal;
     public string BoundMetric => "val_nll_bits";
 

@@ -78,7 +78,7 @@ public sealed class Bd3lmMethod : ITrainingMethod
     }
 
     public string Name => MethodName;
-    public Qwen2Model Model { get; }
+    public LanguageModel Model { get; }
     /// <summary>At inference a BD3LM model decodes block by block over a cache of clean blocks: block-causal attention.</summary>
     public AttentionPolicy Attention => AttentionPolicy.BlockCausal(Options.BlockSize);
     public string BoundMetric => "val_nelbo_bits";

@@ -54,7 +54,7 @@ public sealed class MdlmMethod : ITrainingMethod
     }
 
     public string Name => MethodName;
-    public Qwen2Model Model { get; }
+    public LanguageModel Model { get; }
     public AttentionPolicy Attention => AttentionPolicy.Bidirectional;
     public string BoundMetric => "val_nelbo_bits";
     public long MaskId { get; }

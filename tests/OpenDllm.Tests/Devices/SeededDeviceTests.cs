@@ -46,8 +46,8 @@ public class SeededDeviceTests
         var target = TestDevices.Parse(device);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var onCpu = new Qwen2Denoiser(new Qwen2Model(Config).InitializeWeights(21, std: 0.3), MaskId, shiftedLogits: false);
-        var onDevice = new Qwen2Denoiser(new Qwen2Model(Config, target).InitializeWeights(21, std: 0.3), MaskId, shiftedLogits: false);
+        var onCpu = new ModelDenoiser(new Qwen2Model(Config).InitializeWeights(21, std: 0.3), MaskId, shiftedLogits: false);
+        var onDevice = new ModelDenoiser(new Qwen2Model(Config, target).InitializeWeights(21, std: 0.3), MaskId, shiftedLogits: false);
         var canvas = Canvas.ForCompletion([[1, 2, 3], [4, 5, 6, 7, 8]], 12, MaskId, PadId);          // left padding in row 0
         var canvasOnDevice = new Canvas(canvas.Tokens.to(target), canvas.KeyPadding!.to(target));
         foreach (var sampler in Samplers())

@@ -14,7 +14,7 @@ public class BlockDiffusionSamplerTests
 
     /// <summary>A random tiny model of <paramref name="layers"/> layers (2 = the shared fixture, 4 = a deeper one).</summary>
     static IDenoiser Model(int layers, bool shifted) =>
-        layers == 2 ? SamplingFixtures.RandomTiny(shifted) : new Qwen2Denoiser(Deep.Value, 98, shifted);
+        layers == 2 ? SamplingFixtures.RandomTiny(shifted) : new ModelDenoiser(Deep.Value, 98, shifted);
 
     /// <summary>Two prompts of different lengths (3 and 6: the first needs 1 + 3 pad columns for b = 4), 10 new tokens
     /// (3 blocks, the last one short).</summary>

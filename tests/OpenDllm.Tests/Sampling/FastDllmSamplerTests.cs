@@ -11,7 +11,7 @@ public class FastDllmSamplerTests
         new Qwen2Model(ModelConfig.Tiny with { NumHiddenLayers = 1, MaskTokenId = 98 }).InitializeWeights(seed: 8, std: 0.3));
 
     /// <summary>With one layer a position's keys/values depend only on its own token, so both caches are exact.</summary>
-    static IDenoiser OneLayerDenoiser(bool shifted) => new Qwen2Denoiser(OneLayer.Value, 98, shifted);
+    static IDenoiser OneLayerDenoiser(bool shifted) => new ModelDenoiser(OneLayer.Value, 98, shifted);
 
     static Canvas BatchCanvas(long maskId) => Canvas.ForCompletion([[5, 6, 7, 8, 9], [10, 11]], 24, maskId, padId: 97);
 

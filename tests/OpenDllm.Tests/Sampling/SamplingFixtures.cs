@@ -11,13 +11,13 @@ public static class SamplingFixtures
     static readonly Lazy<Qwen2Model> Golden = new(() => Qwen2Model.FromPretrained(Fixture.GoldenDir("tiny")));
 
     /// <summary>The golden tiny model as the reference sampler uses it: [MASK] = 299, logits shifted.</summary>
-    public static IDenoiser GoldenTiny() => new Qwen2Denoiser(Golden.Value, maskId: 299, shiftedLogits: true);
+    public static IDenoiser GoldenTiny() => new ModelDenoiser(Golden.Value, maskId: 299, shiftedLogits: true);
 
     static readonly Lazy<Qwen2Model> Random = new(() =>
         new Qwen2Model(ModelConfig.Tiny with { MaskTokenId = 98 }).InitializeWeights(seed: 21, std: 0.3));
 
     /// <summary>A random tiny model with sharp logits; vocab 99, [MASK] = 98, unshifted unless asked.</summary>
-    public static IDenoiser RandomTiny(bool shifted = false) => new Qwen2Denoiser(Random.Value, 98, shifted);
+    public static IDenoiser RandomTiny(bool shifted = false) => new ModelDenoiser(Random.Value, 98, shifted);
 
     public static long[][] Rows(Tensor t)
     {

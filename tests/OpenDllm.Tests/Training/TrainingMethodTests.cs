@@ -22,7 +22,7 @@ public sealed class TrainingMethodTests : IDisposable
         readonly MdlmMethod _inner = new(context);
 
         public string Name => "test-halved-mdlm";
-        public Qwen2Model Model => _inner.Model;
+        public LanguageModel Model => _inner.Model;
         public AttentionPolicy Attention => _inner.Attention;
         public string BoundMetric => "val_halved_bits";
 
