@@ -18,7 +18,7 @@ namespace OpenDllm.Data;
 /// </remarks>
 public sealed record CorpusIdentity
 {
-    /// <summary><c>folder</c>, <c>python-stdlib</c>, <c>jsonl</c>, <c>parquet</c>, or <c>custom</c> for other corpora.</summary>
+    /// <summary><c>folder</c>, <c>python-stdlib</c>, <c>python-docstrings</c>, <c>jsonl</c>, <c>parquet</c>, or <c>custom</c> for other corpora.</summary>
     public required string Kind { get; init; }
 
     /// <summary>The absolute file or folder read (for a custom corpus: its description).</summary>
@@ -30,6 +30,13 @@ public sealed record CorpusIdentity
     /// <summary>The file selection of a folder corpus; null for other kinds.</summary>
     public FolderCorpusOptions? Folder { get; init; }
 
+    /// <summary>
+    /// For a corpus derived from its files by extraction rules (<see cref="PythonDocstringCorpus"/>): those rules and their
+    /// version (<see cref="PythonDocstringsOptions.Key"/>), so that a change of rules prepares again; null for other kinds.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Extraction { get; init; }
+
     /// <summary>The input files as they were when read.</summary>
     public required FileListFingerprint Files { get; init; }
 
@@ -38,7 +45,7 @@ public sealed record CorpusIdentity
         new() { Kind = "custom", Path = description, Files = FileListFingerprint.Unknown };
 
     /// <summary>
-    /// A stable text of everything but the file fingerprint (kind, path, field, selection): what names a folder derived
+    /// A stable text of everything but the file fingerprint (kind, path, field, selection, extraction): what names a folder derived
     /// from this source (<see cref="PreparedData.DefaultFolder"/>).
     /// </summary>
     public string SelectionKey()
@@ -47,6 +54,7 @@ public sealed record CorpusIdentity
         if (Folder is { } f)
             text.Append("\ninclude=").AppendJoin('\u001f', f.Include).Append("\nexclude=").AppendJoin('\u001f', f.Exclude)
                 .Append("\nbytes=").Append(f.MinBytes).Append("..").Append(f.MaxBytes).Append("\nhidden=").Append(f.IncludeHidden);
+        if (Extraction is not null) text.Append("\nextraction=").Append(Extraction);
         return text.ToString();
     }
 
@@ -61,6 +69,7 @@ public sealed record CorpusIdentity
         Compare("source", Kind, wanted.Kind);
         Compare("path", Path, wanted.Path);
         Compare("field/column", Field, wanted.Field);
+        Compare("extraction", Extraction, wanted.Extraction);
         if (Folder is { } a && wanted.Folder is { } b)
         {
             Compare("include", string.Join(", ", a.Include), string.Join(", ", b.Include));

@@ -6,7 +6,7 @@ namespace OpenDllm.Data;
 /// </summary>
 /// <remarks>
 /// Implementations: <see cref="FolderCorpus"/>, <see cref="JsonlCorpus"/>, <see cref="ParquetCorpus"/>, and
-/// <see cref="DefaultCorpus"/> (the machine's Python standard library). Every reader throws
+/// <see cref="DefaultCorpus"/> (the machine's Python standard library), <see cref="PythonDocstringCorpus"/> (its English prose). Every reader throws
 /// <see cref="InvalidDataException"/> at the end of a pass that produced no document at all.
 /// </remarks>
 public interface ICorpus
