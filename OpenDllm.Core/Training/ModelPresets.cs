@@ -43,6 +43,7 @@ public static class ModelPresets
             {
                 if (tokenizer.Special.Mask >= model.VocabSize)
                     throw new ArgumentException($"{dir}: the tokenizer's mask id {tokenizer.Special.Mask} does not fit vocab_size {model.VocabSize}");
+                if (section.RandomInit) model.InitializeWeights(seed, section.InitStd);      // the architecture only
                 return model.WithDiffusionSettings(tokenizer.Special.Mask, section.ShiftedLogits ?? DefaultShifted(model.ModelType));
             }
             catch

@@ -102,6 +102,8 @@ public sealed record Recipe
               "give model.init_from (a Hugging Face directory), model.init_from_recipe, model.preset or model.config");
         Check(Model.InitFrom is null || Model.InitFromRecipe is null, "model.init_from_recipe", Model.InitFromRecipe,
               "give model.init_from or model.init_from_recipe, not both");
+        Check(!Model.RandomInit || Model.InitFrom is not null || Model.InitFromRecipe is not null, "model.random_init", Model.RandomInit,
+              "random_init takes the architecture of model.init_from (or model.init_from_recipe); a preset is random already");
         return this;
     }
 }
@@ -122,8 +124,14 @@ public sealed record ModelSection
     public string? Preset { get; init; }
     /// <summary>Qwen2 config.json fields (hidden_size, num_hidden_layers, …); vocab_size defaults to the tokenizer's.</summary>
     public JsonObject? Config { get; init; }
-    /// <summary>Dream/Open-dCoder-style shifted logits (SPEC §2.3); default true for init_from (AR checkpoints), false otherwise.</summary>
+    /// <summary>Dream/Open-dCoder-style shifted logits (SPEC §2.3); default true for a causal-LM init_from (AR checkpoints),
+    /// false for an encoder (BERT) and for presets.</summary>
     public bool? ShiftedLogits { get; init; }
+    /// <summary>
+    /// Take only the architecture of <see cref="InitFrom"/> and initialise its weights from <c>train.seed</c> (std
+    /// <see cref="InitStd"/>): the from-scratch control of a pretrained run, same model, same everything else.
+    /// </summary>
+    public bool RandomInit { get; init; }
     /// <summary>Initialisation std for from-scratch weights.</summary>
     public double InitStd { get; init; } = 0.02;
 }

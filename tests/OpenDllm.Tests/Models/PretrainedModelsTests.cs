@@ -49,3 +49,35 @@ public sealed class PretrainedModelsTests : IDisposable
         Assert.Equal((3L, false), (model.MaskTokenId, model.ShiftedLogits));
     }
 }
+
+/// <summary><c>model.random_init</c>: the architecture of <c>init_from</c>, the weights of a fresh seeded init.</summary>
+public sealed class RandomInitTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("opendllm-random-init-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Fact]
+    public void RandomInitKeepsTheArchitectureAndDrawsTheWeightsFromTheSeed()
+    {
+        using var scope = NewDisposeScope();
+        var config = ModelConfig.Tiny with { VocabSize = 262 };
+        using (var trained = new Qwen2Model(config).InitializeWeights(seed: 11)) trained.SavePretrained(_dir);
+        var tokenizer = OpenDllm.Tokenization.ByteTokenizer.Instance;
+        using var pretrained = OpenDllm.Training.ModelPresets.Build(new OpenDllm.Training.ModelSection { InitFrom = _dir }, tokenizer, CPU, seed: 5);
+        using var random = OpenDllm.Training.ModelPresets.Build(new OpenDllm.Training.ModelSection { InitFrom = _dir, RandomInit = true }, tokenizer, CPU, seed: 5);
+        using var fresh = new Qwen2Model(config).InitializeWeights(seed: 5);
+        Assert.Equal(pretrained.ParameterCount, random.ParameterCount);
+        Assert.True(random.HeadWeight.eq(fresh.HeadWeight).all().item<bool>());
+        Assert.False(random.HeadWeight.eq(pretrained.HeadWeight).all().item<bool>());
+        Assert.True(random.ShiftedLogits);                                        // a qwen2 init_from stays shifted
+    }
+
+    [Fact]
+    public void RandomInitWithoutInitFromIsRefused()
+    {
+        var e = Assert.ThrowsAny<ArgumentException>(() => OpenDllm.Training.Recipe.Parse(
+            "model: { preset: tiny, random_init: true }\ndata: { source: python-stdlib }\ntrain: { output_dir: x }", "r"));
+        Assert.Contains("model.random_init", e.Message);
+    }
+}
