@@ -74,6 +74,9 @@ public static class PretrainedModels
 
     static JsonDocument Read(string directory)
     {
+        if (!Directory.Exists(directory) && !File.Exists(directory))
+            throw new DirectoryNotFoundException($"{directory}: model folder not found (a Hugging Face folder: config.json and "
+                + "model.safetensors; `opendllm convert minilm --output DIR` writes the pretrained MiniLM encoder)");
         var file = ConfigFile(directory);
         if (!File.Exists(file)) throw new FileNotFoundException($"{file}: config.json not found", file);
         try
