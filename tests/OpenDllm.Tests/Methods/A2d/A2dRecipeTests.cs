@@ -41,4 +41,21 @@ public sealed class A2dRecipeTests
         var e = Assert.ThrowsAny<Exception>(() => Recipe.Parse($"model: {{preset: tiny}}\ntrain: {{objective: a2d, a2d: {{{entry}}}}}", "r.yaml"));
         Assert.Contains(key, e.Message);
     }
+
+    /// <summary>The five experiment recipes load, share everything but init, λ and freezing, and run a fixed number of steps.</summary>
+    [Fact]
+    public void TheExperimentRecipesDifferOnlyInInitAlignmentAndFreezing()
+    {
+        string[] names = ["a2d-scratch", "a2d-init", "a2d-align1", "a2d-align", "a2d-align-frozen"];
+        var recipes = names.Select(n => Recipe.Load(Path.Combine(TestPaths.RepoRoot, "recipes", n + ".yaml"))).ToList();
+        Assert.Equal([null, 0.0, 1.0, 10.0, 10.0], recipes.Select(r => r.Train.A2d?.AlignWeight));
+        Assert.Equal("lm_head,embed_tokens", recipes[4].Train.FreezeLayers);
+        Assert.All(recipes.Skip(1), r => Assert.Equal("recipes/ar-baseline.yaml", r.Model.InitFromRecipe));
+        Assert.All(recipes, r => Assert.True(r.Model.ShiftedLogits));
+        var blocks = new OpenDllm.Methods.Bd3lm.Bd3lmOptions();                                   // (holds an array: compared by reference)
+        TrainSection Common(TrainSection t) => t with { Objective = "", A2d = null, FreezeLayers = null, OutputDir = "", Bd3lm = blocks };
+        Assert.All(recipes, r => Assert.Equal(Common(recipes[0].Train), Common(r.Train)));
+        Assert.All(recipes, r => Assert.Equal(recipes[0].Data, r.Data));
+        Assert.All(recipes, r => Assert.False(r.Train.FitStepsToTime));
+    }
 }
