@@ -94,16 +94,18 @@ public sealed partial class Qwen2Model : LanguageModel
     /// <summary>
     /// The forward without the LM head: the final-norm hidden states [B, Lq, D] and the head weight [V, D], so a loss can
     /// apply the head to the rows it needs, a chunk at a time (<see cref="Objectives.ChunkedCrossEntropy"/>), instead of
-    /// materialising [B, Lq, V] logits. <see cref="ModelInput.OutputPositions"/>, <see cref="ModelInput.ReturnCache"/> and
-    /// <see cref="ModelInput.ReturnHiddenStates"/> are not used here.
+    /// materialising [B, Lq, V] logits. <see cref="ModelInput.OutputPositions"/> and <see cref="ModelInput.ReturnCache"/> are
+    /// not used here; with <see cref="ModelInput.ReturnHiddenStates"/> the same forward also returns the HF hidden states
+    /// (<see cref="HeadInput.HiddenStates"/>, SPEC §3), so representation alignment needs no second student forward.
     /// </summary>
     public override HeadInput ForwardToHead(ModelInput input)
     {
         // a new wrapper of the parameter (or its differentiable cast to the compute dtype): it belongs to the caller's scope
         var weight = ComputeDtype is { } d ? ComputePrecision.Cast(HeadWeight, d) : HeadWeight;
         using var scope = NewDisposeScope();
-        var (x, _, _) = Trunk(input with { ReturnCache = false, ReturnHiddenStates = false, OutputPositions = null });
-        return new HeadInput(x.MoveToOuterDisposeScope(), weight);
+        var (x, hidden, _) = Trunk(input with { ReturnCache = false, OutputPositions = null });
+        hidden?.ForEach(h => h.MoveToOuterDisposeScope());
+        return new HeadInput(x.MoveToOuterDisposeScope(), weight) { HiddenStates = hidden };
     }
 
     /// <summary>Embeddings → layers → final norm: [B, Lq, D], plus the HF hidden states and the cache when asked for.</summary>

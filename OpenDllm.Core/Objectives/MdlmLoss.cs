@@ -120,25 +120,41 @@ public static class MdlmLoss
     }
 
     /// <summary>
-    /// ℓ_i of <see cref="MdlmWeighting"/> on active predictions, 0 elsewhere. p_i = sg(e^{−CE_i}); the time weight is
-    /// sanitised to 0 off M first, so t = 0 on an unmasked token cannot produce NaN gradients. [B, L′]
+    /// ℓ_i of <see cref="MdlmWeighting"/> plus the <see cref="PathLoss"/> term on active predictions, 0 elsewhere.
+    /// p_i = sg(e^{−CE_i}); the time weight is sanitised to 0 off M first, so t = 0 on an unmasked token cannot produce NaN
+    /// gradients. <c>opendllm_latest</c> and <c>opendllm_qwen3</c> are computed as <c>uniform</c> + their path term
+    /// (<see cref="PathLoss.InvT"/>, <see cref="PathLoss.Plain"/>); <c>opendllm_v1</c>, (1/t)·(CE + p·CE), stays fused so its
+    /// float32 rounding is the reference's. [B, L′]
     /// </summary>
     public static Tensor WeightedTerm(Tensor ce, Tensor t, Tensor active, MdlmLossOptions options)
     {
         using var scope = NewDisposeScope();
         var invT = where(active, t.reciprocal(), 0f);                       // 1/t_i on M
-        var path = exp(-ce).detach() * ce;                                  // sg(p_i)·CE_i
-        var term = options.Weighting switch
+        var (weighting, pathLoss) = options.Weighting switch
+        {
+            MdlmWeighting.OpenDllmLatest => (MdlmWeighting.Uniform, PathLoss.InvT),
+            MdlmWeighting.OpenDllmQwen3NoInvT => (MdlmWeighting.Uniform, PathLoss.Plain),
+            var w => (w, options.Path),
+        };
+        var term = weighting switch
         {
             MdlmWeighting.Scheduler => where(active, SchedulerWeight(t, options), 0f) * ce,
             MdlmWeighting.Uniform => ce,
-            MdlmWeighting.OpenDllmV1 => invT * (ce + path),
-            MdlmWeighting.OpenDllmLatest => ce + invT * path,
-            MdlmWeighting.OpenDllmQwen3NoInvT => ce + path,
+            MdlmWeighting.OpenDllmV1 => invT * (ce + PathTerm(ce)),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Weighting, "unknown weighting"),
+        };
+        term = pathLoss switch
+        {
+            PathLoss.None => term,
+            PathLoss.InvT => term + invT * PathTerm(ce),
+            PathLoss.Plain => term + PathTerm(ce),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Path, "unknown path loss"),
         };
         return term.MoveToOuterDisposeScope();
     }
+
+    /// <summary>Open-dLLM's path term sg(e^{−CE_i})·CE_i (SPEC §2.4): the detached probability of the right token times its CE. [B, L′]</summary>
+    public static Tensor PathTerm(Tensor ce) => exp(-ce).detach() * ce;
 
     /// <summary>w(t) = −α′(t)/(1 − α(t)) of the options' schedule; 1/t when none is given (linear, SPEC §1.2). [B, L′]</summary>
     public static Tensor SchedulerWeight(Tensor t, MdlmLossOptions options) =>

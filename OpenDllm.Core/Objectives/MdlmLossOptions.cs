@@ -26,6 +26,26 @@ public enum MdlmWeighting
 }
 
 /// <summary>
+/// Open-dLLM's second ("path") term of the MDM loss (SPEC §2.4), added to any base <see cref="MdlmWeighting"/>: with
+/// p_i = sg(e^{−CE_i}), the detached probability of the right token, each active prediction adds
+/// <list type="bullet">
+/// <item><see cref="None"/>: nothing (default).</item>
+/// <item><see cref="InvT"/>: (1/t_i)·p_i·CE_i (Open-dLLM HEAD, Qwen2).</item>
+/// <item><see cref="Plain"/>: p_i·CE_i (Open-dLLM HEAD, Qwen3, the representation-alignment paper's model).</item>
+/// </list>
+/// The sum is divided by the same <see cref="LossNormalization"/> as the base term (Open-dLLM: the masked count N_M).
+/// <c>opendllm_latest</c> is <c>uniform</c> + <see cref="InvT"/> and <c>opendllm_qwen3</c> is <c>uniform</c> + <see cref="Plain"/>
+/// (computed through this option); <c>opendllm_v1</c>, (1/t)·(CE + p·CE), already contains it. Recipes:
+/// <c>train.path_loss: none | inv_t | plain</c>.
+/// </summary>
+public enum PathLoss
+{
+    [JsonStringEnumMemberName("none")] None,
+    [JsonStringEnumMemberName("inv_t")] InvT,
+    [JsonStringEnumMemberName("plain")] Plain,
+}
+
+/// <summary>
 /// What the summed weighted loss is divided by (SPEC §2.4, §2.7):
 /// <list type="bullet">
 /// <item><see cref="MaskedTokens"/>: N_M + guard (Open-dLLM, guard 1e-8) — N_M = 0 gives 0, not NaN.</item>
@@ -48,6 +68,14 @@ public sealed record MdlmLossOptions
 
     public LossNormalization Normalization { get; init; } = LossNormalization.MaskedTokens;
 
+    /// <summary>Open-dLLM's path term added to <see cref="Weighting"/> (SPEC §2.4); only with <c>mdlm</c> or <c>uniform</c>,
+    /// since the Open-dLLM weightings already contain it.</summary>
+    public PathLoss Path { get; init; } = PathLoss.None;
+
+    /// <summary>True for the weightings that already contain the path term (the Open-dLLM ones).</summary>
+    public static bool ContainsPathTerm(MdlmWeighting weighting) =>
+        weighting is MdlmWeighting.OpenDllmV1 or MdlmWeighting.OpenDllmLatest or MdlmWeighting.OpenDllmQwen3NoInvT;
+
     /// <summary>Dream-style shift: the output at position i predicts token i + 1 (SPEC §2.3).</summary>
     public bool ShiftLogits { get; init; }
 
@@ -66,6 +94,10 @@ public sealed record MdlmLossOptions
     public void Validate()
     {
         if (!Enum.IsDefined(Weighting)) throw new ArgumentOutOfRangeException(nameof(Weighting), Weighting, "unknown weighting");
+        if (!Enum.IsDefined(Path)) throw new ArgumentOutOfRangeException(nameof(Path), Path, "unknown path loss");
+        if (Path != PathLoss.None && ContainsPathTerm(Weighting))
+            throw new ArgumentException($"path loss {Path} on top of weighting {Weighting}, which already contains the path term: "
+                + "it would be counted twice (train.loss and train.path_loss); use the mdlm or uniform weighting with it", nameof(Path));
         if (!Enum.IsDefined(Normalization)) throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, "unknown normalisation");
         if (!(MaskedTokensGuard > 0) || double.IsInfinity(MaskedTokensGuard))
             throw new ArgumentOutOfRangeException(nameof(MaskedTokensGuard), MaskedTokensGuard, "must be finite and > 0 (0 masked ⇒ 0/0)");

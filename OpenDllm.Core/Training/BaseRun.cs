@@ -30,7 +30,7 @@ public static class BaseRun
         var baseOutput = baseRecipe.Train.OutputDir;
         string start;
         if (CheckpointStore.Latest(recipe.Train.OutputDir) is { } own)
-            start = own;
+            start = InitialModelOf(own) ?? own;   // the weights the run started from (an a2d teacher copies them), else its own
         else if (CheckpointStore.Latest(baseOutput) is { } latest)
         {
             start = latest;
@@ -47,5 +47,14 @@ public static class BaseRun
                 $"(`opendllm train {path}`, which `opendllm train` on this recipe does for you)");
         bool shifted = recipe.Model.ShiftedLogits ?? baseRecipe.Model.ShiftedLogits ?? baseRecipe.Model.InitFrom is not null;
         return recipe with { Model = recipe.Model with { InitFrom = start, InitFromRecipe = null, ShiftedLogits = shifted } };
+    }
+
+    /// <summary>The <c>model.init_from</c> a checkpoint's saved recipe started from, when that folder still holds a checkpoint.</summary>
+    static string? InitialModelOf(string checkpoint)
+    {
+        var saved = Path.Combine(checkpoint, "recipe.json");
+        if (!File.Exists(saved)) return null;
+        try { return Recipe.Load(saved).Model.InitFrom is { } init && File.Exists(Path.Combine(init, "config.json")) ? init : null; }
+        catch (Exception e) when (e is IOException or ArgumentException or InvalidDataException or System.Text.Json.JsonException) { return null; }
     }
 }

@@ -42,7 +42,15 @@ public interface ITrainingMethod
 /// <summary>One micro-batch's loss and the scalars a method logs beside it (averaged over the step's micro-batches).</summary>
 /// <param name="Loss">[] the loss to differentiate.</param>
 /// <param name="Metrics">name → [] scalar tensors, detached; written to <c>metrics.jsonl</c> at each logged step.</param>
-public sealed record MethodLoss(Tensor Loss, IReadOnlyDictionary<string, Tensor>? Metrics = null);
+public sealed record MethodLoss(Tensor Loss, IReadOnlyDictionary<string, Tensor>? Metrics = null)
+{
+    /// <summary>
+    /// Optional name → [] weight (e.g. 0 for a micro-batch where the metric was skipped, 1 otherwise) for some of
+    /// <see cref="Metrics"/>: the step logs Σ w·value / Σ w over its micro-batches instead of the plain mean, and leaves the
+    /// metric out of that step's record when Σ w = 0. Metrics without a weight are plain means.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor>? MetricWeights { get; init; }
+}
 
 /// <summary>The validation bound of one batch, summed, left on the device until the evaluation ends.</summary>
 /// <param name="Nats">[] float64: Σ over target tokens of the per-token bound (e.g. w(t)·CE at masked targets for MDLM,

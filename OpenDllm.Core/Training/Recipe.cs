@@ -31,6 +31,8 @@ public sealed record Recipe
     public static Recipe Parse(string yaml, string source = "recipe", IEnumerable<string>? overrides = null) =>
         StrictBinder.Bind<Recipe>(YamlJson.Parse(yaml, source), source, overrides).Validate(source);
 
+    static string ConfigJsonName(MdlmWeighting w) => JsonSerializer.Serialize(w, ConfigJson.Strict).Trim('"');
+
     public string ToJson() => JsonSerializer.Serialize(this, ConfigJson.Strict);
 
     public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
@@ -81,6 +83,18 @@ public sealed record Recipe
                   "a comma list of projection names such as q_proj,v_proj (or all-linear)");
         }
         Check(Data.SeqLen >= 2, "data.seq_len", Data.SeqLen, "≥ 2");
+        Check(Enum.IsDefined(t.PathLoss), "train.path_loss", t.PathLoss, "none, inv_t or plain");
+        Check(t.PathLoss == PathLoss.None || !MdlmLossOptions.ContainsPathTerm(t.Loss), "train.path_loss", t.PathLoss,
+              $"train.loss = {ConfigJsonName(t.Loss)} already contains the path term, so it would count twice; use train.loss: mdlm or uniform with train.path_loss, or remove train.path_loss");
+        Check(t.PathLoss == PathLoss.None || t.Objective is not (Methods.Bd3lm.Bd3lmMethod.MethodName or Methods.Ar.ArMethod.MethodName),
+              "train.path_loss", t.PathLoss, $"not used by {t.Objective}; remove it");
+        if (t.Objective == Methods.A2d.A2dMethod.MethodName) (t.A2d ?? new()).Validate(source);
+        else Check(t.A2d is null, "train.a2d", "{…}", $"only read by train.objective: a2d (this recipe trains {t.Objective}); remove it");
+        if (t.FreezeLayers is { } freeze)
+        {
+            Check(freeze.Split(',').All(p => p.Trim().Length > 0), "train.freeze_layers", freeze, "comma-separated name fragments such as lm_head,embed_tokens");
+            Check(t.Lora is null, "train.freeze_layers", freeze, "train.lora already freezes every base weight; remove one of them");
+        }
         if (t.Objective == Methods.Bd3lm.Bd3lmMethod.MethodName)
         {
             t.Bd3lm.Validate(Data.SeqLen, source);
@@ -194,6 +208,16 @@ public sealed record TrainSection
     public string Schedule { get; init; } = "linear";
     /// <summary>Diffusion methods: how training times are drawn (SPEC §1.5, §2.2).</summary>
     public TimeSamplingMode TimeSampling { get; init; } = TimeSamplingMode.PerDocument;
+    /// <summary>Diffusion methods (mdlm, a2d): Open-dLLM's path term sg(e^{−CE})·CE added to <see cref="Loss"/> (none, inv_t, plain;
+    /// SPEC §2.4, <see cref="Objectives.PathLoss"/>); only with loss mdlm or uniform (the opendllm_* weightings contain it).</summary>
+    public PathLoss PathLoss { get; init; } = PathLoss.None;
+    /// <summary>AR → diffusion adaptation's options (align_weight, teacher_dtype; SPEC §3), only with <see cref="Objective"/> a2d.</summary>
+    public Methods.A2d.A2dOptions? A2d { get; init; }
+    /// <summary>
+    /// Comma-separated, case-insensitive fragments of parameter names to freeze (any method; <see cref="ParameterFreezing"/>):
+    /// e.g. <c>lm_head,embed_tokens</c> (the representation-alignment paper) or <c>mlp</c>. Null = train every weight.
+    /// </summary>
+    public string? FreezeLayers { get; init; }
     /// <summary>BD3LM's options (block size, time sampling, noise interval, EOS block padding; SPEC §4), used when <see cref="Objective"/> is bd3lm.</summary>
     public Methods.Bd3lm.Bd3lmOptions Bd3lm { get; init; } = new();
     public int MicroBatchSize { get; init; } = 8;

@@ -47,7 +47,8 @@ public sealed partial class Trainer : IDisposable
     {
         Recipe = recipe; Model = model; Tokenizer = tokenizer; _shards = shards; Device = device; _lora = lora;
         var t = recipe.Train;
-        _method = TrainingMethods.Create(new TrainingMethodContext(recipe, model, tokenizer));
+        _method = TrainingMethods.Create(new TrainingMethodContext(recipe, model, tokenizer));   // before freezing: a teacher copies every weight
+        Frozen = t.FreezeLayers is { } patterns ? ParameterFreezing.Apply(model, patterns) : null;
         _trainable = model.parameters().Concat(lora?.Adapters.parameters() ?? []).Where(p => p.requires_grad).ToList();
         _optimizer = optim.AdamW(_trainable, t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);
         var mode = recipe.Data.PackingMode;
@@ -62,6 +63,8 @@ public sealed partial class Trainer : IDisposable
     public LanguageModel Model { get; }
     /// <summary>The LoRA adapters being trained (<c>train.lora</c>), or null for full fine-tuning.</summary>
     public TrainerLora? Lora => _lora;
+    /// <summary>What <c>train.freeze_layers</c> froze (left out of the optimizer), or null when the recipe freezes nothing.</summary>
+    public FrozenParameters? Frozen { get; }
     /// <summary>The training method the recipe names.</summary>
     public ITrainingMethod Method => _method;
     public ITokenizer Tokenizer { get; }
@@ -102,7 +105,7 @@ public sealed partial class Trainer : IDisposable
             var result = _method.Loss(batch, _rng);
             (result.Loss / micro).backward();
             total.add_(result.Loss.detach(), alpha: 1.0 / micro);
-            AccumulateMetrics(result.Metrics, micro);
+            AccumulateMetrics(result, micro);
             TokensSeen += batch.Tokens.numel() - batch.PaddingTokens;
         }
         double value = total.item<float>();                                     // the step's one read of the loss
@@ -119,21 +122,48 @@ public sealed partial class Trainer : IDisposable
     public EvalResult Evaluate() =>
         HeldOutEvaluation.Evaluate(_method, _validation, Recipe.Train.EvalBatches, HeldOutEvaluation.SeedFor(Recipe), Step);
 
-    void AccumulateMetrics(IReadOnlyDictionary<string, Tensor>? metrics, int micro)
+    void AccumulateMetrics(MethodLoss result, int micro)
     {
-        if (metrics is null) return;
+        if (result.Metrics is not { } metrics) return;
         _stepMetrics ??= new(StringComparer.Ordinal);
         foreach (var (name, value) in metrics)
         {
-            var share = value.detach().to(ScalarType.Float64) / micro;
-            if (_stepMetrics.TryGetValue(name, out var sum)) sum.add_(share);
-            else _stepMetrics[name] = share.DetachFromDisposeScope();   // kept past the micro-batch's scope
+            // a weighted metric sums w·value here and w under "name\0w"; a plain one sums value / micro
+            var weight = result.MetricWeights?.GetValueOrDefault(name)?.detach().to(ScalarType.Float64);
+            var share = weight is null ? value.detach().to(ScalarType.Float64) / micro : value.detach().to(ScalarType.Float64) * weight;
+            Add(name, share);
+            if (weight is not null) Add(name + WeightSuffix, weight);
+        }
+
+        void Add(string key, Tensor share)
+        {
+            if (_stepMetrics.TryGetValue(key, out var sum)) sum.add_(share);
+            else _stepMetrics[key] = share.DetachFromDisposeScope();   // kept past the micro-batch's scope
         }
     }
 
-    /// <summary>The last step's method metrics as numbers (one read each; only when a step is logged).</summary>
-    IEnumerable<KeyValuePair<string, double>> ReadStepMetrics() =>
-        _stepMetrics?.Select(m => KeyValuePair.Create(m.Key, m.Value.item<double>())).ToList() ?? [];
+    const string WeightSuffix = "\0weight";
+
+    /// <summary>The last step's method metrics as numbers (one read each; only when a step is logged). A weighted metric
+    /// is Σ w·value / Σ w, left out when no micro-batch weighed it.</summary>
+    IEnumerable<KeyValuePair<string, double>> ReadStepMetrics()
+    {
+        if (_stepMetrics is null) return [];
+        var read = new List<KeyValuePair<string, double>>();
+        foreach (var (name, value) in _stepMetrics)
+        {
+            if (name.EndsWith(WeightSuffix, StringComparison.Ordinal)) continue;
+            double v = value.item<double>();
+            if (_stepMetrics.TryGetValue(name + WeightSuffix, out var w))
+            {
+                double total = w.item<double>();
+                if (total <= 0) continue;
+                v /= total;
+            }
+            read.Add(KeyValuePair.Create(name, v));
+        }
+        return read;
+    }
 
     void DisposeStepMetrics()
     {
@@ -145,6 +175,7 @@ public sealed partial class Trainer : IDisposable
     public void Dispose()
     {
         DisposeStepMetrics();
+        (_method as IDisposable)?.Dispose();
         _optimizer.Dispose();
         _shards.Dispose();
         _metrics.Dispose();

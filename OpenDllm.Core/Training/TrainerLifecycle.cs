@@ -47,6 +47,7 @@ public sealed partial class Trainer
             foreach (var removed in CheckpointStore.CleanUp(t.OutputDir))
                 log?.Invoke($"removed {removed} (left by an interrupted run)");
             trainer = new Trainer(recipe, model, tokenizer, shards, device, lora);
+            if (trainer.Frozen is { } frozen) log?.Invoke(frozen.Describe());
             if (CheckpointStore.Latest(t.OutputDir) is { } latest)
             {
                 TrainingPrecisions.EnsureResumable(latest, precision);
@@ -157,6 +158,9 @@ public sealed partial class Trainer
         if (state.Tokenizer != Tokenizer.Name || state.Objective != Recipe.Train.Objective)
             throw new InvalidDataException($"{checkpoint}: incompatible checkpoint in train.output_dir (tokenizer {state.Tokenizer}, objective "
                 + $"{state.Objective}; the recipe has {Tokenizer.Name}, {Recipe.Train.Objective}); choose another --train.output_dir");
+        if ((state.FreezeLayers ?? "") != (Recipe.Train.FreezeLayers ?? ""))
+            throw new InvalidDataException($"{checkpoint}: this run froze '{state.FreezeLayers ?? ""}' (train.freeze_layers), the recipe freezes "
+                + $"'{Recipe.Train.FreezeLayers ?? ""}': the optimizer state covers other parameters; use the same train.freeze_layers or another train.output_dir");
         if (state.DataSha256 is { } trained && trained != DataSha256)
             throw new InvalidDataException($"{checkpoint}: this run was trained on other token shards than {_shards.Directory} holds now "
                 + "(an exact resume needs the same data); choose another train.output_dir, or start from these weights with "
@@ -200,7 +204,7 @@ public sealed partial class Trainer
                 Step = Step, TotalSteps = TotalSteps, TokensSeen = TokensSeen, ElapsedSeconds = Elapsed.TotalSeconds,
                 Cursor = _train.Cursor, MaskingRng = Convert.ToBase64String(rng.data<byte>().ToArray()),
                 Tokenizer = Tokenizer.Name, Objective = Recipe.Train.Objective, LastLoss = lastLoss, DataSha256 = DataSha256,
-                LoraBaseSha256 = _lora?.BaseSha256,
+                LoraBaseSha256 = _lora?.BaseSha256, FreezeLayers = Recipe.Train.FreezeLayers,
             }.Save(dir);
             Recipe.Save(Path.Combine(dir, RecipeFile));
         });

@@ -27,6 +27,8 @@ public sealed record TrainerState
     public string? DataSha256 { get; init; }
     /// <summary>LoRA runs: SHA-256 of the frozen base weights the adapter was trained on (<see cref="Lora.BaseWeights"/>); null = full fine-tuning.</summary>
     public string? LoraBaseSha256 { get; init; }
+    /// <summary><c>train.freeze_layers</c> of the run (the optimizer state covers only the other parameters); null = none.</summary>
+    public string? FreezeLayers { get; init; }
 
     static readonly JsonSerializerOptions Json = ConfigJson.Strict;
 

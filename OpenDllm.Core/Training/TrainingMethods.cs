@@ -1,3 +1,4 @@
+using OpenDllm.Methods.A2d;
 using OpenDllm.Methods.Ar;
 using OpenDllm.Methods.Bd3lm;
 using OpenDllm.Methods.Mdlm;
@@ -16,6 +17,7 @@ public static class TrainingMethods
         [MdlmMethod.MethodName] = context => new MdlmMethod(context),
         [ArMethod.MethodName] = context => new ArMethod(context),
         [Bd3lmMethod.MethodName] = context => new Bd3lmMethod(context),
+        [A2dMethod.MethodName] = context => new A2dMethod(context),
     };
     static readonly Lock Gate = new();
 

@@ -47,16 +47,29 @@ public static partial class BenchCommand
         var loraR = new Option<int>("--lora-r") { Description = "Train LoRA adapters of this rank on every projection (base frozen) instead of every weight; 0 = full fine-tuning.", DefaultValueFactory = _ => 0 };
         var loraAlpha = new Option<double?>("--lora-alpha") { Description = "LoRA α (default 2·r, dLLM's ratio)." };
         var loraDropout = new Option<double>("--lora-dropout") { Description = "LoRA dropout on the adapter input.", DefaultValueFactory = _ => 0.05 };
+        var alignWeight = new Option<double>("--align-weight")
+        {
+            Description = "AR → diffusion adaptation (SPEC §3): add λ·L_align against a frozen causal teacher (one extra forward per step); 0 = plain MDLM.",
+            DefaultValueFactory = _ => 0,
+        };
+        var teacherDtype = new Option<string>("--teacher-dtype") { Description = "With --align-weight: the teacher's dtype, fp32 or bf16.", DefaultValueFactory = _ => "fp32" };
+        teacherDtype.AcceptOnlyFromAmong("fp32", "bf16");
         var bench = new Command("bench", "Benchmarks that print JSON lines (compare with ../shared/reference/bench_ref.py).");
         var train = new Command("train", "Training step (MDLM opendllm_v1, shifted, AdamW) and bidirectional forward throughput.")
-        { threads, steps, warmup, output, device, dense, precision, loraR, loraAlpha, loraDropout };
+        { threads, steps, warmup, output, device, dense, precision, loraR, loraAlpha, loraDropout, alignWeight, teacherDtype };
         train.SetAction(p => CliErrors.Run(() =>
         {
             int r = p.GetValue(loraR);
             if (r < 0) throw new ArgumentException($"--lora-r {r}: must be 0 (full fine-tuning) or a rank ≥ 1");
             var lora = r == 0 ? null : new OpenDllm.Lora.LoraOptions(r, p.GetValue(loraAlpha) ?? 2.0 * r, p.GetValue(loraDropout)).Validate();
+            var align = new OpenDllm.Methods.A2d.A2dOptions
+            {
+                AlignWeight = p.GetValue(alignWeight),
+                TeacherDtype = p.GetValue(teacherDtype) == "bf16" ? OpenDllm.Methods.A2d.TeacherDtype.Bf16 : OpenDllm.Methods.A2d.TeacherDtype.Fp32,
+            }.Validate(source: "bench train", key: "--a2d");
+            if (align.AlignWeight > 0 && p.GetValue(dense)) throw new ArgumentException("--align-weight needs the chunked head (drop --dense-head)");
             return RunTrain(p.GetValue(threads), p.GetValue(steps), p.GetValue(warmup), p.GetValue(output),
-                            p.GetValue(device), p.GetValue(dense), TrainingPrecisions.Parse(p.GetValue(precision)!, "--precision"), lora);
+                            p.GetValue(device), p.GetValue(dense), TrainingPrecisions.Parse(p.GetValue(precision)!, "--precision"), lora, align);
         }));
         bench.Add(train);
         bench.Add(CreateMemory(threads, output, device, dense));
@@ -83,23 +96,36 @@ public static partial class BenchCommand
     /// <summary>
     /// One MDLM training step as the reference times it: t ~ U clamped to [1/500, 1 − 1/500] per sequence, masking, the
     /// bidirectional forward, the loss (chunked head, or the dense reference on [B, L, V] logits), backward, AdamW.
-    /// Returns the loss (read on the host, as bench_ref.py does).
+    /// Returns the loss (read on the host, as bench_ref.py does). With a <paramref name="teacher"/> (bench train
+    /// <c>--align-weight</c>) the step adds λ·L_align as <see cref="OpenDllm.Methods.A2d.A2dMethod"/> does (one sequence per row, no documents).
     /// </summary>
     static double MdlmTrainStep(Qwen2Model model, optim.Optimizer optimizer, Tensor x0, MdlmLossOptions loss, Generator data,
-                                Device device, bool denseHead, long chunkRows = 0)
+                                Device device, bool denseHead, long chunkRows = 0, OpenDllm.Methods.A2d.FrozenTeacher? teacher = null, double alignWeight = 0)
     {
         using var scope = NewDisposeScope();
         long b = x0.shape[0], l = x0.shape[1];
         var t = TimeAssignment.PerSequence(ClampedUniformTimestepSampler.OpenDllm, b, l, data).to(device);
         var noisy = ForwardMasking.Apply(x0, t, LinearSchedule.Instance, loss.MaskTokenId!.Value, null, data);
-        var input = new ModelInput(noisy.Tokens, AttentionPolicy.Bidirectional);
-        var result = denseHead
+        var input = new ModelInput(noisy.Tokens, AttentionPolicy.Bidirectional, ReturnHiddenStates: teacher is not null);
+        var head = denseHead ? null : model.ForwardToHead(input) with { ChunkRows = chunkRows };
+        var result = head is null
             ? MdlmLoss.Compute(model.forward(input).Logits, x0, noisy.Masked, t, loss)
-            : MdlmLoss.Compute(model.ForwardToHead(input) with { ChunkRows = chunkRows }, x0, noisy.Masked, t, loss);
+            : MdlmLoss.Compute(head, x0, noisy.Masked, t, loss);
+        var total = result.Loss;
+        if (teacher is not null)
+        {
+            // A2dMethod's term (SPEC §3): the teacher causal on x0, cosine at the active predictions of every hidden state
+            var reference = teacher.HiddenStates(new ModelInput(x0, AttentionPolicy.Causal));
+            var active = LossTargets.Active(noisy.Masked, loss.ShiftLogits);
+            var (align, present) = RepresentationAlignmentLoss.Masked(
+                head!.HiddenStates!.Select(h => LossTargets.Predictions(h, loss.ShiftLogits)).ToList(),
+                reference.Select(h => LossTargets.Predictions(h, loss.ShiftLogits)).ToList(), active);
+            total = total + alignWeight * present * align;
+        }
         optimizer.zero_grad();
-        result.Loss.backward();
+        total.backward();
         optimizer.step();
-        return result.Loss.item<float>();
+        return total.item<float>();
     }
 
     static string HeadName(bool dense) => dense ? "dense" : "chunked";
@@ -108,10 +134,11 @@ public static partial class BenchCommand
     public static Qwen2Model BenchModel(Device? device = null) => new Qwen2Model(BenchConfig, device).InitializeWeights(seed: 0);
 
     static int RunTrain(int threads, int steps, int warmup, string? output, string? deviceSpec, bool denseHead, TrainingPrecision precision,
-                        OpenDllm.Lora.LoraOptions? lora = null)
+                        OpenDllm.Lora.LoraOptions? lora = null, OpenDllm.Methods.A2d.A2dOptions? align = null)
     {
         var (report, device) = Start(threads, output, "train", deviceSpec);
         var model = TrainingPrecisions.Apply(BenchModel(device), precision);
+        using var teacher = align is { AlignWeight: > 0 } a ? OpenDllm.Methods.A2d.FrozenTeacher.CopyOf(model, a.TeacherDtype) : null;
         var adapters = lora is null ? null : OpenDllm.Lora.LoraAdapters.Attach(model, lora);   // base frozen, adapters trainable
         model.train();
         var trainable = model.parameters().Concat(adapters?.parameters() ?? []).Where(p => p.requires_grad).ToList();
@@ -122,7 +149,7 @@ public static partial class BenchCommand
         var losses = new List<double>();
         int next = 0;
         var loss = MdlmLossOptions.OpenDllmRelease with { MaskTokenId = MaskId };
-        void TrainStep() => losses.Add(MdlmTrainStep(model, optimizer, batches[next++], loss, data, device, denseHead));
+        void TrainStep() => losses.Add(MdlmTrainStep(model, optimizer, batches[next++], loss, data, device, denseHead, teacher: teacher, alignWeight: align?.AlignWeight ?? 0));
         var times = BenchReport.Time(TrainStep, warmup, steps);
         var record = new JsonObject
         {
@@ -131,6 +158,8 @@ public static partial class BenchCommand
             ["optimizer"] = "AdamW(lr=3e-4,betas=(0.9,0.95),wd=0.01)",
             ["lora_r"] = lora?.Rank, ["lora_alpha"] = lora?.Alpha, ["lora_dropout"] = lora?.Dropout,
             ["trainable_params"] = trainable.Sum(p => p.numel()),
+            ["align_weight"] = align?.AlignWeight ?? 0, ["teacher_dtype"] = teacher is null ? null : (align!.TeacherDtype == OpenDllm.Methods.A2d.TeacherDtype.Bf16 ? "bf16" : "fp32"),
+            ["teacher_params"] = teacher?.Parameters.Sum(p => p.numel()),
         };
         foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
         record["tokens_per_s"] = Batch * Seq / BenchReport.Median(times);

@@ -48,7 +48,8 @@ public sealed class MdlmMethod : ITrainingMethod
         _times = train.TimeSampling.Sampler();
         _loss = new MdlmLossOptions
         {
-            Weighting = train.Loss, Normalization = train.Normalization, Schedule = _schedule, ShiftLogits = Shifted, MaskTokenId = MaskId,
+            Weighting = train.Loss, Path = train.PathLoss, Normalization = train.Normalization, Schedule = _schedule,
+            ShiftLogits = Shifted, MaskTokenId = MaskId,
         };
         _loss.Validate();
     }
@@ -64,15 +65,29 @@ public sealed class MdlmMethod : ITrainingMethod
     public MethodLoss Loss(PackedBatch batch, Generator generator)
     {
         using var scope = NewDisposeScope();
-        var real = batch.KeyPadding;                                                  // [B, L] true = token
-        // 1. t from the training sampler                                             [B, L]
-        var t = TrainingTimes(batch, generator);
-        // 2.–3. x_t and the bidirectional forward up to the head                     [B, L], [B, L, D]
-        var (noisy, hidden) = NoisyForward(batch, t, generator);
-        // 4. the configured loss over the maskable tokens, the head applied in chunks at the active predictions
-        var loss = MdlmLoss.Compute(hidden, batch.Tokens, noisy.Masked, t, _loss, Maskable(batch), DocumentEnds.Of(batch.DocumentIds, real)).Loss;
-        return new MethodLoss(loss.MoveToOuterDisposeScope());
+        var forward = TrainingForward(batch, generator);
+        return new MethodLoss(TrainingLoss(batch, forward).Loss.MoveToOuterDisposeScope());
     }
+
+    /// <summary>
+    /// Steps 1–3 of <see cref="Loss"/>: t from the training sampler [B, L], x_t, and the bidirectional forward up to the head
+    /// (with the HF hidden states of the same forward when <paramref name="hiddenStates"/>; SPEC §3). Methods built on MDLM
+    /// (e.g. AR → diffusion adaptation) call this and <see cref="TrainingLoss"/> so they draw and score exactly as MDLM does.
+    /// </summary>
+    public MaskedForward TrainingForward(PackedBatch batch, Generator generator, bool hiddenStates = false)
+    {
+        var t = TrainingTimes(batch, generator);
+        var (noisy, head) = NoisyForward(batch, t, generator, hiddenStates);
+        return new MaskedForward(t, noisy, head);
+    }
+
+    /// <summary>Step 4 of <see cref="Loss"/>: the configured loss over the maskable tokens, the head applied in chunks at the active predictions.</summary>
+    public TokenLossResult TrainingLoss(PackedBatch batch, MaskedForward forward) =>
+        MdlmLoss.Compute(forward.Head, batch.Tokens, forward.Noisy.Masked, forward.T, _loss, Maskable(batch), DocumentEnds.Of(batch.DocumentIds, batch.KeyPadding));
+
+    /// <summary>The active predictions [B, L′] bool of a training forward: the positions <see cref="TrainingLoss"/> scores (SPEC §2.3).</summary>
+    public Tensor ActivePredictions(PackedBatch batch, MaskedForward forward) =>
+        LossTargets.Active(forward.Noisy.Masked, Shifted, Maskable(batch), DocumentEnds.Of(batch.DocumentIds, batch.KeyPadding));
 
     /// <summary>
     /// The validation bound of one batch (SPEC §1.2): t ~ U(ε, 1) (<see cref="ValidationTimes"/>), x_t, and
@@ -130,11 +145,14 @@ public sealed class MdlmMethod : ITrainingMethod
         batch.Prompt is { } prompt ? batch.KeyPadding.logical_and(prompt.logical_not()) : batch.KeyPadding;
 
     /// <summary>x_t (mask with probability 1 − α(t) where a token is maskable) and the bidirectional forward up to the head.</summary>
-    (MaskedBatch Noisy, HeadInput Hidden) NoisyForward(PackedBatch batch, Tensor t, Generator generator)
+    (MaskedBatch Noisy, HeadInput Hidden) NoisyForward(PackedBatch batch, Tensor t, Generator generator, bool hiddenStates = false)
     {
         var noisy = ForwardMasking.Apply(batch.Tokens, t, _schedule, MaskId, Maskable(batch), generator);
         // documents kept apart; no mask at all when the loader saw no padding and no boundary
-        var input = batch.ToModelInput(AttentionPolicy.Bidirectional) with { Tokens = noisy.Tokens };
+        var input = batch.ToModelInput(AttentionPolicy.Bidirectional) with { Tokens = noisy.Tokens, ReturnHiddenStates = hiddenStates };
         return (noisy, Model.ForwardToHead(input));
     }
 }
+
+/// <summary>One MDLM training forward: the times t [B, L], x_t and its mask, and the bidirectional forward up to the head.</summary>
+public sealed record MaskedForward(Tensor T, MaskedBatch Noisy, HeadInput Head);
