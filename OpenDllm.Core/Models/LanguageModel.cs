@@ -57,6 +57,16 @@ public abstract class LanguageModel : nn.Module<ModelInput, ModelOutput>
     /// </summary>
     public abstract LanguageModel WithDiffusionSettings(long? maskTokenId = null, bool? shiftedLogits = null);
 
+    /// <summary>
+    /// When the output head shares its matrix with the input embedding: the embedding parameter's name and the name the
+    /// head would have untied (<c>model.embed_tokens.weight</c> / <c>lm_head.weight</c> for a tied Qwen2). Null when untied.
+    /// </summary>
+    public abstract (string Embedding, string Head)? TiedWeights { get; }
+
+    /// <summary>A new model of the same architecture and config on <paramref name="device"/> in <paramref name="dtype"/>,
+    /// its weights not initialised (copy or load them): a frozen teacher, an EMA copy.</summary>
+    public abstract LanguageModel NewOfSameArchitecture(Device? device = null, ScalarType? dtype = null);
+
     /// <summary>Deterministic random initialisation from <paramref name="seed"/> (the architecture's Hugging Face scheme).</summary>
     public abstract LanguageModel InitializeWeights(long seed, double std = 0.02);
 

@@ -70,6 +70,9 @@ public sealed partial class Qwen2Model : LanguageModel
     public override long? MaskTokenId => Config.MaskTokenId;
     public override bool ShiftedLogits => Config.IsShifted;
     public override bool SupportsKvCache => true;
+    public override (string Embedding, string Head)? TiedWeights =>
+        Config.TieWordEmbeddings ? ("model.embed_tokens.weight", "lm_head.weight") : null;
+    public override Qwen2Model NewOfSameArchitecture(Device? device = null, ScalarType? dtype = null) => new(Config, device, dtype);
 
     public override Qwen2Model WithDiffusionSettings(long? maskTokenId = null, bool? shiftedLogits = null) =>
         WithConfig(Config with

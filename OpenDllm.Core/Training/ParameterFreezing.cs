@@ -29,17 +29,14 @@ public sealed record FrozenParameters(IReadOnlyList<string> Names, long Count, I
 /// </summary>
 public static class ParameterFreezing
 {
-    /// <summary>The name the LM head is matched under when tied to the embeddings.</summary>
-    public const string TiedHeadName = "lm_head.weight";
-
     /// <summary>Freezes the parameters of <paramref name="model"/> that <paramref name="patterns"/> selects.</summary>
     /// <exception cref="ArgumentException">An empty pattern, or one that matches no parameter (named).</exception>
-    public static FrozenParameters Apply(Qwen2Model model, string patterns)
+    public static FrozenParameters Apply(LanguageModel model, string patterns)
     {
         var list = Parse(patterns);
         var named = model.named_parameters().ToList();
-        bool tied = model.Config.TieWordEmbeddings;
-        const string embedding = "model.embed_tokens.weight";
+        bool tied = model.TiedWeights is not null;
+        var (embedding, tiedHead) = model.TiedWeights ?? ("", "");
         var frozen = new HashSet<string>(StringComparer.Ordinal);
         var tiedHits = new List<string>();
         foreach (var pattern in list)
@@ -48,16 +45,16 @@ public static class ParameterFreezing
             foreach (var (name, _) in named)
             {
                 // the tied head matrix answers to both of its names
-                bool matches = Contains(name, pattern) || (tied && name == embedding && Contains(TiedHeadName, pattern));
+                bool matches = Contains(name, pattern) || (tied && name == embedding && Contains(tiedHead, pattern));
                 if (!matches) continue;
                 hit = true;
                 frozen.Add(name);
                 if (tied && name == embedding)
-                    tiedHits.Add($"'{pattern}' hit the tied embedding/LM head ({embedding} = {TiedHeadName}): freezing one freezes both");
+                    tiedHits.Add($"'{pattern}' hit the tied embedding/LM head ({embedding} = {tiedHead}): freezing one freezes both");
             }
             if (!hit)
                 throw new ArgumentException($"train.freeze_layers: '{pattern}' matches no parameter (names look like "
-                    + $"{string.Join(", ", named.Take(3).Select(n => n.name))}, …{(tied ? $"; the tied head is {TiedHeadName}" : "")})");
+                    + $"{string.Join(", ", named.Take(3).Select(n => n.name))}, …{(tied ? $"; the tied head is {tiedHead}" : "")})");
         }
         long count = 0;
         var names = new List<string>();

@@ -44,7 +44,7 @@ public sealed class A2dMethod : ITrainingMethod, IDisposable
     }
 
     public string Name => MethodName;
-    public Qwen2Model Model => _mdlm.Model;
+    public LanguageModel Model => _mdlm.Model;
     public AttentionPolicy Attention => _mdlm.Attention;
     public string BoundMetric => _mdlm.BoundMetric;
 

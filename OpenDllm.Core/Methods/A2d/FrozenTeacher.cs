@@ -9,13 +9,13 @@ namespace OpenDllm.Methods.A2d;
 /// <summary>
 /// The teacher of representation alignment (SPEC §3): a frozen copy of the student's initial weights, run causally on the
 /// clean sequence under no grad. It is a separate model, not a module of the student, so it is never in the optimizer
-/// and never in a checkpoint. This is the one place that knows the student is a <see cref="Qwen2Model"/>.
+/// and never in a checkpoint. Any <see cref="LanguageModel"/> can be the student (the AR checkpoints here are Qwen2).
 /// </summary>
 public sealed class FrozenTeacher : IDisposable
 {
-    readonly Qwen2Model _model;
+    readonly LanguageModel _model;
 
-    FrozenTeacher(Qwen2Model model) => _model = model;
+    FrozenTeacher(LanguageModel model) => _model = model;
 
     /// <summary>
     /// Copies <paramref name="student"/>'s current weights (call it before any training step, and before a resume loads a
@@ -23,12 +23,12 @@ public sealed class FrozenTeacher : IDisposable
     /// <paramref name="dtype"/>, with every parameter frozen and in eval mode. LoRA adapters are not modules of the model
     /// (they live in the projections' adapter slots), so a LoRA run's teacher is its base model without adapters.
     /// </summary>
-    public static FrozenTeacher CopyOf(Qwen2Model student, TeacherDtype dtype)
+    public static FrozenTeacher CopyOf(LanguageModel student, TeacherDtype dtype)
     {
         var source = student.state_dict();
         var device = source.Values.First().device;
         var storage = dtype == TeacherDtype.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
-        var model = new Qwen2Model(student.Config, device, storage);
+        var model = student.NewOfSameArchitecture(device, storage);
         using (no_grad())
             foreach (var (name, target) in model.state_dict())
             {
@@ -45,7 +45,7 @@ public sealed class FrozenTeacher : IDisposable
     public IEnumerable<Parameter> Parameters => _model.parameters();
 
     /// <summary>The dtype its weights are stored and computed in.</summary>
-    public ScalarType Dtype => _model.ActivationDtype;
+    public ScalarType Dtype => _model.HeadWeight.dtype;
 
     /// <summary>
     /// The HF hidden states (num_layers + 1 tensors [B, L, D]) of <paramref name="input"/> run causally, under no grad.

@@ -22,7 +22,7 @@ public sealed class WeightedMetricTests : IDisposable
         int _calls;
 
         public string Name => "test-every-other";
-        public Qwen2Model Model => _inner.Model;
+        public LanguageModel Model => _inner.Model;
         public AttentionPolicy Attention => _inner.Attention;
         public string BoundMetric => _inner.BoundMetric;
 
