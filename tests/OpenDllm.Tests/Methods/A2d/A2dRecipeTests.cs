@@ -50,7 +50,7 @@ public sealed class A2dRecipeTests
         var recipes = names.Select(n => Recipe.Load(Path.Combine(TestPaths.RepoRoot, "recipes", n + ".yaml"))).ToList();
         Assert.Equal([null, 0.0, 1.0, 10.0, 10.0], recipes.Select(r => r.Train.A2d?.AlignWeight));
         Assert.Equal("lm_head,embed_tokens", recipes[4].Train.FreezeLayers);
-        Assert.All(recipes.Skip(1), r => Assert.Equal("recipes/ar-baseline.yaml", r.Model.InitFromRecipe));
+        Assert.All(recipes.Skip(1), r => Assert.Equal("recipes/a2d-ar.yaml", r.Model.InitFromRecipe));
         Assert.All(recipes, r => Assert.True(r.Model.ShiftedLogits));
         var blocks = new OpenDllm.Methods.Bd3lm.Bd3lmOptions();                                   // (holds an array: compared by reference)
         TrainSection Common(TrainSection t) => t with { Objective = "", A2d = null, FreezeLayers = null, OutputDir = "", Bd3lm = blocks };
