@@ -18,6 +18,7 @@ declare -A params=(
   [06-ablate-schedules-and-masking]="--param steps=20"
   [07-property-tests]=""
   [08-block-diffusion]="--param steps=40 --param length=16"
+  [09-ar-to-diffusion]="--param arSteps=10 --param steps=10 --param evalEvery=5 --param evalBatches=2 --param infillTasks=2 --param root=runs/notebooks/09"
 )
 start=$(date +%s)
 for nb in notebooks/*.ipynb; do
