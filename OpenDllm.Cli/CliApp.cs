@@ -27,6 +27,7 @@ public static class CliApp
         EvalCommand.Create(),
         NotebookCommand.Create(),
         LoraCommand.Create(),
+        ConvertCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (<see cref="ExitCodes"/>).</summary>
