@@ -42,7 +42,7 @@ public static class ChunkedCrossEntropy
             throw new ArgumentException($"bias must be [{weight.shape[0]}], got [{string.Join(", ", bias.shape)}]", nameof(bias));
         long rows = ChunkRows(weight.shape[0], chunkRows), suppress = suppressToken ?? -1L;
         return bias is null ? HeadCrossEntropyFunction.apply(hidden, weight, target, suppress, rows)
-                            : HeadCrossEntropyFunction.apply(hidden, weight, target, suppress, rows, bias);
+                            : HeadCrossEntropyFunction.apply(hidden, weight, target, bias, suppress, rows);
     }
 
     /// <summary>Float32 logits of one chunk of rows (plus the bias, if any), with the suppressed column at −∞. [C, D] → [C, V]</summary>
@@ -53,7 +53,9 @@ public static class ChunkedCrossEntropy
         return z;
     }
 
-    /// <summary>The custom autograd function behind <see cref="Compute"/>: arguments (hidden, weight, target, suppress, chunk rows[, bias]).</summary>
+    /// <summary>The custom autograd function behind <see cref="Compute"/>: arguments (hidden, weight, target[, bias], suppress, chunk rows):
+    /// the bias, when present, comes right after the tensors so its gradient sits at index 3 whether gradients are matched to
+    /// all arguments or to the tensor arguments only.</summary>
     sealed class HeadCrossEntropyFunction : autograd.SingleTensorFunction<HeadCrossEntropyFunction>
     {
         public override string Name => nameof(ChunkedCrossEntropy);
@@ -61,8 +63,9 @@ public static class ChunkedCrossEntropy
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             var (hidden, weight, target) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
-            long suppress = (long)vars[3], rows = (long)vars[4], n = hidden.shape[0];
-            var bias = vars.Length > 5 ? (Tensor)vars[5] : null;
+            var bias = vars.Length > 5 ? (Tensor)vars[3] : null;
+            int k = bias is null ? 3 : 4;
+            long suppress = (long)vars[k], rows = (long)vars[k + 1], n = hidden.shape[0];
             using var scope = NewDisposeScope();
             var ce = empty(n, dtype: ScalarType.Float32, device: hidden.device);                    // [N]
             var lse = empty(n, dtype: ScalarType.Float32, device: hidden.device);                   // [N]
@@ -113,7 +116,7 @@ public static class ChunkedCrossEntropy
                 // g·(softmax − onehot), in place on the chunk's logits                              [C, V]
                 var dz = ChunkLogits(h, weight, suppress, bias).sub_(lse.narrow(0, s, c).unsqueeze(1)).exp_().mul_(gc);
                 dz.scatter_add_(1, target.narrow(0, s, c).unsqueeze(1), gc.neg());
-                gradBias?.add_(dz.sum(0));                                                           // [V]
+                gradBias?.add_(dz.sum([0L]));                                                         // [V]
                 var dzw = dz.to(weight.dtype);
                 gradHidden.narrow(0, s, c).copy_(dzw.matmul(weight));                                // [C, D]
                 if (weight.dtype == ScalarType.Float32) gradWeight.addmm_(dzw.t(), h);
@@ -122,7 +125,7 @@ public static class ChunkedCrossEntropy
             List<Tensor> grads = [gradHidden.DetachFromDisposeScope(), gradWeight.to(weight.dtype).DetachFromDisposeScope()];
             if (gradBias is not null) grads.Add(gradBias.to(bias!.dtype).DetachFromDisposeScope());
             _returned = grads;
-            return gradBias is null ? [grads[0], grads[1], null!, null!, null!] : [grads[0], grads[1], null!, null!, null!, grads[2]];
+            return gradBias is null ? [grads[0], grads[1], null!, null!, null!] : [grads[0], grads[1], null!, grads[2], null!, null!];
         }
     }
 }
