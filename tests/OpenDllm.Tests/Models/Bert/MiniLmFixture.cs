@@ -20,11 +20,27 @@ public static class MiniLmFixture
 
     static (string, string, string) Prepare()
     {
-        var root = Path.Combine(AppContext.BaseDirectory, "test-output", $"minilm-{Environment.ProcessId}");
+        var parent = Path.Combine(AppContext.BaseDirectory, "test-output");
+        RemoveStale(parent);
+        var root = Path.Combine(parent, $"minilm-{Environment.ProcessId}");
         if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         var (onnx, vocab) = MiniLmPackage.Extract(MiniLmPackage.LocateAssembly(), Path.Combine(root, "onnx"));
         var hf = Path.Combine(root, "hf");
         OnnxBertConverter.Convert(onnx, vocab, hf);
         return (onnx, vocab, hf);
+    }
+
+    /// <summary>Earlier runs' folders (≈180 MB each) whose process has ended; a running process's folder is left alone.</summary>
+    static void RemoveStale(string parent)
+    {
+        if (!Directory.Exists(parent)) return;
+        foreach (var dir in Directory.EnumerateDirectories(parent, "minilm-*"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir)["minilm-".Length..], out var pid) || pid == Environment.ProcessId) continue;
+            bool alive;
+            try { using var p = System.Diagnostics.Process.GetProcessById(pid); alive = !p.HasExited; }
+            catch (ArgumentException) { alive = false; }
+            if (!alive) try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
     }
 }
