@@ -28,6 +28,7 @@ public static class CliApp
         NotebookCommand.Create(),
         LoraCommand.Create(),
         CompareCommand.Create(),
+        ConvertCommand.Create(),
     };
 
     /// <summary>Parses and runs <paramref name="args"/>; returns the exit code (<see cref="ExitCodes"/>).</summary>

@@ -67,8 +67,12 @@ public abstract class LanguageModel : nn.Module<ModelInput, ModelOutput>
     /// its weights not initialised (copy or load them): a frozen teacher, an EMA copy.</summary>
     public abstract LanguageModel NewOfSameArchitecture(Device? device = null, ScalarType? dtype = null);
 
-    /// <summary>Deterministic random initialisation from <paramref name="seed"/> (the architecture's Hugging Face scheme).</summary>
-    public abstract LanguageModel InitializeWeights(long seed, double std = 0.02);
+    /// <summary>Deterministic random initialisation from <paramref name="seed"/> (the architecture's Hugging Face scheme);
+    /// <paramref name="std"/> null = the architecture's default (<c>initializer_range</c>, 0.02).</summary>
+    public abstract LanguageModel InitializeWeights(long seed, double? std = null);
+
+    /// <summary>What loading did beyond reading every tensor (e.g. a BERT MLM head initialised from a seed), one line each.</summary>
+    public virtual IReadOnlyList<string> LoadNotes => [];
 
     /// <summary>Logits [B, L, V] for <paramref name="tokens"/> [B, L] under <paramref name="attention"/> (no default: causal and
     /// bidirectional give different, equally plausible numbers).</summary>

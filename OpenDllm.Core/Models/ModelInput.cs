@@ -62,6 +62,10 @@ public sealed record HeadInput(Tensor Hidden, Tensor Weight, long ChunkRows = 0)
     /// when <see cref="ModelInput.ReturnHiddenStates"/> asked for them; otherwise null.</summary>
     public IReadOnlyList<Tensor>? HiddenStates { get; init; }
 
+    /// <summary>[V] a decoder bias added to every row of logits (logits = h·Wᵀ + b), or null: BERT's MLM head has one
+    /// (<c>cls.predictions.bias</c>), Qwen2's LM head none.</summary>
+    public Tensor? Bias { get; init; }
+
     /// <summary>[B, Lq, V]: the shape of the logits this input stands for (throws unless Hidden is [B, Lq, D] and Weight [V, D]).</summary>
     public long[] LogitsShape => Hidden.dim() == 3 && Weight.dim() == 2 && Hidden.shape[2] == Weight.shape[1]
         ? [Hidden.shape[0], Hidden.shape[1], Weight.shape[0]]

@@ -10,12 +10,14 @@ namespace OpenDllm.Models;
 /// </summary>
 public static class PretrainedModels
 {
-    /// <summary>Builds a model of one architecture from a folder: (directory, device, dtype) → model.</summary>
-    public delegate LanguageModel Loader(string directory, Device? device, ScalarType? dtype);
+    /// <summary>Builds a model of one architecture from a folder: (directory, device, dtype, seed of any weight the
+    /// checkpoint lacks) → model.</summary>
+    public delegate LanguageModel Loader(string directory, Device? device, ScalarType? dtype, long initSeed);
 
     static readonly Dictionary<string, Loader> Loaders = new(StringComparer.Ordinal)
     {
-        ["qwen2"] = (dir, device, dtype) => Qwen2Model.FromPretrained(dir, device, dtype),
+        ["qwen2"] = (dir, device, dtype, _) => Qwen2Model.FromPretrained(dir, device, dtype),
+        ["bert"] = (dir, device, dtype, seed) => Bert.BertForMaskedLM.FromPretrained(dir, device, dtype, seed),
     };
 
     static readonly Lock Gate = new();
@@ -34,16 +36,17 @@ public static class PretrainedModels
     /// <summary>
     /// Loads <paramref name="directory"/> (config.json + safetensors) onto <paramref name="device"/> in
     /// <paramref name="dtype"/> (default float32), with the architecture its <c>model_type</c> names. A type no loader
-    /// knows is an error naming the file and the types that load.
+    /// knows is an error naming the file and the types that load. Weights the checkpoint lacks and the architecture may
+    /// add (a BERT encoder's new MLM head) come from <paramref name="initSeed"/> and are listed in <see cref="LanguageModel.LoadNotes"/>.
     /// </summary>
-    public static LanguageModel Load(string directory, Device? device = null, ScalarType? dtype = null)
+    public static LanguageModel Load(string directory, Device? device = null, ScalarType? dtype = null, long initSeed = 0)
     {
         var type = ModelType(directory);
         Loader? loader;
         lock (Gate) Loaders.TryGetValue(type, out loader);
         if (loader is null)
             throw new InvalidDataException($"{ConfigFile(directory)}: model_type \"{type}\" is not supported; models that load: {string.Join(", ", ModelTypes)}");
-        return loader(directory, device, dtype);
+        return loader(directory, device, dtype, initSeed);
     }
 
     /// <summary>The <c>model_type</c> of <paramref name="directory"/>'s config.json (<c>qwen2</c> when the key is absent, as

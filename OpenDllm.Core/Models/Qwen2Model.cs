@@ -156,7 +156,7 @@ public sealed partial class Qwen2Model : LanguageModel
     /// parameter's dtype and copied to its device (<see cref="Sampling.SeededDraws"/>), so a seed gives the same weights
     /// on every device.
     /// </summary>
-    public override Qwen2Model InitializeWeights(long seed, double std = 0.02)
+    public override Qwen2Model InitializeWeights(long seed, double? std = null)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -165,7 +165,7 @@ public sealed partial class Qwen2Model : LanguageModel
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
-            else Sampling.SeededDraws.FillNormal(p, 0, std, generator);
+            else Sampling.SeededDraws.FillNormal(p, 0, std ?? 0.02, generator);
         }
         return this;
     }

@@ -84,7 +84,7 @@ public static class MdlmLoss
         var source = rowOf * l + colOf;                                              // [N] flat index into [B·L] of the predicting row
         var hidden = head.Hidden.reshape(b * l, d).index_select(0, source);         // [N, D]
         var target = x0.reshape(b * l).index_select(0, shift ? source + 1 : source); // [N]
-        var ce = ChunkedCrossEntropy.Compute(hidden, head.Weight, target, suppressToken, head.ChunkRows);   // [N]
+        var ce = ChunkedCrossEntropy.Compute(hidden, head.Weight, target, suppressToken, head.ChunkRows, head.Bias);   // [N]
         var dense = zeros(b * width, dtype: ScalarType.Float32, device: ce.device)
                     .index_add(0, rowOf * width + colOf, ce, 1);                      // [B·L′]
         return dense.view(b, width).MoveToOuterDisposeScope();

@@ -20,6 +20,7 @@ public static class Tokenizers
         if (!Directory.Exists(directory))
             throw new DirectoryNotFoundException($"Tokenizer folder not found: {directory}");
         string json = Path.Combine(directory, HuggingFaceTokenizer.TokenizerJsonFileName);
+        if (IsWordPiece(directory)) return BertWordPieceTokenizer.Load(directory);
         if (File.Exists(json)) return HuggingFaceTokenizer.Load(json, embeddingRows);
 
         string config = Path.Combine(directory, HuggingFaceTokenizer.TokenizerConfigFileName);
@@ -46,5 +47,22 @@ public static class Tokenizers
             : throw new InvalidDataException(
                 $"{config}: field \"tokenizer_class\" is {(cls is null ? "missing" : $"\"{cls}\"")} and there is no {HuggingFaceTokenizer.TokenizerJsonFileName}; " +
                 $"only \"{ByteTokenizer.TokenizerClass}\" loads without one.");
+    }
+
+    /// <summary>A BERT WordPiece folder: vocab.txt plus a tokenizer_config.json naming a BERT tokenizer class.</summary>
+    static bool IsWordPiece(string directory)
+    {
+        string config = Path.Combine(directory, HuggingFaceTokenizer.TokenizerConfigFileName);
+        if (!File.Exists(Path.Combine(directory, BertWordPieceTokenizer.VocabFileName)) || !File.Exists(config)) return false;
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllBytes(config));
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("tokenizer_class", out var c)
+                   && c.GetString() is BertWordPieceTokenizer.TokenizerClass or "BertTokenizerFast";
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 }

@@ -38,7 +38,7 @@ public static class ModelPresets
     {
         if (section.InitFrom is { } dir)
         {
-            var model = PretrainedModels.Load(dir, device);
+            var model = PretrainedModels.Load(dir, device, initSeed: seed);
             try
             {
                 if (tokenizer.Special.Mask >= model.VocabSize)

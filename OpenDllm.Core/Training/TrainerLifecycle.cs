@@ -43,6 +43,7 @@ public sealed partial class Trainer
         try
         {
             var model = TrainingPrecisions.Apply(ModelPresets.Build(recipe.Model, tokenizer, device, t.Seed), precision);
+            foreach (var note in model.LoadNotes) log?.Invoke($"{recipe.Model.InitFrom}: {note}");
             var lora = t.Lora is { } l ? TrainerLora.Attach(model, l.ToOptions(t.Seed)) : null;   // after init_from weights and precision
             foreach (var removed in CheckpointStore.CleanUp(t.OutputDir))
                 log?.Invoke($"removed {removed} (left by an interrupted run)");
