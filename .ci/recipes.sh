@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every file-based recipe (recipes/*.cs, with `dotnet run recipes/NAME.cs`, exactly as a user does) in small mode,
-# then the F# REPL recipe (`dotnet fsi recipes/fsharp-repl.fsx`) against the Release build of OpenDllm.Cli.
+# then the F# REPL recipe (`dotnet fsi recipes/fsharp-repl.fsx`) against the Release build of OpenDllm.Cli, then a short
+# BERT → diffusion run (convert MiniLM, recipes/bert-to-dlm.yaml for 3 steps, infill).
 # Stops at the first failure, naming the recipe; prints each recipe's time and the total.
 #   bash .ci/recipes.sh              # from anywhere; outputs go to runs/recipes/ (git-ignored)
 set -euo pipefail
@@ -45,6 +46,19 @@ done
 for f in recipes/*.fsx; do
   run_step "$(basename "$f")" dotnet fsi "$f"
 done
+
+# BERT → diffusion on the real MiniLM weights (recipes/bert-to-dlm.yaml), CI size: convert the package's ONNX model,
+# train 3 steps on 300 docstrings, then infill English text with the checkpoint
+cli=OpenDllm.Cli/bin/Release/net10.0/opendllm.dll
+bert=runs/recipes/bert
+rm -rf "$bert"
+run_step "convert minilm" dotnet "$cli" convert minilm --output "$bert/minilm"
+run_step "bert-to-dlm.yaml" dotnet "$cli" train recipes/bert-to-dlm.yaml --model.init_from="$bert/minilm" --data.tokenizer="$bert/minilm" \
+  --data.prepare_dir="$bert/data" --data.max_documents=300 --train.max_steps=3 --train.eval_every=0 --train.eval_batches=2 \
+  --train.output_dir="$bert/run"
+printf 'Return the number of items in the' > "$bert/prefix.txt"; printf ' queue.' > "$bert/suffix.txt"
+run_step "bert infill" dotnet "$cli" infill "$(ls -d "$bert"/run/checkpoint-* | tail -1)" --prefix-file "$bert/prefix.txt" \
+  --suffix-file "$bert/suffix.txt" --length 4 --steps 4
 
 echo "== recipe timings"
 printf '   %s\n' "${timings[@]}"
