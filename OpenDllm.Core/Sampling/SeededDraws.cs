@@ -61,7 +61,10 @@ public static class SeededDraws
             parts.Add(searchsorted(cdf, target, right: true).squeeze(1));                           // [n]: first v with C_v > target
         }
         var token = parts.Count == 1 ? parts[0] : cat(parts, 0);
-        return token.clamp_max(vocab - 1).MoveToOuterDisposeScope();
+        // a held Scalar, not an implicit temporary: nothing would reference that one during the native call, and a GC on
+        // another thread could free it mid-call ("Unknown scalar type", seen under load; dotnet/TorchSharp#1434)
+        using var last = (vocab - 1).ToScalar();
+        return token.clamp_max(last).MoveToOuterDisposeScope();
     }
 
     /// <summary>Largest float64 CDF block <see cref="Categorical"/> materialises at once (2²⁴ entries, 128 MiB).</summary>

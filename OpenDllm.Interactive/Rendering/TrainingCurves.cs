@@ -116,7 +116,7 @@ public sealed class TrainingCurves : Figure
             }
         }
         loss.Title("training loss"); loss.XLabel("step"); loss.ShowLegend();
-        val.Title(ValTitle(runs)); val.XLabel("step"); val.ShowLegend();
+        val.Title(ValTitle(runs)); val.XLabel("step"); val.ShowLegend(Alignment.UpperRight);     // falling curves leave that corner empty
         return [loss, val];
     }
 }
