@@ -18,13 +18,13 @@ public sealed class BertLayer : nn.Module<Tensor, Tensor?, Tensor>
 {
     [ComponentName(Name = "attention")] internal readonly BertAttention Attention;
     [ComponentName(Name = "intermediate")] internal readonly BertIntermediate Intermediate;
-    [ComponentName(Name = "output")] internal readonly BertOutput Output;
+    [ComponentName(Name = "output")] internal readonly BertResidualOutput Output;
 
     public BertLayer(BertConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(BertLayer))
     {
         Attention = new BertAttention(config, device, dtype);
         Intermediate = new BertIntermediate(config, device, dtype);
-        Output = new BertOutput(config, device, dtype);
+        Output = new BertResidualOutput(config.IntermediateSize, config, device, dtype);
         RegisterComponents();
     }
 
@@ -51,30 +51,4 @@ public sealed class BertIntermediate : nn.Module<Tensor, Tensor>, IComputeDtype
     public ScalarType? ComputeDtype { get; set; }
 
     public override Tensor forward(Tensor h) => nn.functional.gelu(ComputePrecision.Linear(Dense, h, ComputeDtype));
-}
-
-/// <summary>HF <c>output</c> of a layer: <c>LayerNorm(h + Dropout(u·W_fᵀ + b_f))</c>. Names: <c>dense.*</c>, <c>LayerNorm.*</c>.</summary>
-public sealed class BertOutput : nn.Module<Tensor, Tensor, Tensor>, IComputeDtype
-{
-    [ComponentName(Name = "dense")] internal readonly Linear Dense;
-    [ComponentName(Name = "LayerNorm")] internal readonly LayerNorm Norm;
-    readonly double _dropout;
-
-    public BertOutput(BertConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(BertOutput))
-    {
-        Dense = nn.Linear(config.IntermediateSize, config.HiddenSize, device: device, dtype: dtype);
-        Norm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: device, dtype: dtype);
-        _dropout = config.HiddenDropoutProb;
-        RegisterComponents();
-    }
-
-    /// <inheritdoc/>
-    public ScalarType? ComputeDtype { get; set; }
-
-    /// <summary>u [B, L, I] (the intermediate activations), residual h [B, L, D] → [B, L, D].</summary>
-    public override Tensor forward(Tensor u, Tensor h)
-    {
-        var y = BertPrecision.Dropout(ComputePrecision.Linear(Dense, u, ComputeDtype), _dropout, training);
-        return BertPrecision.Norm(Norm, y + h, ComputeDtype);
-    }
 }
