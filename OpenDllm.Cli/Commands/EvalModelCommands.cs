@@ -139,11 +139,7 @@ public static class EvalModelCommands
                 : throw new FileNotFoundException($"{recipePath}: not found; nelbo needs a checkpoint written by opendllm train", recipePath);
             var device = options.ResolveDevice(p);
             var model = PretrainedModels.Load(dir, device);
-            if (options.ShiftedOverride(p) is { } shifted)
-            {
-                if (model is Qwen2Model q) q.WithConfig(q.Config.WithShiftedLogitsOverride(shifted));
-                else model.WithDiffusionSettings(shiftedLogits: shifted);
-            }
+            if (options.ShiftedOverride(p) is { } shifted) model.WithShiftedLogitsOverride(shifted);
             using var set = TokenShardSet.Open(p.GetValue(shards)!);
             var tokenizer = OpenDllm.Tokenization.Tokenizers.Load(dir, model.VocabSize);
             set.EnsureTokenizer(tokenizer);

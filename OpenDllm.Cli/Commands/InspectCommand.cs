@@ -59,7 +59,7 @@ public static class InspectCommand
         ModelConfig.Load(directory);                                                   // config errors before libtorch loads
         var device = options.ResolveDevice(parse);
         var model = Qwen2Model.FromPretrained(directory, device, ScalarType.Float32);
-        if (options.ShiftedOverride(parse) is { } shifted) model.WithConfig(model.Config.WithShiftedLogitsOverride(shifted));
+        if (options.ShiftedOverride(parse) is { } shifted) model.WithShiftedLogitsOverride(shifted);
         var adapter = adapterDir is null ? null : OpenDllm.Lora.LoadedAdapter.Apply(model, adapterDir);
         var config = model.Config;
         var ids = inputPath is null ? null : ReadIds(inputPath, config.VocabSize);   // fail before printing anything

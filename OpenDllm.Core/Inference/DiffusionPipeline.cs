@@ -44,11 +44,7 @@ public sealed class DiffusionPipeline
         var model = PretrainedModels.Load(directory, device);
         try
         {
-            if (shifted is { } s)
-            {
-                if (model is Qwen2Model q) q.WithConfig(q.Config.WithShiftedLogitsOverride(s));   // recorded as an override
-                else model.WithDiffusionSettings(shiftedLogits: s);
-            }
+            if (shifted is { } s) model.WithShiftedLogitsOverride(s);
             var tokenizer = Tokenizers.Load(directory, model.VocabSize);
             var lora = adapter is null ? null : LoadedAdapter.Apply(model, adapter);
             model.eval();

@@ -36,10 +36,29 @@ public abstract class LanguageModel : nn.Module<ModelInput, ModelOutput>
     /// <summary>The output projection's weight [V, D]: the embedding matrix when tied.</summary>
     public abstract Tensor HeadWeight { get; }
 
+    ScalarType? _computeDtype;
+
     /// <summary>
     /// The dtype the forward computes in while parameters keep their own (mixed precision); null = the parameters' dtype.
+    /// Setting it checks the dtype (<see cref="Modules.ComputePrecision.Check"/>) and hands it to every submodule that
+    /// computes (<see cref="Modules.IComputeDtype"/>); each architecture documents what runs in it.
     /// </summary>
-    public abstract ScalarType? ComputeDtype { get; set; }
+    public ScalarType? ComputeDtype
+    {
+        get => _computeDtype;
+        set
+        {
+            _computeDtype = Modules.ComputePrecision.Check(value);
+            foreach (var module in modules())
+                if (module is Modules.IComputeDtype m) m.ComputeDtype = value;
+        }
+    }
+
+    /// <summary>
+    /// Overrides the logit alignment from outside the checkpoint (<c>--shifted</c>); an architecture whose config records
+    /// where the alignment came from (Qwen2) notes it as an override. Returns this model.
+    /// </summary>
+    public virtual LanguageModel WithShiftedLogitsOverride(bool shiftedLogits) => WithDiffusionSettings(shiftedLogits: shiftedLogits);
 
     /// <summary>
     /// The forward without the output projection: the hidden states the head is applied to [B, Lq, D], the head weight

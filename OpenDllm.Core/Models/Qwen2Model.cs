@@ -72,6 +72,8 @@ public sealed partial class Qwen2Model : LanguageModel
     public override bool SupportsKvCache => true;
     public override (string Embedding, string Head)? TiedWeights =>
         Config.TieWordEmbeddings ? ("model.embed_tokens.weight", "lm_head.weight") : null;
+    /// <summary>Records the alignment as an override (<see cref="ModelConfig.ShiftedSource"/>), as <c>--shifted</c> asks.</summary>
+    public override Qwen2Model WithShiftedLogitsOverride(bool shiftedLogits) => WithConfig(Config.WithShiftedLogitsOverride(shiftedLogits));
     public override Qwen2Model NewOfSameArchitecture(Device? device = null, ScalarType? dtype = null) => new(Config, device, dtype);
 
     public override Qwen2Model WithDiffusionSettings(long? maskTokenId = null, bool? shiftedLogits = null) =>

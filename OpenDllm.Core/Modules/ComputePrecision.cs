@@ -5,7 +5,7 @@ namespace OpenDllm.Modules;
 
 /// <summary>
 /// A module that can run its arithmetic in a lower <see cref="ComputeDtype"/> than its parameters are stored in
-/// (mixed precision: float32 master weights, bfloat16 matmuls). Set it through <see cref="Models.Qwen2Model.ComputeDtype"/>.
+/// (mixed precision: float32 master weights, bfloat16 matmuls). Set it through <see cref="Models.LanguageModel.ComputeDtype"/>.
 /// </summary>
 public interface IComputeDtype
 {

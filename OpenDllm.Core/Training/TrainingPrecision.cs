@@ -12,7 +12,7 @@ public enum TrainingPrecision
     Fp32,
     /// <summary>
     /// float32 master weights, gradients and AdamW state; forward and backward in bfloat16 (weights cast at use, see
-    /// <see cref="Qwen2Model.ComputeDtype"/>). No loss scaling: bf16 has float32's exponent range, so small gradients do not
+    /// <see cref="LanguageModel.ComputeDtype"/>). No loss scaling: bf16 has float32's exponent range, so small gradients do not
     /// underflow the way they do in fp16 (PyTorch's GradScaler exists for fp16).
     /// </summary>
     Bf16Mixed,

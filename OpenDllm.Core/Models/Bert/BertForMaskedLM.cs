@@ -22,7 +22,6 @@ public sealed partial class BertForMaskedLM : LanguageModel
 {
     [ComponentName(Name = "bert")] readonly BertModel _bert;
     [ComponentName(Name = "cls")] readonly BertOnlyMlmHead _cls;
-    ScalarType? _computeDtype;
 
     public BertForMaskedLM(BertConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(BertForMaskedLM))
     {
@@ -84,21 +83,8 @@ public sealed partial class BertForMaskedLM : LanguageModel
     /// <summary>The decoder bias [V] (<c>cls.predictions.bias</c>).</summary>
     public Tensor HeadBias => _cls.Predictions.Bias;
 
-    /// <summary>
-    /// The dtype the forward computes in while parameters keep theirs; null = the parameters' dtype. Linear layers cast
-    /// their weights at use, LayerNorm and the logits are float32 (<see cref="BertPrecision"/>), as in
-    /// <see cref="Qwen2Model.ComputeDtype"/>.
-    /// </summary>
-    public override ScalarType? ComputeDtype
-    {
-        get => _computeDtype;
-        set
-        {
-            _computeDtype = ComputePrecision.Check(value);
-            foreach (var module in modules())
-                if (module is IComputeDtype m) m.ComputeDtype = value;
-        }
-    }
+    // ComputeDtype (LanguageModel): linear layers cast their weights at use, LayerNorm and the logits are float32
+    // (BertPrecision), as for Qwen2Model.
 
     /// <summary>
     /// Logits (unshifted) and, when <see cref="ModelInput.ReturnHiddenStates"/>, HF's N + 1 hidden states. With
@@ -123,8 +109,8 @@ public sealed partial class BertForMaskedLM : LanguageModel
     /// </summary>
     public override HeadInput ForwardToHead(ModelInput input)
     {
-        var weight = ComputePrecision.Cast(HeadWeight, _computeDtype);
-        var bias = ComputePrecision.Cast(HeadBias, _computeDtype);
+        var weight = ComputePrecision.Cast(HeadWeight, ComputeDtype);
+        var bias = ComputePrecision.Cast(HeadBias, ComputeDtype);
         using var scope = NewDisposeScope();
         var h = _bert.forward(input with { ReturnHiddenStates = false, OutputPositions = null }).LastHiddenState;
         return new HeadInput(_cls.Predictions.Transform.forward(h).MoveToOuterDisposeScope(), weight) { Bias = bias };
@@ -134,7 +120,7 @@ public sealed partial class BertForMaskedLM : LanguageModel
     public Tensor HeadLogits(Tensor hidden)
     {
         var t = _cls.Predictions.Transform.forward(hidden);
-        if (_computeDtype is not { } d) return nn.functional.linear(t, HeadWeight, HeadBias);
+        if (ComputeDtype is not { } d) return nn.functional.linear(t, HeadWeight, HeadBias);
         var logits = nn.functional.linear(ComputePrecision.Cast(t, d), ComputePrecision.Cast(HeadWeight, d), ComputePrecision.Cast(HeadBias, d));
         return ComputePrecision.Cast(logits, ScalarType.Float32);
     }

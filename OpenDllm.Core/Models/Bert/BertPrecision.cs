@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace OpenDllm.Models.Bert;
 
 /// <summary>
-/// The mixed-precision rules of the BERT modules (as <see cref="Qwen2Model.ComputeDtype"/>): linear layers cast their
+/// The mixed-precision rules of the BERT modules (as <see cref="LanguageModel.ComputeDtype"/>): linear layers cast their
 /// weights to the compute dtype at use (<see cref="ComputePrecision.Linear"/>), LayerNorm computes in float32 and casts its
 /// result to the compute dtype. With no compute dtype every call is the module's own forward (unchanged numerics).
 /// </summary>
