@@ -1,4 +1,4 @@
-using TorchSharp;
+using static TorchSharp.torch;
 
 namespace OpenDllm.Training;
 
