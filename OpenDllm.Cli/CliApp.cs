@@ -28,6 +28,7 @@ public static class CliApp
         NotebookCommand.Create(),
         LoraCommand.Create(),
         CompareCommand.Create(),
+        ReportCommand.Create(),
         ConvertCommand.Create(),
     };
 

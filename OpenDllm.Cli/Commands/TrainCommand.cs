@@ -79,7 +79,10 @@ public static class TrainCommand
         {
             if (pp.Done) Console.WriteLine($"  data: {pp.Documents:N0} documents, {pp.Tokens:N0} tokens in {pp.Elapsed.TotalSeconds:F1} s");
         }), stop.Token, note => Console.WriteLine($"  {note}"));
-        Console.WriteLine($"model: {trainer.Model.ParameterCount:N0} parameters, objective {recipe.Train.Objective}, device {trainer.Device}, "
+        var size = trainer.TrainsOwnModules   // LDLM & co.: the method's modules are trained, the LM is frozen
+            ? $"{trainer.TrainedParameterCount:N0} trained parameters around a frozen language model of {trainer.Model.ParameterCount:N0}"
+            : $"{trainer.Model.ParameterCount:N0} parameters";
+        Console.WriteLine($"model: {size}, objective {recipe.Train.Objective}, device {trainer.Device}, "
                           + $"data {trainer.DataDirectory}, output {recipe.Train.OutputDir}"
                           + (trainer.ResumedFrom is { } r ? $", resuming from {r} at step {trainer.Step}" : ""));
         Console.WriteLine($"precision: {TrainingPrecisions.Resolve(trainer.Recipe.Train).Describe()}");
@@ -113,7 +116,8 @@ public static class TrainCommand
 
     static TrainSummary RunWithProgress(Trainer trainer, CancellationToken token, CancellationToken abort)
     {
-        void Eval(EvalResult e) => Console.WriteLine($"  step {e.Step,6}  {e.Metric} {e.BitsPerToken:F4} bits/token");
+        void Eval(EvalResult e) => Console.WriteLine($"  step {e.Step,6}  {e.Metric} {e.BitsPerToken:F4} bits/token"
+            + (e.Extras is { Count: > 0 } extras ? "  " + string.Join("  ", extras.Select(x => $"val_{x.Key} {x.Value:G5}")) : ""));
         if (!AnsiConsole.Profile.Capabilities.Interactive || Console.IsOutputRedirected)
         {
             long last = -1;

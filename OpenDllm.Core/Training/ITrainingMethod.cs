@@ -58,13 +58,47 @@ public sealed record MethodLoss(Tensor Loss, IReadOnlyDictionary<string, Tensor>
 /// <param name="Tokens">[] long: number of tokens the bound covers.</param>
 public sealed record BoundTerms(Tensor Nats, Tensor Tokens)
 {
-    /// <summary>Moves both tensors to the enclosing dispose scope (a method returns its terms out of its own scope).</summary>
+    /// <summary>
+    /// Optional further validation metrics of this batch: name → (Σ, count), both [] tensors left on the device.
+    /// <see cref="HeldOutEvaluation"/> sums each over the validation batches and reads it once at the end; the trainer
+    /// logs Σ Sum / Σ Count as <c>val_&lt;name&gt;</c> in the bound's <c>metrics.jsonl</c> record (left out when
+    /// Σ Count = 0). A name must be the same in every batch that reports it.
+    /// </summary>
+    public IReadOnlyDictionary<string, ValidationSum>? Extras { get; init; }
+
+    /// <summary>Moves every tensor (the extras' too) to the enclosing dispose scope (a method returns its terms out of its own scope).</summary>
     public BoundTerms MoveToOuterDisposeScope()
     {
         Nats.MoveToOuterDisposeScope();
         Tokens.MoveToOuterDisposeScope();
+        foreach (var extra in Extras?.Values ?? [])
+        {
+            extra.Sum.MoveToOuterDisposeScope();
+            extra.Count.MoveToOuterDisposeScope();
+        }
         return this;
     }
+}
+
+/// <summary>One validation metric of one batch as a sum and the count it is averaged over (e.g. Σ per-token loss, tokens).</summary>
+/// <param name="Sum">[] any float or integer dtype; summed in float64.</param>
+/// <param name="Count">[] any dtype; summed in float64. The logged value is Σ Sum / Σ Count over the batches.</param>
+public sealed record ValidationSum(Tensor Sum, Tensor Count);
+
+/// <summary>
+/// Optional for a <see cref="ITrainingMethod"/>: metrics computed on the host once per training evaluation, beside the
+/// bound (e.g. LDLM samples latents, decodes them and scores the text). The trainer calls it after the bound with the
+/// method's modules in eval mode and no grad, and logs each entry as <c>val_&lt;name&gt;</c> in the same record.
+/// </summary>
+public interface IExtraValidation
+{
+    /// <summary>
+    /// Computes the metrics of one evaluation. <paramref name="validation"/> is the held-out data (read it with
+    /// <see cref="PackedLoader.InOrder"/>: the same batches every time), <paramref name="batches"/> is <c>train.eval_batches</c>,
+    /// <paramref name="seed"/> the fixed validation seed (draw every random choice from it, so two evaluations of the same
+    /// weights agree) and <paramref name="step"/> the optimizer step being evaluated.
+    /// </summary>
+    IReadOnlyDictionary<string, double> Validate(PackedLoader validation, int batches, long seed, long step);
 }
 
 /// <summary>What a method is built from: the recipe, the model the trainer built (weights, precision, device), the tokenizer.</summary>

@@ -15,7 +15,14 @@ public sealed record TrainProgress(long Step, long TotalSteps, double Loss, doub
                                    double TokensPerSecond, TimeSpan Elapsed, TimeSpan? Remaining);
 
 /// <summary>A validation estimate in bits per token: the MDLM NELBO (diffusion) or the AR NLL.</summary>
-public sealed record EvalResult(long Step, string Metric, double BitsPerToken, long Tokens);
+public sealed record EvalResult(long Step, string Metric, double BitsPerToken, long Tokens)
+{
+    /// <summary>
+    /// The method's further validation metrics by name (without the <c>val_</c> prefix the trainer logs them under):
+    /// Σ Sum / Σ Count of <see cref="BoundTerms.Extras"/>, then the entries of <see cref="IExtraValidation"/>; null when none.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? Extras { get; init; }
+}
 
 /// <summary>How a run ended.</summary>
 public sealed record TrainSummary(long Steps, EvalResult? First, EvalResult? Last, string? Checkpoint, TimeSpan Elapsed, bool Interrupted);
@@ -25,7 +32,8 @@ public sealed class TrainingDivergedException(string message) : InvalidOperation
 
 /// <summary>
 /// Trains a Qwen2-family model with any <see cref="ITrainingMethod"/> the recipe names (MDLM, AR, … see
-/// <see cref="TrainingMethods"/>): AdamW over the parameters that require grad, warmup + cosine LR, gradient accumulation to
+/// <see cref="TrainingMethods"/>), or the modules of an <see cref="IModuleTrainingMethod"/> around that model, frozen (LDLM;
+/// see <c>TrainerModules.cs</c>): AdamW over the parameters that require grad, warmup + cosine LR, gradient accumulation to
 /// the global batch, clipping, one dispose scope per micro-batch, periodic validation (the method's bound in bits per
 /// token), atomic checkpoints with everything an exact resume needs, and a time budget. Nothing in it depends on the method.
 /// </summary>
@@ -48,8 +56,17 @@ public sealed partial class Trainer : IDisposable
         Recipe = recipe; Model = model; Tokenizer = tokenizer; _shards = shards; Device = device; _lora = lora;
         var t = recipe.Train;
         _method = TrainingMethods.Create(new TrainingMethodContext(recipe, model, tokenizer));   // before freezing: a teacher copies every weight
-        Frozen = t.FreezeLayers is { } patterns ? ParameterFreezing.Apply(model, patterns) : null;
-        _trainable = model.parameters().Concat(lora?.Adapters.parameters() ?? []).Where(p => p.requires_grad).ToList();
+        _modules = _method as IModuleTrainingMethod;
+        if (_modules is not null)
+        {
+            try { _trainable = PrepareModules(_modules, recipe, model); }                        // refusals, then the LM frozen
+            catch { (_method as IDisposable)?.Dispose(); throw; }
+        }
+        else
+        {
+            Frozen = t.FreezeLayers is { } patterns ? ParameterFreezing.Apply(model, patterns) : null;
+            _trainable = model.parameters().Concat(lora?.Adapters.parameters() ?? []).Where(p => p.requires_grad).ToList();
+        }
         _optimizer = optim.AdamW(_trainable, t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);
         var mode = recipe.Data.PackingMode;
         _train = new PackedLoader(shards.Train, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
@@ -93,7 +110,8 @@ public sealed partial class Trainer : IDisposable
         int micro = t.GlobalBatchSize / t.MicroBatchSize;
         double lr = LearningRates.At(Step);
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
-        Model.train();
+        if (_modules is null) Model.train();
+        else { _modules.Trained.train(); Model.eval(); }                          // the frozen LM never drops out
         _lora?.Adapters.Dropout.Reseed(Step);                                    // adapter dropout masks follow the step (exact resume)
         _optimizer.zero_grad();
         DisposeStepMetrics();
@@ -118,9 +136,38 @@ public sealed partial class Trainer : IDisposable
         return (value, norm);
     }
 
-    /// <summary>The method's validation bound in bits per token (see <see cref="HeldOutEvaluation"/>): NELBO for MDLM, NLL for AR.</summary>
-    public EvalResult Evaluate() =>
-        HeldOutEvaluation.Evaluate(_method, _validation, Recipe.Train.EvalBatches, HeldOutEvaluation.SeedFor(Recipe), Step);
+    /// <summary>
+    /// The method's validation bound in bits per token (see <see cref="HeldOutEvaluation"/>): NELBO for MDLM, NLL for AR;
+    /// with the method's <see cref="BoundTerms.Extras"/> and, for an <see cref="IExtraValidation"/> method, its host-computed
+    /// metrics in <see cref="EvalResult.Extras"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A validation metric is reported twice, or would be logged under the bound's name.</exception>
+    public EvalResult Evaluate()
+    {
+        long seed = HeldOutEvaluation.SeedFor(Recipe);
+        var result = HeldOutEvaluation.Evaluate(_method, _validation, Recipe.Train.EvalBatches, seed, Step);
+        if (_method is not IExtraValidation extra) return CheckExtraNames(result);
+        IReadOnlyDictionary<string, double> host;
+        using (EvalMode.Enter(_method))
+        using (no_grad())
+        using (NewDisposeScope())
+            host = extra.Validate(_validation, Recipe.Train.EvalBatches, seed, Step);
+        var merged = new Dictionary<string, double>(result.Extras ?? new Dictionary<string, double>(), StringComparer.Ordinal);
+        foreach (var (name, value) in host)
+            if (!merged.TryAdd(name, value))
+                throw new InvalidOperationException($"method {_method.Name}: validation metric '{name}' is reported twice (BoundTerms.Extras and IExtraValidation)");
+        return CheckExtraNames(result with { Extras = merged.Count > 0 ? merged : null });
+    }
+
+    /// <summary>The extras are logged as <c>val_NAME</c> beside the bound: a name that would collide with a record key is an error.</summary>
+    EvalResult CheckExtraNames(EvalResult result)
+    {
+        foreach (var name in result.Extras?.Keys ?? [])
+            if ("val_" + name == result.Metric || name.Length == 0)
+                throw new InvalidOperationException($"method {_method.Name}: validation metric '{name}' would be logged as '{result.Metric}', "
+                    + "the bound's name; rename it");
+        return result;
+    }
 
     void AccumulateMetrics(MethodLoss result, int micro)
     {

@@ -49,9 +49,10 @@ public sealed partial class Trainer
                 log?.Invoke($"removed {removed} (left by an interrupted run)");
             trainer = new Trainer(recipe, model, tokenizer, shards, device, lora);
             if (trainer.Frozen is { } frozen) log?.Invoke(frozen.Describe());
+            if (trainer.TrainsOwnModules) log?.Invoke(trainer.ModulesNote());
             if (CheckpointStore.Latest(t.OutputDir) is { } latest)
             {
-                TrainingPrecisions.EnsureResumable(latest, precision);
+                if (!trainer.TrainsOwnModules) TrainingPrecisions.EnsureResumable(latest, precision);   // module runs are fp32 only
                 trainer.Resume(latest);
             }
             // records of steps after the checkpoint (all of them when starting from scratch) were never saved: drop them
@@ -166,7 +167,9 @@ public sealed partial class Trainer
             throw new InvalidDataException($"{checkpoint}: this run was trained on other token shards than {_shards.Directory} holds now "
                 + "(an exact resume needs the same data); choose another train.output_dir, or start from these weights with "
                 + $"model.init_from={checkpoint} in a new one");
-        if (_lora is not null || state.LoraBaseSha256 is not null)
+        if (_modules is not null)
+            _modules.Load(checkpoint);                          // the frozen LM is the recipe's; only the method's modules and state
+        else if (_lora is not null || state.LoraBaseSha256 is not null)
             TrainerLora.Resume(_lora, state, checkpoint);       // the frozen base is the recipe's; only the adapter is loaded
         else
             StateDictIO.Load(Model, checkpoint);                // strict: a different architecture lists the mismatched keys
@@ -188,6 +191,8 @@ public sealed partial class Trainer
     /// Writes a checkpoint atomically: HF model directory + tokenizer + optimizer + trainer state + resolved recipe.
     /// Weights that are broken are never saved: every parameter must be finite, and so must the log-probabilities of one
     /// short probe forward pass (weights that are finite but so large that the next step overflows fail it).
+    /// An <see cref="IModuleTrainingMethod"/> writes its own files (<see cref="IModuleTrainingMethod.Save"/>) instead of the
+    /// model directory, and its health is the trained weights being finite plus <see cref="IModuleTrainingMethod.CheckHealth"/>.
     /// </summary>
     /// <exception cref="TrainingDivergedException">The weights are broken; nothing was written.</exception>
     public string SaveCheckpoint(double? lastLoss = null)
@@ -195,7 +200,8 @@ public sealed partial class Trainer
         EnsureHealthyWeights();
         return CheckpointStore.Save(Recipe.Train.OutputDir, Step, Recipe.Train.KeepLast, dir =>
         {
-            if (_lora is null) Model.SavePretrained(dir);
+            if (_modules is not null) _modules.Save(dir);
+            else if (_lora is null) Model.SavePretrained(dir);
             else _lora.Save(Model, dir, Recipe.Model.InitFrom);
             Tokenizer.Save(dir);
             _optimizer.save_state_dict(Path.Combine(dir, OptimizerFile));
@@ -216,6 +222,13 @@ public sealed partial class Trainer
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
+        if (_modules is not null)
+        {
+            if (ModulesHealth(_modules) is { } wrong)
+                throw new TrainingDivergedException($"step {Step}: {wrong}; not saved. "
+                    + $"Last good checkpoint: {CheckpointStore.Latest(Recipe.Train.OutputDir) ?? "none"}. Lower train.lr or check the data.");
+            return;
+        }
         // 1. every parameter finite: one flag per tensor on its device, one transfer
         var weights = Model.parameters().Concat(_lora?.Adapters.parameters() ?? []);
         var finite = stack(weights.Select(p => p.isfinite().all()).ToArray()).all().item<bool>();
@@ -249,7 +262,11 @@ public sealed partial class Trainer
         EvalResult Eval()
         {
             var e = Evaluate();
-            _metrics.Write(new JsonObject { ["step"] = e.Step, [e.Metric] = e.BitsPerToken, ["eval_tokens"] = e.Tokens });
+            var record = new JsonObject { ["step"] = e.Step, [e.Metric] = e.BitsPerToken, ["eval_tokens"] = e.Tokens };
+            // extras beside the bound; a non-finite value (e.g. a score of no samples) is written as null, not a broken line
+            foreach (var (name, value) in e.Extras ?? new Dictionary<string, double>())
+                record["val_" + name] = double.IsFinite(value) ? value : null;
+            _metrics.Write(record);
             onEval?.Invoke(e);
             return e;
         }

@@ -12,12 +12,35 @@ public sealed record TrainPoint(long Step, double Loss, double LearningRate, dou
 /// <summary>One evaluation record: validation bits per token (an upper bound, NELBO, for diffusion; NLL for AR).</summary>
 public sealed record EvalPoint(long Step, double Bits, string Kind);
 
+/// <summary>One metric of a run over steps, in file order (e.g. <c>l_h</c> at each logged step, <c>val_l_h</c> at each evaluation).</summary>
+public sealed record MetricSeries(string Name, IReadOnlyList<long> Steps, IReadOnlyList<double> Values);
+
 /// <summary>The metrics of one run, read from its <c>metrics.jsonl</c>.</summary>
 public sealed record TrainingRun(string Name, IReadOnlyList<TrainPoint> Train, IReadOnlyList<EvalPoint> Eval)
 {
+    /// <summary>The keys every training-step record has (charted by <see cref="TrainingCurves"/> or bookkeeping).</summary>
+    public static readonly IReadOnlyList<string> StandardStepKeys = ["loss", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s"];
+
+    /// <summary>The validation bounds <see cref="Eval"/> holds.</summary>
+    public static readonly IReadOnlyList<string> StandardValidationKeys = ["val_nelbo_bits", "val_nll_bits"];
+
+    /// <summary>
+    /// Every numeric metric of the file by its key (all but <c>step</c> and <c>eval_tokens</c>), standard ones included:
+    /// <c>loss</c>, a method's step metrics (<c>l_h</c>, <c>mdm_loss</c>, …), validation metrics (<c>val_l_h</c>, …).
+    /// Empty for a run built by hand.
+    /// </summary>
+    public IReadOnlyDictionary<string, MetricSeries> Metrics { get; init; } = new Dictionary<string, MetricSeries>();
+
+    /// <summary>The method's own step metrics (keys of training-step records beyond <see cref="StandardStepKeys"/>), in first-seen order.</summary>
+    public IReadOnlyList<string> StepMetricNames { get; init; } = [];
+
+    /// <summary>The <c>val_*</c> metrics other than the standard bounds (a method's extras, or its own bound), in first-seen order.</summary>
+    public IReadOnlyList<string> ValidationMetricNames { get; init; } = [];
+
     /// <summary>
     /// Reads a run from a <c>metrics.jsonl</c> file or a run folder that holds one. The name defaults to the folder name.
     /// Lines with <c>loss</c> are training steps; lines with <c>val_nelbo_bits</c> or <c>val_nll_bits</c> are evaluations.
+    /// Every other numeric key is kept in <see cref="Metrics"/> (a JSON null, a value that was not finite, is skipped).
     /// </summary>
     public static TrainingRun Load(string path, string? name = null)
     {
@@ -25,6 +48,9 @@ public sealed record TrainingRun(string Name, IReadOnlyList<TrainPoint> Train, I
         var dir = Path.GetDirectoryName(Path.GetFullPath(file))!;
         var train = new List<TrainPoint>();
         var eval = new List<EvalPoint>();
+        var series = new Dictionary<string, (List<long> Steps, List<double> Values)>(StringComparer.Ordinal);
+        var stepNames = new List<string>();
+        var valNames = new List<string>();
         foreach (var r in MetricsLog.Read(file))
         {
             long step = Get(r, "step") is double s ? (long)s : 0;
@@ -32,8 +58,29 @@ public sealed record TrainingRun(string Name, IReadOnlyList<TrainPoint> Train, I
                 train.Add(new(step, loss, Get(r, "lr") ?? double.NaN, Get(r, "grad_norm") ?? double.NaN, Get(r, "tokens_per_s") ?? double.NaN));
             if (Get(r, "val_nelbo_bits") is double nelbo) eval.Add(new(step, nelbo, "NELBO"));
             else if (Get(r, "val_nll_bits") is double nll) eval.Add(new(step, nll, "NLL"));
+            bool stepRecord = r.ContainsKey("loss");
+            foreach (var (key, _) in r)
+            {
+                if (key is "step" or "eval_tokens" || Get(r, key) is not double value) continue;
+                if (!series.TryGetValue(key, out var points))
+                {
+                    series[key] = points = ([], []);
+                    if (key.StartsWith("val_", StringComparison.Ordinal))
+                    {
+                        if (!StandardValidationKeys.Contains(key)) valNames.Add(key);
+                    }
+                    else if (stepRecord && !StandardStepKeys.Contains(key)) stepNames.Add(key);
+                }
+                points.Steps.Add(step);
+                points.Values.Add(value);
+            }
         }
-        return new(name ?? Path.GetFileName(dir), train, eval);
+        return new(name ?? Path.GetFileName(dir), train, eval)
+        {
+            Metrics = series.ToDictionary(p => p.Key, p => new MetricSeries(p.Key, p.Value.Steps, p.Value.Values), StringComparer.Ordinal),
+            StepMetricNames = stepNames,
+            ValidationMetricNames = valNames,
+        };
     }
 
     static double? Get(JsonObject o, string key) =>
@@ -44,7 +91,7 @@ public sealed record TrainingRun(string Name, IReadOnlyList<TrainPoint> Train, I
 /// Training curves of one or several runs on shared charts: loss, validation bits/token (NELBO or NLL) and learning rate
 /// against step, each run in its own colour. Interactive HTML via Plotly.NET, PNG via ScottPlot (loss + validation).
 /// </summary>
-public sealed class TrainingCurves : Figure
+public sealed partial class TrainingCurves : Figure
 {
     TrainingCurves(IReadOnlyList<TrainingRun> runs, string title)
         : base(title, BuildChart(runs), null, () => BuildPanels(runs)) => Runs = runs;
