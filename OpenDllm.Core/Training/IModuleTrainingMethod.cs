@@ -7,6 +7,12 @@ namespace OpenDllm.Training;
 /// encoder LM and trained Perceiver/DiT modules, SPEC §6). The <see cref="Trainer"/> then optimises, saves, resumes and
 /// health-checks <see cref="Trained"/> instead of the language model, which stays frozen and out of checkpoints.
 /// </summary>
+/// <remarks>
+/// The trainer freezes the model (turns off <c>requires_grad</c> of every parameter after the method is built, and says so
+/// in the run log) and keeps it in eval mode; a method need not freeze it. A trained parameter must not be one of the
+/// model's (copy weights instead): the trainer refuses a shared one. <c>train.lora</c>, <c>train.freeze_layers</c> and a
+/// <c>train.precision</c> other than fp32 are refused. See <c>TrainerModules.cs</c>.
+/// </remarks>
 public interface IModuleTrainingMethod : ITrainingMethod
 {
     /// <summary>The modules the optimizer trains (their parameters that require grad); switched between train and eval
