@@ -35,7 +35,7 @@ public class LatentSamplerStatisticsTests
     }
 
     /// <summary>The limit: with 500 steps both samplers give mean ≈ μ and std within 3% of s (the recursion predicts
-    /// DDIM −0.6%, DDPM −1.4%; SE(std) ≈ 0.5%).</summary>
+    /// DDIM −0.6%, DDPM −1.5%; SE(std) ≈ 0.5%).</summary>
     [Theory]
     [InlineData(LatentSamplerKind.Ddim)]
     [InlineData(LatentSamplerKind.Ddpm)]
