@@ -148,8 +148,19 @@ public class LatentSamplerTests
         Assert.Contains("kind must be ddpm or ddim",
                         Assert.Throws<ArgumentException>(() => new LatentSamplerSettings { Kind = (LatentSamplerKind)7 }.Validate()).Message);
         var wrongWidth = new GaussianLatentDenoiser(K, D + 1, 0, 1);
+        using var longer = new LinearLatentDecoder(K + 1, D + 1, Vocab);                      // claims L = 7, returns 6 rows
         Assert.Contains("expected [1, 7, V]", Assert.Throws<InvalidOperationException>(
-            () => new LatentSampler().Generate(wrongWidth, new LinearLatentDecoder(K + 1, D + 1, Vocab), batch: 1)).Message);
+            () => new LatentSampler().Generate(wrongWidth, longer, batch: 1)).Message);
+        Assert.Equal("the denoiser returned ẑ₀ of shape [2, 6] for latents [2, 6, 4]", Assert.Throws<InvalidOperationException>(
+            () => new LatentSampler().Generate(new FlatDenoiser(), decoder, batch: 2)).Message);
+    }
+
+    /// <summary>A denoiser that drops the last dimension.</summary>
+    sealed class FlatDenoiser : ILatentDenoiser
+    {
+        public long Latents => K;
+        public long LatentDim => D;
+        public Tensor PredictX0(Tensor noisy, Tensor time, Tensor selfCondition) => noisy.sum(-1);
     }
 
     /// <summary>The same seed on another device: the same draws (made on the CPU), latents equal up to float rounding.</summary>
