@@ -16,9 +16,11 @@ namespace OpenDllm.Methods.Ldlm;
 /// z = LN(q^last)
 /// z ← z / ‖z‖ · √d   per latent vector   (when NormalizeLatents)
 /// </code>
-/// The final LayerNorm is kept (as the Perceiver resampler the authors' code follows ends with one): without the
+/// The final LayerNorm is kept (the Perceiver resampler the authors' code follows ends with one). Without the
 /// normalisation it bounds the latents' scale; with it, it only shapes the direction before z is put on the sphere of
-/// radius √d (per-coordinate variance ≈ 1, matching the unit-variance noise of the diffusion, SPEC §6.4).
+/// radius √d (per-coordinate second moment 1, the scale of the diffusion's unit-variance noise, SPEC §6.4). Note that at
+/// initialisation (γ = 1, β = 0) the LayerNorm output already has norm √(d·v/(v + ε)) ≈ √d (v its variance), so the two
+/// differ only once the LayerNorm's γ, β have trained.
 /// Parameter names: <c>input_proj</c>, <c>queries</c>, <c>layers.{i}</c>, <c>norm</c>.
 /// </summary>
 public sealed class LatentEncoder : nn.Module

@@ -21,7 +21,9 @@ namespace OpenDllm.Methods.Ldlm;
 /// Every weight comes from <c>seed</c>: the four modules are initialised in the order encoder, decoder, token decoder,
 /// denoiser from one seeded CPU generator (<see cref="SeededDraws"/>), so the same seed gives identical weights on every
 /// call and device. (Building TorchSharp's <c>nn.Linear</c> layers draws their default initialisation from libtorch's
-/// global generator before it is overwritten; those values are never used.)
+/// global generator before it is overwritten; those values are never used.) Dropout (<see cref="LdlmArchitecture.Dropout"/>
+/// &gt; 0, training mode only) draws its masks from libtorch's global generator, as TorchSharp's dropout offers no other;
+/// with the default 0 a training step has no draw of its own here.
 /// </para>
 /// Parameter names are prefixed <c>encoder.</c>, <c>decoder.</c>, <c>token_decoder.</c>, <c>denoiser.</c>, e.g.
 /// <c>encoder.layers.0.attention.q_norm.weight</c>. A saved folder holds <see cref="WeightsFileName"/> (float32
