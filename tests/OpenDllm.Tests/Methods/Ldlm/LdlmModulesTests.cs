@@ -82,6 +82,19 @@ public sealed class LdlmModulesTests
     }
 
     [Fact]
+    public void ModulesBuiltInsideADisposeScopeOutliveIt()
+    {
+        LdlmModules modules;
+        using (NewDisposeScope()) modules = Modules();
+        using (modules)
+        using (NewDisposeScope())
+        {
+            foreach (var (name, p) in modules.named_parameters()) Assert.False(p.IsInvalid, name);
+            Assert.Equal([1L, Arch.Length, Arch.VocabSize], modules.Logits(modules.Encoder.Encode(randn(1, Arch.Length, Arch.EncoderHiddenSize))).shape);
+        }
+    }
+
+    [Fact]
     public void ParameterNamesAreReadable()
     {
         var names = Modules().named_parameters().Select(p => p.name).ToHashSet();
