@@ -4,7 +4,7 @@ namespace OpenDllm.Methods.Ldlm;
 /// The shapes of LDLM's trained modules (SPEC §6.1–6.2): the Perceiver encoder (K learned latent queries over the frozen
 /// LM's hidden states, width d), the Perceiver decoder (L position queries over the latents, back to the LM width D),
 /// the token decoder (a small transformer and an LM head on ĥ) and the DiT denoiser on the latents. Saved with a
-/// checkpoint (<c>ldlm.json</c>) so the modules can be rebuilt without the recipe.
+/// checkpoint (<c>ldlm_architecture.json</c>, <see cref="LdlmModules.Save"/>) so the modules can be rebuilt without the recipe.
 /// </summary>
 public sealed record LdlmArchitecture
 {
