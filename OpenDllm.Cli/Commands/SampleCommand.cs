@@ -70,14 +70,37 @@ public static class SampleCommand
     public static Command CreateSample()
     {
         var a = new SamplerArguments();
-        var prompt = new Option<string>("--prompt") { Description = "Prompt text.", Required = true };
+        var prompt = new Option<string?>("--prompt") { Description = "Prompt text (required except with --method ldlm)." };
         var length = new Option<int>("--length") { Description = "Tokens to generate.", DefaultValueFactory = _ => 64 };
-        var command = new Command("sample", "Generate a continuation of a prompt with a diffusion (or AR) sampler.");
+        var method = new Option<string>("--method")
+        {
+            Description = "masked (token diffusion or AR checkpoints), ldlm (a latent diffusion checkpoint: unconditional generation), "
+                          + "or auto: ldlm when the checkpoint has ldlm.json.",
+            DefaultValueFactory = _ => "auto",
+        };
+        method.AcceptOnlyFromAmong("auto", "masked", "ldlm");
+        var count = new Option<int>("--count") { Description = "With --method ldlm: sequences to generate.", DefaultValueFactory = _ => 1 };
+        var command = new Command("sample", "Generate a continuation of a prompt with a diffusion (or AR) sampler, or text from an LDLM checkpoint.");
         a.AddTo(command);
         command.Add(prompt);
         command.Add(length);
+        command.Add(method);
+        command.Add(count);
         command.SetAction(p => CliErrors.Run(() =>
         {
+            var checkpoint = p.GetValue(a.Checkpoint)!;
+            bool Given(Option o) => p.GetResult(o) is { Implicit: false };
+            bool ldlm = p.GetValue(method) switch
+            {
+                "ldlm" => true,
+                "masked" => false,
+                _ => OpenDllm.Methods.Ldlm.LdlmCheckpointInfo.IsLdlmCheckpoint(checkpoint),
+            };
+            if (ldlm)
+                return LatentSampleCommand.Run(p, checkpoint, Given, a.Sampler, a.Steps, a.Seed, a.Trajectory, a.Force, count, a.Model,
+                    [prompt, length, a.Temperature, a.TopP, a.TopK, a.AlgTemp, a.BlockLength, a.Threshold, a.Model.Shifted, a.Adapter.Adapter]);
+            if (Given(count)) throw new ArgumentException("--count applies to --method ldlm only");
+            if (p.GetValue(prompt) is null) throw new ArgumentException("--prompt is required (except with --method ldlm)");
             TorchRuntime.EnsureLoaded();
             var sampler = a.Build(p);                                       // bad sampler options fail before the model loads
             var pipeline = a.Load(p);

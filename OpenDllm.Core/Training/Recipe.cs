@@ -90,6 +90,20 @@ public sealed record Recipe
               "train.path_loss", t.PathLoss, $"not used by {t.Objective}; remove it");
         if (t.Objective == Methods.A2d.A2dMethod.MethodName) (t.A2d ?? new()).Validate(source);
         else Check(t.A2d is null, "train.a2d", "{…}", $"only read by train.objective: a2d (this recipe trains {t.Objective}); remove it");
+        if (t.Objective == Methods.Ldlm.LdlmMethod.MethodName)
+        {
+            (t.Ldlm ?? new()).Validate(source);
+            // LDLM trains its own modules on a frozen encoder with its own losses (SPEC §6.3): these keys would be ignored
+            var mdlmDefaults = new TrainSection();
+            Check(t.Loss == mdlmDefaults.Loss, "train.loss", t.Loss, "not used by ldlm (its losses are SPEC §6.3's L_diff, L_h, L_w); remove it");
+            Check(t.Normalization == mdlmDefaults.Normalization, "train.normalization", t.Normalization, "not used by ldlm; remove it");
+            Check(t.TimeSampling == mdlmDefaults.TimeSampling, "train.time_sampling", t.TimeSampling, "not used by ldlm; set train.ldlm.time_sampler");
+            Check(t.Schedule == mdlmDefaults.Schedule, "train.schedule", t.Schedule, "not used by ldlm (its noise schedule is tan-d); set train.ldlm.schedule_d");
+            Check(t.PathLoss == PathLoss.None, "train.path_loss", t.PathLoss, "not used by ldlm; remove it");
+            Check(t.Lora is null, "train.lora", "{…}", "ldlm freezes the whole encoder and trains its own modules; remove train.lora");
+            Check(t.FreezeLayers is null, "train.freeze_layers", t.FreezeLayers, "ldlm freezes the whole encoder already; remove it");
+        }
+        else Check(t.Ldlm is null, "train.ldlm", "{…}", $"only read by train.objective: ldlm (this recipe trains {t.Objective}); remove it");
         if (t.FreezeLayers is { } freeze)
         {
             Check(freeze.Split(',').All(p => p.Trim().Length > 0), "train.freeze_layers", freeze, "comma-separated name fragments such as lm_head,embed_tokens");
@@ -213,6 +227,9 @@ public sealed record TrainSection
     public PathLoss PathLoss { get; init; } = PathLoss.None;
     /// <summary>AR → diffusion adaptation's options (align_weight, teacher_dtype; SPEC §3), only with <see cref="Objective"/> a2d.</summary>
     public Methods.A2d.A2dOptions? A2d { get; init; }
+    /// <summary>Latent diffusion's options (encoder layer, module shapes, σ_dec, γ warmup, time sampler; SPEC §6), only with
+    /// <see cref="Objective"/> ldlm.</summary>
+    public Methods.Ldlm.LdlmOptions? Ldlm { get; init; }
     /// <summary>
     /// Comma-separated, case-insensitive fragments of parameter names to freeze (any method; <see cref="ParameterFreezing"/>):
     /// e.g. <c>lm_head,embed_tokens</c> (the representation-alignment paper) or <c>mlp</c>. Null = train every weight.

@@ -115,6 +115,7 @@ public sealed partial class Trainer : IDisposable
         _lora?.Adapters.Dropout.Reseed(Step);                                    // adapter dropout masks follow the step (exact resume)
         _optimizer.zero_grad();
         DisposeStepMetrics();
+        (_method as IStepAwareMethod)?.BeginStep(Step, TotalSteps);           // e.g. LDLM's γ(s) and its adaptive sampler's EMA
         using var total = zeros(1, dtype: ScalarType.Float32, device: Device);    // the step's mean loss, summed on the device
         for (int m = 0; m < micro; m++)
         {

@@ -1,6 +1,7 @@
 using OpenDllm.Methods.A2d;
 using OpenDllm.Methods.Ar;
 using OpenDllm.Methods.Bd3lm;
+using OpenDllm.Methods.Ldlm;
 using OpenDllm.Methods.Mdlm;
 
 namespace OpenDllm.Training;
@@ -18,6 +19,7 @@ public static class TrainingMethods
         [ArMethod.MethodName] = context => new ArMethod(context),
         [Bd3lmMethod.MethodName] = context => new Bd3lmMethod(context),
         [A2dMethod.MethodName] = context => new A2dMethod(context),
+        [LdlmMethod.MethodName] = context => new LdlmMethod(context),
     };
     static readonly Lock Gate = new();
 

@@ -132,6 +132,25 @@ public sealed class LdlmModules : nn.Module, ILatentDecoder
         }
     }
 
+    /// <summary>
+    /// Loads the weights of <paramref name="directory"/> into these modules in place (a resume: the optimizer keeps its
+    /// parameters). The saved architecture must equal <see cref="Architecture"/>; anything else is an error naming the field.
+    /// </summary>
+    public void LoadWeights(string directory)
+    {
+        var saved = ReadArchitecture(Path.Combine(directory, ArchitectureFileName));
+        if (saved != Architecture)
+            throw new InvalidDataException($"{Path.Combine(directory, ArchitectureFileName)}: other module shapes than this run's "
+                + $"(saved {saved}, expected {Architecture}); choose another train.output_dir");
+        var weights = Path.Combine(directory, WeightsFileName);
+        if (!File.Exists(weights)) throw new FileNotFoundException($"{weights}: not found", weights);
+        using var noGrad = no_grad();
+        ReadWeights(this, weights);
+    }
+
+    /// <summary>The device the modules are on.</summary>
+    public Device Device => _denoiser.OutputProjection.weight!.device;
+
     /// <summary>The architecture in <paramref name="path"/>: every field present, no unknown field, valid values.</summary>
     static LdlmArchitecture ReadArchitecture(string path)
     {

@@ -1,0 +1,63 @@
+using OpenDllm.Attention;
+using OpenDllm.Data;
+using OpenDllm.Models;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Methods.Ldlm;
+
+/// <summary>
+/// LDLM's first component (SPEC §6.1): a pretrained language model, frozen, whose hidden states at one layer are what the
+/// latent space compresses. Any <see cref="LanguageModel"/> serves (the quickstart's diffusion coder, a converted BERT, a
+/// Qwen2 checkpoint). Its weights never change (every parameter has requires_grad = false, it stays in eval mode and runs
+/// under no grad) and it is never needed at inference: the sampler generates latents and decodes them without it.
+/// </summary>
+public sealed class FrozenEncoder
+{
+    /// <summary>Freezes <paramref name="model"/> and finds its layer count and width with a one-token probe.</summary>
+    /// <param name="layer">Index into the num_layers + 1 Hugging Face hidden states, Python-style (−1 = the last).</param>
+    public FrozenEncoder(LanguageModel model, int layer, EncoderAttention attention)
+    {
+        Model = model;
+        foreach (var p in model.parameters()) p.requires_grad = false;
+        model.eval();
+        Attention = attention == EncoderAttention.Causal ? AttentionPolicy.Causal : AttentionPolicy.Bidirectional;
+        HiddenSize = model.HeadWeight.shape[1];
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var probe = zeros([1, 1], dtype: ScalarType.Int64, device: model.HeadWeight.device);
+        int states = model.ForwardToHead(new ModelInput(probe, Attention, ReturnHiddenStates: true)).HiddenStates!.Count;
+        if (layer < -states || layer >= states)
+            throw new ArgumentOutOfRangeException("train.ldlm.encoder_layer", layer,
+                $"train.ldlm.encoder_layer = {layer}: the encoder has {states} hidden states (num_layers + 1); use {-states} … {states - 1}");
+        LayerIndex = layer < 0 ? states + layer : layer;
+        HiddenStateCount = states;
+    }
+
+    /// <summary>The frozen model.</summary>
+    public LanguageModel Model { get; }
+
+    /// <summary>How it attends.</summary>
+    public AttentionPolicy Attention { get; }
+
+    /// <summary>D, the width of its hidden states.</summary>
+    public long HiddenSize { get; }
+
+    /// <summary>The hidden state used, as a non-negative index into the num_layers + 1 states.</summary>
+    public int LayerIndex { get; }
+
+    /// <summary>num_layers + 1.</summary>
+    public int HiddenStateCount { get; }
+
+    /// <summary>
+    /// h [B, L, D]: the hidden state at <see cref="LayerIndex"/> of the clean tokens of <paramref name="batch"/> with its
+    /// position ids, document ids and key padding, computed under no grad (no graph, no gradient ever reaches the model).
+    /// </summary>
+    public Tensor HiddenStates(PackedBatch batch) => HiddenStates(batch.ToModelInput(Attention));
+
+    /// <summary>h [B, L, D] of a model input (its attention is replaced by the encoder's).</summary>
+    public Tensor HiddenStates(ModelInput input)
+    {
+        using var noGrad = no_grad();
+        return Model.ForwardToHead(input with { Attention = Attention, ReturnHiddenStates = true }).HiddenStates![LayerIndex];
+    }
+}
