@@ -15,8 +15,10 @@ public sealed class FrozenEncoder
 {
     /// <summary>Freezes <paramref name="model"/> and finds its layer count and width with a one-token probe.</summary>
     /// <param name="layer">Index into the num_layers + 1 Hugging Face hidden states, Python-style (−1 = the last).</param>
-    public FrozenEncoder(LanguageModel model, int layer, EncoderAttention attention)
+    /// <param name="normalizeHidden">Standardise each token's state over D (layer norm without affine weights).</param>
+    public FrozenEncoder(LanguageModel model, int layer, EncoderAttention attention, bool normalizeHidden = true)
     {
+        NormalizeHidden = normalizeHidden;
         Model = model;
         foreach (var p in model.parameters()) p.requires_grad = false;
         model.eval();
@@ -45,6 +47,9 @@ public sealed class FrozenEncoder
     /// <summary>The hidden state used, as a non-negative index into the num_layers + 1 states.</summary>
     public int LayerIndex { get; }
 
+    /// <summary>Whether <see cref="HiddenStates(ModelInput)"/> standardises each token's state.</summary>
+    public bool NormalizeHidden { get; }
+
     /// <summary>num_layers + 1.</summary>
     public int HiddenStateCount { get; }
 
@@ -54,10 +59,12 @@ public sealed class FrozenEncoder
     /// </summary>
     public Tensor HiddenStates(PackedBatch batch) => HiddenStates(batch.ToModelInput(Attention));
 
-    /// <summary>h [B, L, D] of a model input (its attention is replaced by the encoder's).</summary>
+    /// <summary>h [B, L, D] of a model input (its attention is replaced by the encoder's); with <see cref="NormalizeHidden"/>,
+    /// h ← (h − mean_D h)/√(var_D h + 1e-5) per token.</summary>
     public Tensor HiddenStates(ModelInput input)
     {
         using var noGrad = no_grad();
-        return Model.ForwardToHead(input with { Attention = Attention, ReturnHiddenStates = true }).HiddenStates![LayerIndex];
+        var h = Model.ForwardToHead(input with { Attention = Attention, ReturnHiddenStates = true }).HiddenStates![LayerIndex];
+        return NormalizeHidden ? nn.functional.layer_norm(h.to(ScalarType.Float32), [HiddenSize], eps: 1e-5) : h.to(ScalarType.Float32);
     }
 }

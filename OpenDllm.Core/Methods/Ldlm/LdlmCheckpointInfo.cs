@@ -27,6 +27,8 @@ public sealed record LdlmCheckpointInfo
     public string? EncoderWeightsSha256 { get; init; }
     /// <summary>The encoder hidden state the latents compress (non-negative index into the num_layers + 1 states).</summary>
     public int EncoderLayer { get; init; }
+    /// <summary>Whether each token's hidden state was standardised (<c>train.ldlm.normalize_hidden</c>).</summary>
+    public bool NormalizeHidden { get; init; } = true;
     /// <summary>How the encoder attended.</summary>
     public EncoderAttention EncoderAttention { get; init; }
     /// <summary>d of the tan-d schedule the denoiser was trained with (SPEC §6.4).</summary>

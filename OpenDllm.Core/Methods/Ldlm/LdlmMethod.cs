@@ -17,7 +17,8 @@ namespace OpenDllm.Methods.Ldlm;
 /// SPEC §6). The recipe's model is the frozen encoder (<see cref="FrozenEncoder"/>); the method trains its own modules
 /// (<see cref="LdlmModules"/>: Perceiver encoder and decoder, token decoder, DiT denoiser). One micro-batch:
 /// <list type="number">
-/// <item>h = the frozen LM's hidden state at <c>encoder_layer</c> of the clean tokens (no grad);</item>
+/// <item>h = the frozen LM's hidden state at <c>encoder_layer</c> of the clean tokens (no grad), standardised per token
+/// unless <c>normalize_hidden: false</c>;</item>
 /// <item>z = Enc(h) [B, K, d] (normalised to √d per vector when asked);</item>
 /// <item>L_h = mean ‖Dec(z + σ_dec·ε) − h‖² over D and non-pad positions (decoder-input noise in training only);</item>
 /// <item>L_w = CE(TokenDec(sg(ĥ)), tokens) over non-pad positions (the token decoder learns on a stopped ĥ);</item>
@@ -46,7 +47,7 @@ public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod
     {
         var recipe = context.Recipe;
         Options = (recipe.Train.Ldlm ?? new LdlmOptions()).Validate();
-        Encoder = new FrozenEncoder(context.Model, Options.EncoderLayer, Options.EncoderAttention);
+        Encoder = new FrozenEncoder(context.Model, Options.EncoderLayer, Options.EncoderAttention, Options.NormalizeHidden);
         var device = context.Model.HeadWeight.device;
         var architecture = Options.ArchitectureFor(Encoder.HiddenSize, context.Model.VocabSize, recipe.Data.SeqLen);
         _modules = new LdlmModules(architecture, recipe.Train.Seed, device);
@@ -59,7 +60,7 @@ public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod
             EncoderPath = encoderPath, EncoderPreset = encoderPath is null ? recipe.Model.Preset : null,
             EncoderModelType = context.Model.ModelType,
             EncoderWeightsSha256 = encoderPath is null ? null : LdlmCheckpointInfo.WeightsSha256(encoderPath),
-            EncoderLayer = Encoder.LayerIndex, EncoderAttention = Options.EncoderAttention, ScheduleD = Options.ScheduleD,
+            EncoderLayer = Encoder.LayerIndex, NormalizeHidden = Options.NormalizeHidden, EncoderAttention = Options.EncoderAttention, ScheduleD = Options.ScheduleD,
         };
         MaskId = context.MaskId;
         Tokenizer = context.Tokenizer;

@@ -26,7 +26,7 @@ public sealed partial class LdlmMethod
     public void Load(string directory)
     {
         var info = LdlmCheckpointInfo.Load(directory);
-        if (info.EncoderWeightsSha256 != _info.EncoderWeightsSha256 || info.EncoderLayer != _info.EncoderLayer)
+        if (info.EncoderWeightsSha256 != _info.EncoderWeightsSha256 || info.EncoderLayer != _info.EncoderLayer || info.NormalizeHidden != _info.NormalizeHidden)
             throw new InvalidDataException($"{directory}: trained against another encoder (weights {info.EncoderWeightsSha256 ?? info.EncoderPreset ?? "?"}, "
                 + $"layer {info.EncoderLayer}) than this recipe's ({_info.EncoderWeightsSha256 ?? _info.EncoderPreset ?? "?"}, layer {_info.EncoderLayer}); "
                 + "choose another train.output_dir");

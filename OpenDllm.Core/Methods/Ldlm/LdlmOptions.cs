@@ -46,6 +46,11 @@ public sealed record LdlmOptions
     public int EncoderLayer { get; init; } = -3;
     /// <summary>How the frozen encoder attends: bidirectional (a diffusion or BERT encoder, default) or causal (an AR one).</summary>
     public EncoderAttention EncoderAttention { get; init; } = EncoderAttention.Bidirectional;
+    /// <summary>Standardise each token's hidden state, h ← (h − mean(h))/√(var(h) + 1e-5) over D, before it feeds the Perceiver
+    /// and as the target of L_h (default true). SPEC §6.3 does not say how h is scaled; a raw residual stream can be far from
+    /// unit scale (the quickstart's layer −3 has RMS ≈ 80), which would make L_h swamp L_w and L_diff and drown the encoder's
+    /// positions. False regresses h as the model emits it.</summary>
+    public bool NormalizeHidden { get; init; } = true;
     /// <summary>The trained modules' shapes; leave encoder_hidden_size, vocab_size and length out (they are derived).</summary>
     public LdlmArchitecture Modules { get; init; } = new();
     /// <summary>σ_dec: noise added to the latents the decoder sees in training (SPEC §6.3; the seed: 3.0). 0 = none.</summary>
