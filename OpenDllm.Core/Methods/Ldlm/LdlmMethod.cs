@@ -31,7 +31,7 @@ namespace OpenDllm.Methods.Ldlm;
 /// (<see cref="BoundMetric"/>) is the reconstruction cross-entropy from clean latents in bits per token: not a likelihood
 /// bound of generated text (LDLM has none), only how much of the text the latent space keeps.
 /// </summary>
-public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod, IDisposable
+public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod, IExtraValidation, IDisposable
 {
     /// <summary>The name recipes use.</summary>
     public const string MethodName = "ldlm";
