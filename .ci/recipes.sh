@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every file-based recipe (recipes/*.cs, with `dotnet run recipes/NAME.cs`, exactly as a user does) in small mode,
 # then the F# REPL recipe (`dotnet fsi recipes/fsharp-repl.fsx`) against the Release build of OpenDllm.Cli, then a short
-# BERT → diffusion run (convert MiniLM, recipes/bert-to-dlm.yaml for 3 steps, infill).
+# BERT → diffusion run (convert MiniLM, recipes/bert-to-dlm.yaml for 3 steps, infill) and a short LDLM run
+# (recipes/ldlm-tiny.yaml on a briefly trained quickstart encoder, sample --method ldlm, report).
 # Stops at the first failure, naming the recipe; prints each recipe's time and the total.
 #   bash .ci/recipes.sh              # from anywhere; outputs go to runs/recipes/ (git-ignored)
 set -euo pipefail
@@ -59,6 +60,19 @@ run_step "bert-to-dlm.yaml" dotnet "$cli" train recipes/bert-to-dlm.yaml --model
 printf 'Return the number of items in the' > "$bert/prefix.txt"; printf ' queue.' > "$bert/suffix.txt"
 run_step "bert infill" dotnet "$cli" infill "$(ls -d "$bert"/run/checkpoint-* | tail -1)" --prefix-file "$bert/prefix.txt" \
   --suffix-file "$bert/suffix.txt" --length 4 --steps 4
+
+# LDLM (recipes/ldlm-tiny.yaml), CI size: a 12-second quickstart as the frozen encoder (the recipe's base run, trained
+# here with a shorter budget), 20 LDLM steps, unconditional sampling with a trajectory, and the run's report page
+ldlm=runs/recipes/ldlm
+rm -rf "$ldlm"
+run_step "ldlm encoder" dotnet "$cli" train recipes/quickstart.yaml --train.max_minutes=0.2 --train.eval_every=0 --train.eval_batches=2 \
+  --train.output_dir="$ldlm/quickstart"
+run_step "ldlm-tiny.yaml" dotnet "$cli" train recipes/ldlm-tiny.yaml --model.init_from_recipe=null \
+  --model.init_from="$(ls -d "$ldlm"/quickstart/checkpoint-* | tail -1)" --train.max_steps=20 --train.eval_every=10 --train.eval_batches=2 \
+  --train.ldlm.validation_samples=2 --train.output_dir="$ldlm/run"
+run_step "ldlm sample" dotnet "$cli" sample "$(ls -d "$ldlm"/run/checkpoint-* | tail -1)" --method ldlm --count 2 --steps 4 \
+  --trajectory "$ldlm/trajectory.json"
+run_step "ldlm report" dotnet "$cli" report "$ldlm/run"
 
 echo "== recipe timings"
 printf '   %s\n' "${timings[@]}"

@@ -41,6 +41,9 @@ public static class PretrainedModels
     /// </summary>
     public static LanguageModel Load(string directory, Device? device = null, ScalarType? dtype = null, long initSeed = 0)
     {
+        if (Methods.Ldlm.LdlmCheckpointInfo.IsLdlmCheckpoint(directory) && !File.Exists(ConfigFile(directory)))
+            throw new InvalidDataException($"{directory}: an LDLM (latent diffusion) checkpoint, not a token-level language model: it generates "
+                + $"unconditionally with `opendllm sample {directory} --method ldlm` (C#: LatentPipeline.Load); prompts, infilling and eval need a token model");
         var type = ModelType(directory);
         Loader? loader;
         lock (Gate) Loaders.TryGetValue(type, out loader);

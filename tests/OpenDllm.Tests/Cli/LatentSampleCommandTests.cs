@@ -1,0 +1,91 @@
+using OpenDllm.Cli;
+using OpenDllm.Methods.Ldlm;
+using OpenDllm.Sampling;
+using OpenDllm.Tokenization;
+
+namespace OpenDllm.Tests.Cli;
+
+/// <summary>`opendllm sample CKPT --method ldlm` on an LDLM checkpoint folder (random modules: the command, not the model,
+/// is under test): output, determinism, trajectories, refused options, and the LDLM error of token-level commands.</summary>
+[Collection("Console")]
+public sealed class LatentSampleCommandTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("opendllm-ldlm-cli-").FullName;
+
+    public LatentSampleCommandTests()
+    {
+        var architecture = new LdlmArchitecture
+        {
+            EncoderHiddenSize = 32, VocabSize = ByteTokenizer.Instance.VocabSize, Length = 12, Latents = 4, LatentDim = 16, PerceiverHeads = 2,
+            EncoderLayers = 1, DecoderLayers = 1, FfnMultiplier = 2, TokenDecoderLayers = 1, TokenDecoderHeads = 2, DitLayers = 1, DitWidth = 16, DitHeads = 2,
+        };
+        using var modules = new LdlmModules(architecture, seed: 4);
+        modules.Save(_dir);
+        new LdlmCheckpointInfo { EncoderPreset = "tiny", EncoderModelType = "qwen2", EncoderLayer = 1 }.Save(_dir);
+        ByteTokenizer.Instance.Save(_dir);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        using var outWriter = new StringWriter();
+        using var errWriter = new StringWriter();
+        Console.SetOut(outWriter);
+        Console.SetError(errWriter);
+        try { return (CliApp.Run(args), outWriter.ToString(), errWriter.ToString()); }
+        finally { Console.SetOut(stdout); Console.SetError(stderr); }
+    }
+
+    [Fact]
+    public void GeneratesDeterministicallyAndRecordsATrajectory()
+    {
+        var trajectory = Path.Combine(_dir, "..", Path.GetFileName(_dir) + "-trajectory.json");
+        try
+        {
+            var first = Run("sample", _dir, "--count", "3", "--steps", "4", "--seed", "7", "--trajectory", trajectory);   // auto: ldlm.json
+            Assert.Equal(0, first.Code);
+            Assert.Equal(3, first.Out.Split('\n').Count(l => l.StartsWith("--- sample", StringComparison.Ordinal)));
+            Assert.Contains("sampler ldlm-ddim, 4 steps", first.Err);
+            var again = Run("sample", _dir, "--method", "ldlm", "--count", "3", "--steps", "4", "--seed", "7");
+            Assert.Equal(first.Out, again.Out);
+            var t = Trajectory.Load(trajectory);
+            Assert.Equal(4, t.Steps.Count);
+            Assert.Equal(3, t.Initial.Length);
+            Assert.All(t.Initial, row => Assert.Equal(12, row.Length));
+        }
+        finally { File.Delete(trajectory); }
+    }
+
+    [Theory]
+    [InlineData("--prompt", "def")]
+    [InlineData("--temperature", "0.5")]
+    [InlineData("--block-length", "8")]
+    [InlineData("--length", "12")]
+    public void OptionsOfTheMaskedSamplersAreRefused(string option, string value)
+    {
+        var (code, _, err) = Run("sample", _dir, "--method", "ldlm", option, value);
+        Assert.Equal(1, code);
+        Assert.Contains($"{option} does not apply to --method ldlm", err);
+    }
+
+    [Fact]
+    public void AMaskedSamplerNameIsRefused()
+    {
+        var (code, _, err) = Run("sample", _dir, "--sampler", "maskgit_plus");
+        Assert.Equal(1, code);
+        Assert.Contains("ddim, ddpm", err);
+    }
+
+    [Fact]
+    public void TokenLevelCommandsNameTheLdlmCheckpoint()
+    {
+        var prefix = Path.Combine(_dir, "p.txt");
+        File.WriteAllText(prefix, "x");
+        var (code, _, err) = Run("infill", _dir, "--prefix-file", prefix, "--suffix-file", prefix);
+        Assert.Equal(1, code);
+        Assert.Contains("an LDLM (latent diffusion) checkpoint", err);
+        Assert.Contains("--method ldlm", err);
+    }
+}
