@@ -19,6 +19,7 @@ declare -A params=(
   [07-property-tests]=""
   [08-block-diffusion]="--param steps=40 --param length=16"
   [09-ar-to-diffusion]="--param arSteps=10 --param steps=10 --param evalEvery=5 --param evalBatches=2 --param infillTasks=2 --param root=runs/notebooks/09"
+  [10-latent-diffusion]="--param encoder=tiny --param maxDocuments=200 --param steps=30 --param evalEvery=10 --param evalBatches=2 --param readEvery=3"
 )
 start=$(date +%s)
 for nb in notebooks/*.ipynb; do
@@ -33,4 +34,6 @@ for nb in notebooks/*.ipynb; do
   echo "ok    $nb  ($(( $(date +%s) - t0 )) s)"
 done
 grep -q 'class=\\"tok' out/notebooks/04-sample-and-visualise.ipynb || { echo "notebooks: 04 has no trajectory viewer output"; exit 1; }
+grep -q 'class=\\"tok' out/notebooks/10-latent-diffusion.ipynb || { echo "notebooks: 10 has no trajectory viewer output"; exit 1; }
+grep -q 'K·p = ' out/notebooks/10-latent-diffusion.ipynb || { echo "notebooks: 10 has no adaptive sampler heatmap"; exit 1; }
 echo "notebooks: all passed in $(( $(date +%s) - start )) s; executed copies in out/notebooks/"
