@@ -261,8 +261,9 @@ public static partial class BenchCommand
                 "steps are not interchangeable: 10 LDLM steps and 10 masked-diffusion steps are different amounts of work and give text of different quality",
                 "the seed's 3,238 tok/s at 10 steps is a 35B-A3B MoE (about 3B active parameters) on an RTX 5090; a CPU number at a "
                     + "few hundred million dense parameters is a different regime: compare ratios at most, not absolute numbers",
-                "other settings: small matmuls at batch 1 are overhead-bound on a CPU; ratios can change on a GPU, at other L, K or widths, "
-                    + "and with a shared (loaded) machine"),
+                "other settings: at batch 1 a CPU is bound by per-call overhead (small models) or by reading every weight for a "
+                    + "few tokens (AR: one token per row per forward); ratios can change on a GPU, at other L, K or widths, and on a "
+                    + "shared (loaded) machine"),
         };
     }
 
