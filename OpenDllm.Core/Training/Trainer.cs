@@ -71,6 +71,7 @@ public sealed partial class Trainer : IDisposable
         var mode = recipe.Data.PackingMode;
         _train = new PackedLoader(shards.Train, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
         _validation = new PackedLoader(shards.Validation, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
+        (_method as IDataCalibratedMethod)?.Calibrate(_validation);            // before any step or evaluation, and before a resume
         _rng = new Generator((ulong)t.Seed);
         _metrics = new MetricsLog(Path.Combine(t.OutputDir, MetricsLog.FileName));
         TotalSteps = t.MaxSteps;

@@ -50,6 +50,36 @@ public sealed class FrozenEncoder
     /// <summary>Whether <see cref="HiddenStates(ModelInput)"/> standardises each token's state.</summary>
     public bool NormalizeHidden { get; }
 
+    /// <summary>Per-dimension mean μ [D] subtracted after the per-token normalisation, or null until calibrated.</summary>
+    public Tensor? FeatureMean { get; private set; }
+
+    /// <summary>Per-dimension standard deviation σ [D] divided by, or null until calibrated.</summary>
+    public Tensor? FeatureStd { get; private set; }
+
+    /// <summary>
+    /// Sets the per-dimension statistics h ← (h − μ)/σ applied after the per-token normalisation (σ floored at 1e-3), from
+    /// saved values or from <see cref="Calibrate(ModelInput)"/>. In a language model's
+    /// states most of the energy is one direction shared by every token (74 % at the quickstart's layer −3 after the
+    /// per-token normalisation); without removing it, L_h is met by the mean and the latents learn nothing of the text.
+    /// </summary>
+    public void Calibrate(Tensor mean, Tensor std)
+    {
+        FeatureMean?.Dispose(); FeatureStd?.Dispose();
+        var device = Model.HeadWeight.device;
+        FeatureMean = mean.detach().to(ScalarType.Float32).to(device).clone().DetachFromDisposeScope();
+        FeatureStd = std.detach().to(ScalarType.Float32).to(device).clamp_min(1e-3).DetachFromDisposeScope();
+    }
+
+    /// <summary>Estimates μ and σ from the non-pad positions of one input (<see cref="Calibrate(Tensor, Tensor)"/>).</summary>
+    public void Calibrate(ModelInput input)
+    {
+        using var scope = NewDisposeScope();
+        var h = RawHiddenStates(input);                                                          // [B, L, D]
+        var keep = input.KeyPadding ?? ones(h.shape[0], h.shape[1], dtype: ScalarType.Bool, device: h.device);
+        var rows = h[keep];                                                                      // [N, D]
+        Calibrate(rows.mean([0]), rows.std([0]));
+    }
+
     /// <summary>num_layers + 1.</summary>
     public int HiddenStateCount { get; }
 
@@ -60,8 +90,15 @@ public sealed class FrozenEncoder
     public Tensor HiddenStates(PackedBatch batch) => HiddenStates(batch.ToModelInput(Attention));
 
     /// <summary>h [B, L, D] of a model input (its attention is replaced by the encoder's); with <see cref="NormalizeHidden"/>,
-    /// h ← (h − mean_D h)/√(var_D h + 1e-5) per token.</summary>
+    /// h ← (h − mean_D h)/√(var_D h + 1e-5) per token, then h ← (h − μ)/σ per dimension once calibrated.</summary>
     public Tensor HiddenStates(ModelInput input)
+    {
+        var h = RawHiddenStates(input);
+        return FeatureMean is null ? h : (h - FeatureMean) / FeatureStd!;
+    }
+
+    /// <summary>h with the per-token normalisation only.</summary>
+    Tensor RawHiddenStates(ModelInput input)
     {
         using var noGrad = no_grad();
         var h = Model.ForwardToHead(input with { Attention = Attention, ReturnHiddenStates = true }).HiddenStates![LayerIndex];

@@ -29,6 +29,8 @@ public sealed record LdlmCheckpointInfo
     public int EncoderLayer { get; init; }
     /// <summary>Whether each token's hidden state was standardised (<c>train.ldlm.normalize_hidden</c>).</summary>
     public bool NormalizeHidden { get; init; } = true;
+    /// <summary>Whether each dimension of h was standardised with statistics saved in <c>ldlm_state.json</c>.</summary>
+    public bool StandardizeFeatures { get; init; }
     /// <summary>How the encoder attended.</summary>
     public EncoderAttention EncoderAttention { get; init; }
     /// <summary>d of the tan-d schedule the denoiser was trained with (SPEC §6.4).</summary>

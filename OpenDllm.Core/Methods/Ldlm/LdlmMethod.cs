@@ -31,7 +31,7 @@ namespace OpenDllm.Methods.Ldlm;
 /// (<see cref="BoundMetric"/>) is the reconstruction cross-entropy from clean latents in bits per token: not a likelihood
 /// bound of generated text (LDLM has none), only how much of the text the latent space keeps.
 /// </summary>
-public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod, IExtraValidation, IDisposable
+public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod, IExtraValidation, IDataCalibratedMethod, IDisposable
 {
     /// <summary>The name recipes use.</summary>
     public const string MethodName = "ldlm";
@@ -60,7 +60,7 @@ public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod
             EncoderPath = encoderPath, EncoderPreset = encoderPath is null ? recipe.Model.Preset : null,
             EncoderModelType = context.Model.ModelType,
             EncoderWeightsSha256 = encoderPath is null ? null : LdlmCheckpointInfo.WeightsSha256(encoderPath),
-            EncoderLayer = Encoder.LayerIndex, NormalizeHidden = Options.NormalizeHidden, EncoderAttention = Options.EncoderAttention, ScheduleD = Options.ScheduleD,
+            EncoderLayer = Encoder.LayerIndex, NormalizeHidden = Options.NormalizeHidden, StandardizeFeatures = Options.StandardizeFeatures, EncoderAttention = Options.EncoderAttention, ScheduleD = Options.ScheduleD,
         };
         MaskId = context.MaskId;
         Tokenizer = context.Tokenizer;
@@ -107,7 +107,7 @@ public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod
         var keep = batch.KeyPadding;                                                            // [B, L] true = real
 
         // 1–4: h, z, ĥ from noisy latents, token logits from sg(ĥ)
-        var h = Encoder.HiddenStates(batch);                                                    // [B, L, D] no grad
+        var h = EncoderStates(batch);                                                           // [B, L, D] no grad
         var z = _modules.Encoder.Encode(h, keep);                                               // [B, K, d]
         var zDecoder = Options.SigmaDec > 0 ? z + Options.SigmaDec * Normal(z, generator) : z;
         var hHat = _modules.Decoder.DecodeHidden(zDecoder);                                     // [B, L, D]
@@ -139,6 +139,23 @@ public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod
     /// <summary>Per-sample x0-prediction MSE [B] at times t [B] with fresh noise (<see cref="SelfConditionedX0Loss"/>).</summary>
     public Tensor DiffusionLossPerSample(Tensor z, Tensor t, Generator generator, bool selfCondition) =>
         SelfConditionedX0Loss.PerSample(_modules.Denoiser, Schedule, z, t, Normal(z, generator), selfCondition);
+
+    /// <summary>With <c>standardize_features</c>: μ and σ of the encoder's states from the first validation batch (the
+    /// trainer calls this before anything else; a method used without a trainer calibrates on the first batch it sees).</summary>
+    public void Calibrate(PackedLoader validation)
+    {
+        if (!Options.StandardizeFeatures) return;
+        using var batch = validation.InOrder().First();
+        Encoder.Calibrate(batch.ToModelInput(Encoder.Attention));
+    }
+
+    /// <summary>h of a batch, calibrating the per-dimension standardisation on it when nothing calibrated it yet.</summary>
+    Tensor EncoderStates(PackedBatch batch)
+    {
+        var input = batch.ToModelInput(Encoder.Attention);
+        if (Options.StandardizeFeatures && Encoder.FeatureMean is null) Encoder.Calibrate(input);
+        return Encoder.HiddenStates(input);
+    }
 
     /// <summary>True with probability <c>self_conditioning</c> (one CPU draw from the step's generator; no device read).</summary>
     bool SelfConditionCoin(Generator generator)

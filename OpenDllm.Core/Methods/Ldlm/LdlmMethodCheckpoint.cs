@@ -7,8 +7,12 @@ namespace OpenDllm.Methods.Ldlm;
 
 public sealed partial class LdlmMethod
 {
-    /// <summary>The adaptive sampler's state in a checkpoint (SPEC §6.5: its EMA is part of an exact resume).</summary>
+    /// <summary>The method's state in a checkpoint: the adaptive sampler's EMA (SPEC §6.5) and the encoder's per-dimension
+    /// statistics, both part of an exact resume.</summary>
     public const string StateFile = "ldlm_state.json";
+
+    /// <summary>What <see cref="StateFile"/> holds.</summary>
+    public sealed record LdlmState(AdaptiveTimestepSamplerState? Adaptive, double[]? HiddenMean, double[]? HiddenStd);
 
     static readonly JsonSerializerOptions StateJson = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -18,27 +22,38 @@ public sealed partial class LdlmMethod
         BeginStep(_step, _totalSteps);            // fold what the last step recorded, so the saved EMA is the run's
         _modules.Save(directory);
         _info.Save(directory);
-        if (_adaptive is not null)
-            AtomicFile.WriteAllText(Path.Combine(directory, StateFile), JsonSerializer.Serialize(_adaptive.Sampler.SaveState(), StateJson));
+        var state = new LdlmState(_adaptive?.Sampler.SaveState(), Doubles(Encoder.FeatureMean), Doubles(Encoder.FeatureStd));
+        AtomicFile.WriteAllText(Path.Combine(directory, StateFile), JsonSerializer.Serialize(state, StateJson));
     }
 
     /// <summary>Loads the trained modules and the sampler's state in place (the optimizer keeps its parameters).</summary>
     public void Load(string directory)
     {
         var info = LdlmCheckpointInfo.Load(directory);
-        if (info.EncoderWeightsSha256 != _info.EncoderWeightsSha256 || info.EncoderLayer != _info.EncoderLayer || info.NormalizeHidden != _info.NormalizeHidden)
+        if (info.EncoderWeightsSha256 != _info.EncoderWeightsSha256 || info.EncoderLayer != _info.EncoderLayer || info.NormalizeHidden != _info.NormalizeHidden || info.StandardizeFeatures != _info.StandardizeFeatures)
             throw new InvalidDataException($"{directory}: trained against another encoder (weights {info.EncoderWeightsSha256 ?? info.EncoderPreset ?? "?"}, "
                 + $"layer {info.EncoderLayer}) than this recipe's ({_info.EncoderWeightsSha256 ?? _info.EncoderPreset ?? "?"}, layer {_info.EncoderLayer}); "
                 + "choose another train.output_dir");
         _modules.LoadWeights(directory);
-        if (_adaptive is null) return;
         var path = Path.Combine(directory, StateFile);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: missing (the adaptive time sampler's state of this checkpoint)", path);
-        AdaptiveTimestepSamplerState? state;
-        try { state = JsonSerializer.Deserialize<AdaptiveTimestepSamplerState>(File.ReadAllText(path), StateJson); }
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: missing (the adaptive sampler's and the encoder statistics' state of this checkpoint)", path);
+        LdlmState? state;
+        try { state = JsonSerializer.Deserialize<LdlmState>(File.ReadAllText(path), StateJson); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: {e.Message}", e); }
-        _adaptive.Restore(state ?? throw new InvalidDataException($"{path}: empty"));
+        if (state is null) throw new InvalidDataException($"{path}: empty");
+        if (_adaptive is not null)
+            _adaptive.Restore(state.Adaptive ?? throw new InvalidDataException($"{path}: no adaptive sampler state, but train.ldlm.time_sampler is adaptive"));
+        if (state.HiddenMean is { } mean && state.HiddenStd is { } std)
+        {
+            if (mean.Length != Encoder.HiddenSize || std.Length != Encoder.HiddenSize)
+                throw new InvalidDataException($"{path}: hidden_mean/hidden_std have {mean.Length}/{std.Length} entries for an encoder of width {Encoder.HiddenSize}");
+            Encoder.Calibrate(tensor(mean), tensor(std));
+        }
+        else if (Options.StandardizeFeatures)
+            throw new InvalidDataException($"{path}: no hidden_mean/hidden_std, but train.ldlm.standardize_features is on");
     }
+
+    static double[]? Doubles(Tensor? x) => x?.detach().to(ScalarType.Float64).cpu().data<double>().ToArray();
 
     /// <summary>Finite weights and a finite probe: encode and decode the token ids 0..L−1, and one denoiser call.</summary>
     public string? CheckHealth()

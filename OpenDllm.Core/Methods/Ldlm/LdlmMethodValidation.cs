@@ -18,7 +18,7 @@ public sealed partial class LdlmMethod
         using var scope = NewDisposeScope();
         var tokens = batch.Tokens;
         var keep = batch.KeyPadding;
-        var h = Encoder.HiddenStates(batch);
+        var h = EncoderStates(batch);
         var z = _modules.Encoder.Encode(h, keep);
         var hHat = _modules.Decoder.DecodeHidden(z);
         var logits = _modules.TokenDecoder.forward(hHat);

@@ -80,6 +80,7 @@ public sealed class LdlmResumeTests : IDisposable
             MetricsLog.Read(Path.Combine(run, MetricsLog.FileName)).Where(m => m.ContainsKey("loss")).Select(m => (double)m["loss"]!).ToList();
         Assert.Equal(Losses(straight).Skip(n), Losses(split).TakeLast(n));
         var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(a, LdlmMethod.StateFile))).RootElement;
-        Assert.Equal(2 * n, state.GetProperty("updates").GetInt64());                    // one EMA update per optimizer step
+        Assert.Equal(2 * n, state.GetProperty("adaptive").GetProperty("updates").GetInt64());   // one EMA update per optimizer step
+        Assert.Equal(32, state.GetProperty("hidden_mean").GetArrayLength());                    // the tiny preset's width
     }
 }
