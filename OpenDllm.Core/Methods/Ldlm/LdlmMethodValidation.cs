@@ -46,7 +46,9 @@ public sealed partial class LdlmMethod
     /// from the validation seed): <c>gen_encoder_acc</c>, the frozen encoder's agreement with the generated text
     /// (<see cref="EncoderAgreement"/>), next to <c>real_encoder_acc</c> on as many held-out windows; and
     /// <c>gen_roundtrip_acc</c>, the share of generated tokens that encoding the generated text and decoding it again gives
-    /// back (generated latents the autoencoder agrees with). Nothing when <c>validation_samples</c> is 0.
+    /// back (generated latents the autoencoder agrees with); <c>gen_token_entropy</c> vs <c>real_token_entropy</c>, the
+    /// unigram entropy of the tokens in bits, because a judge restores repetitive text easily: agreement without diversity
+    /// means degenerate samples. Nothing when <c>validation_samples</c> is 0.
     /// </summary>
     public IReadOnlyDictionary<string, double> Validate(PackedLoader validation, int batches, long seed, long step)
     {
@@ -59,6 +61,7 @@ public sealed partial class LdlmMethod
         var generated = sampler.Generate(_modules.Denoiser, _modules, n, device, Schedule).Tokens;       // [n, L]
         using var judge = new Generator((ulong)seed + 1);
         result["gen_encoder_acc"] = EncoderAgreement.Accuracy(Encoder, generated, judge);
+        result["gen_token_entropy"] = UnigramEntropyBits(generated);
 
         var real = validation.InOrder().Take(1).ToList();
         try
@@ -68,6 +71,7 @@ public sealed partial class LdlmMethod
                 var rows = real[0].Tokens.narrow(0, 0, Math.Min(n, real[0].BatchSize));
                 using var judgeReal = new Generator((ulong)seed + 1);
                 result["real_encoder_acc"] = EncoderAgreement.Accuracy(Encoder, rows, judgeReal);
+                result["real_token_entropy"] = UnigramEntropyBits(rows);
             }
         }
         finally { foreach (var batch in real) batch.Dispose(); }
@@ -77,5 +81,14 @@ public sealed partial class LdlmMethod
         var again = _modules.Logits(_modules.Encoder.Encode(h, keep)).argmax(-1);
         result["gen_roundtrip_acc"] = (again == generated).to(ScalarType.Float64).mean().item<double>();
         return result;
+    }
+
+    /// <summary>H = −Σ_v p_v·log₂ p_v of the token frequencies p_v in <paramref name="tokens"/> (one read).</summary>
+    static double UnigramEntropyBits(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        var counts = tokens.flatten().to(ScalarType.Int64).bincount(null, 0).to(ScalarType.Float64);
+        var p = counts[counts > 0] / counts.sum();
+        return -(p * p.log2()).sum().item<double>();
     }
 }

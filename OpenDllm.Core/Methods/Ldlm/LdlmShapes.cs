@@ -18,7 +18,7 @@ public static class LdlmShapes
     public static LdlmArchitecture Tiny(long hiddenSize, int vocabSize, long length) => new LdlmArchitecture
     {
         EncoderHiddenSize = hiddenSize, VocabSize = vocabSize, Length = length,
-        Latents = 16, LatentDim = 64, PerceiverHeads = 4, EncoderLayers = 2, DecoderLayers = 2, FfnMultiplier = 4,
+        Latents = 16, LatentDim = 64, PerceiverHeads = 1, EncoderLayers = 2, DecoderLayers = 2, FfnMultiplier = 4,
         Dropout = 0, NormalizeLatents = true, TokenDecoderLayers = 1, TokenDecoderHeads = 4,
         DitLayers = 3, DitWidth = 128, DitHeads = 4,
     }.Validate("LdlmShapes.Tiny", "ldlm");
