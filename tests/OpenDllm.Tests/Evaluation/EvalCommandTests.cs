@@ -12,16 +12,7 @@ public sealed class EvalCommandTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var outWriter = new StringWriter();
-        using var errWriter = new StringWriter();
-        Console.SetOut(outWriter);
-        Console.SetError(errWriter);
-        try { return (CliApp.Run(args), outWriter.ToString(), errWriter.ToString()); }
-        finally { Console.SetOut(stdout); Console.SetError(stderr); }
-    }
+    static (int Code, string Out, string Err) Run(params string[] args) => OpenDllm.Tests.Cli.CliCapture.Run(args);
 
     [Fact]
     public void ScoresCanonicalRandomSpanLightAndWritesResults()

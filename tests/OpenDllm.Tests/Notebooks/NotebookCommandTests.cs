@@ -14,16 +14,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    static (int Code, string Out, string Err) Cli(params string[] args)
-    {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var outWriter = new StringWriter();
-        using var errWriter = new StringWriter();
-        Console.SetOut(outWriter);
-        Console.SetError(errWriter);
-        try { return (CliApp.Run(args), outWriter.ToString(), errWriter.ToString()); }
-        finally { Console.SetOut(stdout); Console.SetError(stderr); }
-    }
+    static (int Code, string Out, string Err) Cli(params string[] args) => OpenDllm.Tests.Cli.CliCapture.Run(args);
 
     [Fact]
     public void RunsADibWithParametersIntoTheDefaultOutput()
