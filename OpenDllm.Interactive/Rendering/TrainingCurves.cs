@@ -9,7 +9,7 @@ namespace OpenDllm.Interactive;
 /// <summary>One training step record of <c>metrics.jsonl</c>.</summary>
 public sealed record TrainPoint(long Step, double Loss, double LearningRate, double GradNorm, double TokensPerSecond);
 
-/// <summary>One evaluation record: validation bits per token (an upper bound, NELBO, for diffusion; NLL for AR).</summary>
+/// <summary>One evaluation record: validation bits per token (an upper bound, NELBO, for diffusion; NLL for AR; the reconstruction CE for LDLM).</summary>
 public sealed record EvalPoint(long Step, double Bits, string Kind);
 
 /// <summary>One metric of a run over steps, in file order (e.g. <c>l_h</c> at each logged step, <c>val_l_h</c> at each evaluation).</summary>
@@ -22,7 +22,7 @@ public sealed record TrainingRun(string Name, IReadOnlyList<TrainPoint> Train, I
     public static readonly IReadOnlyList<string> StandardStepKeys = ["loss", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s"];
 
     /// <summary>The validation bounds <see cref="Eval"/> holds.</summary>
-    public static readonly IReadOnlyList<string> StandardValidationKeys = ["val_nelbo_bits", "val_nll_bits"];
+    public static readonly IReadOnlyList<string> StandardValidationKeys = ["val_nelbo_bits", "val_nll_bits", "val_recon_bits"];
 
     /// <summary>
     /// Every numeric metric of the file by its key (all but <c>step</c> and <c>eval_tokens</c>), standard ones included:
@@ -39,7 +39,8 @@ public sealed record TrainingRun(string Name, IReadOnlyList<TrainPoint> Train, I
 
     /// <summary>
     /// Reads a run from a <c>metrics.jsonl</c> file or a run folder that holds one. The name defaults to the folder name.
-    /// Lines with <c>loss</c> are training steps; lines with <c>val_nelbo_bits</c> or <c>val_nll_bits</c> are evaluations.
+    /// Lines with <c>loss</c> are training steps; lines with <c>val_nelbo_bits</c>, <c>val_nll_bits</c> or (LDLM)
+    /// <c>val_recon_bits</c> are evaluations.
     /// Every other numeric key is kept in <see cref="Metrics"/> (a JSON null, a value that was not finite, is skipped).
     /// </summary>
     public static TrainingRun Load(string path, string? name = null)
@@ -58,6 +59,7 @@ public sealed record TrainingRun(string Name, IReadOnlyList<TrainPoint> Train, I
                 train.Add(new(step, loss, Get(r, "lr") ?? double.NaN, Get(r, "grad_norm") ?? double.NaN, Get(r, "tokens_per_s") ?? double.NaN));
             if (Get(r, "val_nelbo_bits") is double nelbo) eval.Add(new(step, nelbo, "NELBO"));
             else if (Get(r, "val_nll_bits") is double nll) eval.Add(new(step, nll, "NLL"));
+            else if (Get(r, "val_recon_bits") is double recon) eval.Add(new(step, recon, "reconstruction"));   // LDLM: not a bound
             bool stepRecord = r.ContainsKey("loss");
             foreach (var (key, _) in r)
             {
