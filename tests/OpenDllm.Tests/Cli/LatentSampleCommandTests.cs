@@ -29,24 +29,26 @@ public sealed class LatentSampleCommandTests : IDisposable
 
     static (int Code, string Out, string Err) Run(params string[] args) => CliCapture.Run(args);
 
+    /// <summary>Same seed, same trajectory file (compared as files: another test may write to the shared console meanwhile).</summary>
     [Fact]
     public void GeneratesDeterministicallyAndRecordsATrajectory()
     {
-        var trajectory = Path.Combine(_dir, "..", Path.GetFileName(_dir) + "-trajectory.json");
+        var first = Path.Combine(_dir, "..", Path.GetFileName(_dir) + "-trajectory-1.json");
+        var second = Path.Combine(_dir, "..", Path.GetFileName(_dir) + "-trajectory-2.json");
         try
         {
-            var first = Run("sample", _dir, "--count", "3", "--steps", "4", "--seed", "7", "--trajectory", trajectory);   // auto: ldlm.json
-            Assert.Equal(0, first.Code);
-            Assert.Equal(3, first.Out.Split('\n').Count(l => l.StartsWith("--- sample", StringComparison.Ordinal)));
-            Assert.Contains("sampler ldlm-ddim, 4 steps", first.Err);
-            var again = Run("sample", _dir, "--method", "ldlm", "--count", "3", "--steps", "4", "--seed", "7");
-            Assert.Equal(first.Out, again.Out);
-            var t = Trajectory.Load(trajectory);
+            var run = Run("sample", _dir, "--count", "3", "--steps", "4", "--seed", "7", "--trajectory", first);   // auto: ldlm.json
+            Assert.Equal(0, run.Code);
+            Assert.Equal(3, run.Out.Split('\n').Count(l => l.StartsWith("--- sample", StringComparison.Ordinal)));
+            Assert.Contains("sampler ldlm-ddim, 4 steps", run.Err);
+            Assert.Equal(0, Run("sample", _dir, "--method", "ldlm", "--count", "3", "--steps", "4", "--seed", "7", "--trajectory", second).Code);
+            Assert.Equal(File.ReadAllText(first), File.ReadAllText(second));
+            var t = Trajectory.Load(first);
             Assert.Equal(4, t.Steps.Count);
             Assert.Equal(3, t.Initial.Length);
             Assert.All(t.Initial, row => Assert.Equal(12, row.Length));
         }
-        finally { File.Delete(trajectory); }
+        finally { File.Delete(first); File.Delete(second); }
     }
 
     [Theory]
