@@ -47,11 +47,19 @@ public static class LatentDiffusionLosses
         var hHat = decoder(zIn);
         if (!hHat.shape.SequenceEqual(hidden.shape))
             throw new ArgumentException($"decoder output [{string.Join(", ", hHat.shape)}] differs from the hidden states [{string.Join(", ", hidden.shape)}]");
-        var sq = (hHat - hidden.detach()).pow(2).mean([-1]);                                       // [B, L]
+        return HiddenMse(hHat, hidden, nonPad).MoveToOuterDisposeScope();
+    }
 
-        // 3. mean over the kept positions                                                    []
+    /// <summary>
+    /// L_h of decoded hidden states: Σ_{i kept} mean_D (ĥ_i − sg(h_i))² / #kept, for <paramref name="hHat"/> and
+    /// <paramref name="hidden"/> [B, L, D] and <paramref name="nonPad"/> [B, L] bool (null = all). For callers that need ĥ
+    /// itself too (LDLM's token decoder reads it); <see cref="DecoderMse"/> decodes and calls this.
+    /// </summary>
+    public static Tensor HiddenMse(Tensor hHat, Tensor hidden, Tensor? nonPad = null)
+    {
+        var sq = (hHat - hidden.detach()).pow(2).mean([-1]);                                       // [B, L]
         var keep = nonPad?.to(sq.dtype) ?? ones_like(sq);
-        return ((sq * keep).sum() / keep.sum().clamp_min(1)).MoveToOuterDisposeScope();
+        return (sq * keep).sum() / keep.sum().clamp_min(1);
     }
 
     /// <summary>L_diff = mean ‖ẑ_0(z_t, t) − z‖², the x0-prediction MSE of the denoiser (<paramref name="predictedX0"/> and

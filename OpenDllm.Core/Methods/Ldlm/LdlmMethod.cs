@@ -111,7 +111,7 @@ public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod
         var z = _modules.Encoder.Encode(h, keep);                                               // [B, K, d]
         var zDecoder = Options.SigmaDec > 0 ? z + Options.SigmaDec * Normal(z, generator) : z;
         var hHat = _modules.Decoder.DecodeHidden(zDecoder);                                     // [B, L, D]
-        var lH = HiddenMse(hHat, h, keep);
+        var lH = LatentDiffusionLosses.HiddenMse(hHat, h, keep);
         var logits = _modules.TokenDecoder.forward(hHat.detach());                              // [B, L, V]
         var lW = LatentDiffusionLosses.TokenReconstruction(logits, tokens, keep).Loss;
 
@@ -172,20 +172,13 @@ public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod
         return eps;
     }
 
-    /// <summary>L_h = Σ_{i non-pad} mean_D (ĥ_i − h_i)² / #non-pad (SPEC §6.3).</summary>
-    static Tensor HiddenMse(Tensor hHat, Tensor h, Tensor keep)
-    {
-        var perPosition = (hHat - h).pow(2).mean([-1]);                                        // [B, L]
-        var k = keep.to(perPosition.dtype);
-        return (perPosition * k).sum() / k.sum().clamp_min(1);
-    }
-
     /// <summary>Fraction of non-pad tokens whose argmax under <paramref name="logits"/> is the token ([] float64).</summary>
-    static Tensor TokenAccuracy(Tensor logits, Tensor tokens, Tensor keep)
-    {
-        var correct = (logits.argmax(-1) == tokens) & keep;
-        return correct.sum().to(ScalarType.Float64) / keep.sum().clamp_min(1).to(ScalarType.Float64);
-    }
+    static Tensor TokenAccuracy(Tensor logits, Tensor tokens, Tensor keep) =>
+        CorrectTokens(logits, tokens, keep) / keep.sum().clamp_min(1).to(ScalarType.Float64);
+
+    /// <summary>Number of non-pad tokens whose argmax under <paramref name="logits"/> is the token ([] float64).</summary>
+    static Tensor CorrectTokens(Tensor logits, Tensor tokens, Tensor keep) =>
+        ((logits.argmax(-1) == tokens) & keep).sum().to(ScalarType.Float64);
 
     public void Dispose()
     {

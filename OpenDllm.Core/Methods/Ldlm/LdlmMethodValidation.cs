@@ -27,7 +27,7 @@ public sealed partial class LdlmMethod
         var perPosition = (hHat - h).pow(2).mean([-1]) * keep.to(hHat.dtype);
         var t = _uniform.Sample(batch.BatchSize, generator).to(z.device);
         var diffusion = DiffusionLossPerSample(z, t, generator, selfCondition: false);
-        var correct = ((logits.argmax(-1) == tokens) & keep).sum().to(ScalarType.Float64);
+        var correct = CorrectTokens(logits, tokens, keep);
         var nats = ce.TokenCe.to(ScalarType.Float64).sum();
         return new BoundTerms(nats, ce.TargetCount.to(ScalarType.Int64))
         {
