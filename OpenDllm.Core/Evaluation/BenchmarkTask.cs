@@ -20,6 +20,10 @@ public enum BenchmarkTask
     HumanEvalInfillRandomSpan,
     /// <summary>HumanEval-RandomSpanInfillingLight, 164 tasks.</summary>
     HumanEvalInfillRandomSpanLight,
+    /// <summary>EvalPlus HumanEval+ (HumanEvalPlus.jsonl.gz, 164 tasks): base and plus inputs checked against the canonical solution.</summary>
+    HumanEvalPlus,
+    /// <summary>EvalPlus MBPP+ (MbppPlus.jsonl.gz, 378 tasks): base and plus inputs checked against the canonical solution.</summary>
+    MbppPlus,
 }
 
 /// <summary>Names, data files and kinds of <see cref="BenchmarkTask"/> values.</summary>
@@ -36,6 +40,9 @@ public static class BenchmarkTasks
         // we read the files that are shipped.
         (BenchmarkTask.HumanEvalInfillRandomSpan, "humaneval-infill-random", "humaneval-infilling", "HumanEval-RandomSpanInfilling.jsonl.gz", 1640),
         (BenchmarkTask.HumanEvalInfillRandomSpanLight, "humaneval-infill-random-light", "humaneval-infilling", "HumanEval-RandomSpanInfillingLight.jsonl.gz", 164),
+        // EvalPlus releases (evalplus/humanevalplus_release v0.1.10, evalplus/mbppplus_release v0.2.0), data-scripts/benchmarks.md
+        (BenchmarkTask.HumanEvalPlus, "humaneval-plus", "evalplus", "HumanEvalPlus.jsonl.gz", 164),
+        (BenchmarkTask.MbppPlus, "mbpp-plus", "evalplus", "MbppPlus.jsonl.gz", 378),
     ];
 
     /// <summary>Every task, in a fixed order.</summary>
@@ -54,7 +61,11 @@ public static class BenchmarkTasks
     public static int ExpectedRows(this BenchmarkTask task) => Row(task).Rows;
 
     /// <summary>True for the four HumanEval-Infill files (program = prefix + middle + suffix, SPEC §7.3).</summary>
-    public static bool IsInfill(this BenchmarkTask task) => task >= BenchmarkTask.HumanEvalInfillSingleLine;
+    public static bool IsInfill(this BenchmarkTask task) => task is BenchmarkTask.HumanEvalInfillSingleLine or BenchmarkTask.HumanEvalInfillMultiLine
+        or BenchmarkTask.HumanEvalInfillRandomSpan or BenchmarkTask.HumanEvalInfillRandomSpanLight;
+
+    /// <summary>True for HumanEval+ and MBPP+ (EvalPlus's differential tests, <see cref="EvalPlusProgram"/>).</summary>
+    public static bool IsEvalPlus(this BenchmarkTask task) => task is BenchmarkTask.HumanEvalPlus or BenchmarkTask.MbppPlus;
 
     /// <summary>True for MBPP, full or sanitized.</summary>
     public static bool IsMbpp(this BenchmarkTask task) => task is BenchmarkTask.Mbpp or BenchmarkTask.MbppSanitized;

@@ -10,12 +10,14 @@ public static class ProgramBuilder
     /// The program for a sample in the official format, by task: HumanEval
     /// <c>prompt + completion + "\n" + test + "\n" + f"check({entry_point})"</c>; infill
     /// <c>prompt + middle + suffix + "\n" + test + "\n" + f"check({entry_point})"</c> (the sample's completion is the
-    /// middle); MBPP <c>test_imports + code + tests</c> (the completion is the whole code).
+    /// middle); MBPP <c>test_imports + code + tests</c> (the completion is the whole code); HumanEval+/MBPP+ EvalPlus's
+    /// differential test of <c>prompt + completion</c> (<see cref="EvalPlusProgram"/>).
     /// </summary>
     public static string Build(BenchmarkProblem problem, string completion) => problem.Task switch
     {
         BenchmarkTask.HumanEval => HumanEval(problem, completion),
         _ when problem.Task.IsInfill() => Infill(problem, completion),
+        _ when problem.Task.IsEvalPlus() => EvalPlusProgram.Build(problem, completion),
         _ => Mbpp(problem, completion),
     };
 

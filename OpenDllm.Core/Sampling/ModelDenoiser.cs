@@ -24,6 +24,7 @@ public sealed class ModelDenoiser(LanguageModel model, long maskId, bool shifted
         if ((input.Cache is not null || input.ReturnCache) && !Model.SupportsKvCache)
             throw new NotSupportedException($"this sampler needs a KV cache, which {Model.ModelType} models do not have; "
                 + "use a sampler without one (dream, llada, mdlm)");
+        SamplingProgress.CountForward();
         var output = Model.forward(new ModelInput(input.Tokens, input.Attention, input.PositionIds, input.KeyPadding,
                                                   Cache: input.Cache, CacheOffset: input.CacheOffset, ReturnCache: input.ReturnCache,
                                                   OutputPositions: input.OutputPositions));

@@ -57,6 +57,7 @@ internal sealed class TrajectoryRecorder
     {
         _maskId = maskId;
         _initial = Rows(canvas);
+        SamplingProgress.Started(_initial.Select(r => (long[])r.Clone()).ToArray(), maskId);
     }
 
     static long[][] Rows(TorchSharp.torch.Tensor t)
@@ -84,6 +85,9 @@ internal sealed class TrajectoryRecorder
             if (a != b) events.Add(new TokenEvent(i / cols, i % cols, a, (float)host[2 * plane + i], a == _maskId));
         }
         _steps.Add(new TrajectoryStep(_steps.Count, events));
+        if (SamplingProgress.IsWatched)
+            SamplingProgress.Stepped(Enumerable.Range(0, rows).Select(r => host.AsSpan(plane + r * cols, cols).ToArray().Select(v => (long)v).ToArray()).ToArray(),
+                events, _maskId);
     }
 
     public Trajectory Build() => new(_maskId, _initial, _steps);
