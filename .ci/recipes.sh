@@ -2,7 +2,8 @@
 # Runs every file-based recipe (recipes/*.cs, with `dotnet run recipes/NAME.cs`, exactly as a user does) in small mode,
 # then the F# REPL recipe (`dotnet fsi recipes/fsharp-repl.fsx`) against the Release build of OpenDllm.Cli, then a short
 # BERT → diffusion run (convert MiniLM, recipes/bert-to-dlm.yaml for 3 steps, infill) and a short LDLM run
-# (recipes/ldlm-tiny.yaml on a briefly trained quickstart encoder, sample --method ldlm, report).
+# (recipes/ldlm-tiny.yaml on a briefly trained quickstart encoder, sample --method ldlm, report), and `sample --live` under a
+# pseudo-terminal (.ci/live.sh).
 # Stops at the first failure, naming the recipe; prints each recipe's time and the total.
 #   bash .ci/recipes.sh              # from anywhere; outputs go to runs/recipes/ (git-ignored)
 set -euo pipefail
@@ -47,6 +48,9 @@ done
 for f in recipes/*.fsx; do
   run_step "$(basename "$f")" dotnet fsi "$f"
 done
+
+# sample --live under a pseudo-terminal, on the tiny checkpoint train-tiny.cs wrote; one captured frame is checked
+run_step "sample --live (pty)" bash .ci/live.sh "$(ls -d runs/recipes/tiny/checkpoint-* | tail -1)"
 
 # BERT → diffusion on the real MiniLM weights (recipes/bert-to-dlm.yaml), CI size: convert the package's ONNX model,
 # train 3 steps on 300 docstrings, then infill English text with the checkpoint

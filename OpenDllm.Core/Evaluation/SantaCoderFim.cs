@@ -116,10 +116,13 @@ public static class SantaCoderFim
         {
             await using var stream = File.OpenRead(file);
             await using var reader = await ParquetReader.CreateAsync(stream).ConfigureAwait(false);
-            var fields = reader.Schema.GetDataFields();
-            DataField? Find(string name) => fields.FirstOrDefault(f => f.Name == name && f.ClrType == typeof(string));
+            var fields = reader.Schema.DataFields;
+            DataField? Find(string name) => fields.FirstOrDefault(f => f.Name == name && !f.IsArray
+                                                                        && (f.ClrType == typeof(string) || f.ClrType == typeof(ReadOnlyMemory<char>)));
             var missing = Columns.Where(c => Find(c) is null).ToList();
-            if (missing.Count > 0) throw new InvalidDataException($"{file}: missing string column(s) {string.Join(", ", missing)}");
+            if (missing.Count > 0)
+                throw new InvalidDataException($"{file}: missing string column(s) {string.Join(", ", missing)}; the file's columns are: "
+                                               + string.Join(", ", fields.Select(f => f.Name)));
             for (int g = 0; g < reader.RowGroupCount; g++)
             {
                 using var group = reader.OpenRowGroupReader(g);

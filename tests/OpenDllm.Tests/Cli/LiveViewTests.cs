@@ -101,7 +101,7 @@ public sealed partial class LiveViewTests(LiveViewTests.Checkpoint checkpoint, I
         var (code, tty, err) = Start("script", ["-qec", command, "/dev/null"]);
         output.WriteLine(tty + err);
         Assert.Equal(0, code);
-        Assert.Contains("\x1b[2m", tty);                                          // masks dim (SGR 2)
+        Assert.Contains("\x1b[2m", tty, StringComparison.Ordinal);                                          // masks dim (SGR 2)
         var plain = Ansi().Replace(tty, "");
         var frames = Regex.Split(plain, @"(?=maskgit_plus  step \d+ )").Where(f => f.StartsWith("maskgit_plus  step", StringComparison.Ordinal)).ToList();
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"step {i} "), frames.Select(f => Regex.Match(f, @"step \d+ ").Value).Distinct());
@@ -116,7 +116,7 @@ public sealed partial class LiveViewTests(LiveViewTests.Checkpoint checkpoint, I
         // piped: today's plain output (the same text), a note on stderr, no escape codes
         var (pipedCode, piped, pipedErr) = Start("dotnet", [CliDll(), .. args, "--live"]);
         Assert.Equal(0, pipedCode);
-        Assert.DoesNotContain("\x1b", piped);
+        Assert.DoesNotContain("\x1b", piped, StringComparison.Ordinal);   // ordinal: ICU ignores control characters
         Assert.Contains("stdout is not an interactive terminal", pipedErr);
         var (_, reference, _) = Start("dotnet", [CliDll(), .. args]);
         Assert.Equal(reference, piped);

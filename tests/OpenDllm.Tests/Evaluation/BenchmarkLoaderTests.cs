@@ -26,8 +26,8 @@ public sealed class BenchmarkLoaderTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(task == BenchmarkTask.HumanEvalInfillRandomSpan ? 14 : 0, problems.Count(p => p.CanonicalSolution == ""));
             if (task.IsInfill()) Assert.All(problems, p => Assert.NotNull(p.Suffix));
             if (task.IsMbpp()) Assert.All(problems, p => Assert.True(p.TestList!.Count >= 3, p.TaskId));
-            if (task.IsEvalPlus()) Assert.All(problems, p => Assert.NotNull(p.EvalPlusRow));
             else Assert.All(problems, p => Assert.False(string.IsNullOrEmpty(p.EntryPoint), p.TaskId));
+            if (task.IsEvalPlus()) Assert.All(problems, p => Assert.NotNull(p.EvalPlusRow));
         }
         var sanitized = BenchmarkLoader.Load(BenchmarkTask.MbppSanitized, data);
         Assert.Equal("2", sanitized[0].TaskId);

@@ -27,7 +27,9 @@ public sealed class SamplingProgressTests
         SamplerOutput watched;
         using (SamplingProgress.Watch(views.Add)) watched = Sample(record: true);
 
-        Assert.Equal([0, 1, 2, 3, 4], views.Select(v => v.Step));
+        int steps = watched.Trajectory!.Steps.Count;
+        Assert.True(steps >= 2, $"{steps} steps");
+        Assert.Equal(Enumerable.Range(0, steps + 1), views.Select(v => v.Step));
         Assert.Equal([1L, 2, M, M, M, M], views[0].Canvas[0]);
         Assert.Empty(views[0].Events);
         Assert.Equal(SamplingFixtures.Rows(watched.Sequences)[0], views[^1].Canvas[0]);
@@ -60,8 +62,9 @@ public sealed class SamplingProgressTests
         Assert.Equal(0, seen);
         int nested = 0;
         using (SamplingProgress.Watch(_ => nested++)) SampleScoped();            // a nested watcher replaces ours until disposed
-        Assert.Equal((0, 5), (seen, nested));
+        Assert.Equal(0, seen);
+        Assert.True(nested >= 3, $"{nested} views");
         SampleScoped();
-        Assert.Equal(5, seen);
+        Assert.Equal(nested, seen);
     }
 }
