@@ -78,7 +78,8 @@ public static class SantaCoderFimEvaluation
 
     /// <summary>One samples-file line: <c>{"task_id": i, "completion": …, "ground_truth_middle": …}</c>.</summary>
     public static string SampleLine(SantaCoderFimProblem problem, string completion) =>
-        new JsonObject { ["task_id"] = problem.TaskId, ["completion"] = completion, ["ground_truth_middle"] = problem.CanonicalSolution }.ToJsonString();
+        new JsonObject { ["task_id"] = problem.TaskId, ["completion"] = completion, ["ground_truth_middle"] = problem.CanonicalSolution }
+            .ToJsonString(new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
 
     /// <summary>
     /// Re-scores a samples file in the format above (the format <c>compute_em_santa.py</c> reads): every line needs a

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using OpenDllm.Cli.Commands;
 using OpenDllm.Sampling;
-using OpenDllm.Tests.Training;
-using OpenDllm.Training;
 using Xunit.Abstractions;
 
 namespace OpenDllm.Tests.Cli;
@@ -13,22 +11,8 @@ namespace OpenDllm.Tests.Cli;
 /// real CLI under a pseudo-terminal (`script`), whose captured output is checked frame by frame; without a terminal the
 /// output is today's plain text.
 /// </summary>
-public sealed partial class LiveViewTests(LiveViewTests.Checkpoint checkpoint, ITestOutputHelper output) : IClassFixture<LiveViewTests.Checkpoint>
+public sealed partial class LiveViewTests(TinyCheckpoint checkpoint, ITestOutputHelper output) : IClassFixture<TinyCheckpoint>
 {
-    /// <summary>One tiny checkpoint (byte tokenizer) trained for one step.</summary>
-    public sealed class Checkpoint : IDisposable
-    {
-        public Checkpoint()
-        {
-            using var trainer = Trainer.Create(Fixture.Recipe(System.IO.Path.Combine(Fixture.Root, "run"), steps: 1));
-            Path = trainer.Run().Checkpoint!;
-        }
-
-        public TrainingFixture Fixture { get; } = new();
-        public string Path { get; }
-        public void Dispose() => Fixture.Dispose();
-    }
-
     const long M = 99;
 
     static LiveCanvasView View() => new(id => id switch { 1 => "a", 2 => "[b]", 3 => "\n", _ => $"<{id}>" }, "test");
