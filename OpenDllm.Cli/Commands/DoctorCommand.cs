@@ -39,9 +39,10 @@ public static class DoctorCommand
         var table = new Table().AddColumn("fact").AddColumn("value");
         foreach (var (name, value) in facts)
             table.AddRow(Markup.Escape(name), Markup.Escape(value));
-        AnsiConsole.Write(table);
+        var console = CliConsole.Current();
+        console.Write(table);
         foreach (var note in notes)
-            AnsiConsole.WriteLine("note: " + note);
+            console.WriteLine("note: " + note);
         return 0;
     }
 }

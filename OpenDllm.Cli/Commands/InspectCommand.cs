@@ -79,7 +79,7 @@ public static class InspectCommand
                      ("adapter", adapter is null ? "none" : AdapterText(adapter)),
                  })
             table.AddRow(Markup.Escape(name), Markup.Escape(value?.ToString() ?? "-"));
-        AnsiConsole.Write(table);
+        CliConsole.Current().Write(table);
 
         if (ids is null) return 0;
         var policy = attention == "bidirectional" ? AttentionPolicy.Bidirectional : AttentionPolicy.Causal;
