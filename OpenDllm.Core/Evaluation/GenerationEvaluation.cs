@@ -190,6 +190,9 @@ public static class GenerationEvaluation
                              IReadOnlyList<LengthResult> results, TimeSpan elapsed, string path)
     {
         var s = o.Settings;
+        // a knob the sampler does not read is recorded as null, so the record lists only what shaped the samples
+        var unused = new EvalKnobs { Steps = s.Steps, AlgTemp = s.AlgTemp, BlockLength = s.BlockLength, Threshold = s.Threshold }.Unused(o.Sampler);
+        T? Used<T>(string flag, T value) where T : struct => unused.Contains(flag) ? null : value;
         var record = new JsonObject
         {
             ["task"] = o.Task.Name(), ["problems"] = problems, ["samples_per_task"] = o.SamplesPerTask,
@@ -197,9 +200,10 @@ public static class GenerationEvaluation
             ["checkpoint"] = Path.GetFullPath(checkpoint), ["checkpoint_sha256"] = checkpointHash,
             ["adapter"] = pipeline.Adapter?.Directory, ["adapter_sha256"] = pipeline.Adapter?.Sha256,
             ["tokenizer"] = pipeline.Tokenizer.Name, ["mask_id"] = pipeline.Denoiser.MaskId, ["shifted_logits"] = pipeline.Denoiser.ShiftedLogits,
-            ["sampler"] = o.Sampler, ["steps"] = s.Steps, ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["top_k"] = s.TopK,
-            ["steps_rule"] = s.Steps == GenerationEvalOptions.StepsPerToken ? "one step per token to fill" : "fixed",
-            ["alg_temp"] = s.AlgTemp, ["block_length"] = s.BlockLength, ["threshold"] = s.Threshold, ["factor"] = s.Factor,
+            ["sampler"] = o.Sampler, ["steps"] = Used("--steps", s.Steps), ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["top_k"] = s.TopK,
+            ["steps_rule"] = unused.Contains("--steps") ? null : s.Steps == GenerationEvalOptions.StepsPerToken ? "one step per token to fill" : "fixed",
+            ["alg_temp"] = Used("--alg-temp", s.AlgTemp), ["block_length"] = Used("--block-length", s.BlockLength),
+            ["threshold"] = Used("--threshold", s.Threshold), ["factor"] = s.Factor,
             ["eos_id"] = s.EosId, ["seed"] = s.Seed, ["eos_rule"] = o.Eos.ToString().ToLowerInvariant(),
             ["stop_strings"] = o.Task.IsInfill() ? null : o.StopStrings, ["preset"] = o.Preset,
             ["preset_overrides"] = new JsonArray(o.PresetOverrides.Select(f => (JsonNode)JsonValue.Create(f)!).ToArray()),

@@ -136,6 +136,8 @@ public sealed class EvalPresetTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(("p2", 64, 0.6, 0.95, "strip", "oracle"),
             ((string?)results["sampler"], (int)results["steps"]!, (double)results["temperature"]!, (double?)results["top_p"], (string?)results["eos_rule"], (string?)results["infill_length"]));
         Assert.Equal(PeftAdapterIO.Hash(adapter), (string?)results["adapter_sha256"]);
+        Assert.Null(results["block_length"]);   // p2 reads no block length or threshold
+        Assert.Null(results["threshold"]);
         Assert.Empty(results["preset_overrides"]!.AsArray());
 
         (code, text, _) = Run(Args("--temperature", "0", "--eos", "cut"));
@@ -160,6 +162,8 @@ public sealed class EvalPresetTests(ITestOutputHelper output) : IDisposable
             ((string?)results["sampler"], (int)results["max_new_tokens"]!, (int)results["block_length"]!, (double)results["threshold"]!,
              (bool)results["stop_strings"]!, (string?)results["eos_rule"]));
         Assert.Equal(new[] { "--max-new-tokens 32" }, results["preset_overrides"]!.AsArray().Select(n => (string)n!));
+        Assert.Null(results["steps"]);          // fast-dllm reads no step count: recorded as null, not as a number it ignored
+        Assert.Null(results["alg_temp"]);
     }
 
     /// <summary>A tiny seeded checkpoint with the byte tokenizer.</summary>
