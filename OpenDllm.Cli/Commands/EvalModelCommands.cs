@@ -31,6 +31,7 @@ public static class EvalModelCommands
         "multi-line" => BenchmarkTask.HumanEvalInfillMultiLine,
         "random-span" => BenchmarkTask.HumanEvalInfillRandomSpan,
         "random-span-light" => BenchmarkTask.HumanEvalInfillRandomSpanLight,
+        _ when BenchmarkTasks.OfficialNames.TryGetValue(subset, out var t) && t.IsInfill() => t,   // humaneval-infill-single-line, …
         _ => throw new ArgumentException($"unknown --subset '{subset}'; valid: single-line, multi-line, random-span, random-span-light"),
     };
 
@@ -43,21 +44,7 @@ public static class EvalModelCommands
         {
             Description = "Only the problems listed in this JSONL file (rows with task_id, and benchmark when it mixes several), e.g. the heldout.jsonl of `opendllm data sft-from-benchmarks`.",
         };
-        var samples = new Option<int>("--samples") { Description = "Samples per problem (n).", DefaultValueFactory = _ => 1 };
-        var ks = new Option<string>("--k") { Description = "pass@k to report.", DefaultValueFactory = _ => "1" };
-        var sampler = new Option<string>("--sampler") { Description = $"One of: {string.Join(", ", SamplerFactory.Names)}.", DefaultValueFactory = _ => "maskgit_plus" };
-        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the number of tokens to fill: the new tokens, or each middle's length)." };
-        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 0.0, Description = "0 = greedy." };
-        var topP = new Option<double?>("--top-p") { Description = "Nucleus filtering (honoured, unlike Open-dLLM's eval wrapper, SPEC §11.4)." };
-        var topK = new Option<int?>("--top-k") { Description = "Top-k filtering." };
-        var newTokens = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 128, Description = "Completion length." };
-        var maxLength = new Option<int>("--max-length")
-        {
-            DefaultValueFactory = _ => 2048,
-            Description = "Positions context + generated tokens may use (capped at the model's); longer contexts are cut and counted.",
-        };
-        var lengths = new Option<string>("--lengths") { DefaultValueFactory = _ => "oracle", Description = "Infill: oracle, or fixed lengths averaged, e.g. 4,8,16,32,64." };
-        var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L, Description = "Sampling seed (sample i uses seed + i)." };
+        var knobs = new EvalKnobOptions(infill);
         var timeout = new Option<double>("--timeout")
         {
             DefaultValueFactory = _ => 3.0,
@@ -71,43 +58,39 @@ public static class EvalModelCommands
         var force = new Option<bool>("--force") { Description = "Allow --out to be the checkpoint folder or to overwrite its files or the benchmarks'." };
         var model = new ModelOptions();
         var adapter = new AdapterOption();
-        var command = new Command(name, description) { checkpoint, limit, tasks, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, maxLength, data, output, force };
+        var command = new Command(name, description) { checkpoint, limit, tasks, timeout, data, output, force };
+        knobs.AddTo(command);
         model.AddTo(command);
         adapter.AddTo(command);
-        if (infill) { command.Add(subset); command.Add(lengths); } else command.Add(newTokens);
+        if (infill) command.Add(subset);
         command.SetAction(p => CliErrors.Run(() =>
         {
-            TorchRuntime.EnsureLoaded();
             var t = task(p.GetValue(subset)!);
-            IReadOnlyList<int>? fixedLengths = infill && p.GetValue(lengths) != "oracle"
-                ? p.GetValue(lengths)!.Split(',').Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n
-                    : throw new ArgumentException($"--lengths: '{s}' is not a positive integer (or use oracle)")).ToList()
-                : null;
-            int maxNew = p.GetValue(newTokens);
-            if (!infill && maxNew <= 0) throw new ArgumentException($"--max-new-tokens {maxNew}: must be at least 1");
-            if (p.GetValue(maxLength) <= 0) throw new ArgumentException($"--max-length {p.GetValue(maxLength)}: must be at least 1");
+            if (knobs.ListRequested(p))
+            {
+                EvalPresetListing.Print(Console.Out);
+                return 0;
+            }
+            var (resolved, preset) = knobs.Resolve(p, t);
+            TorchRuntime.EnsureLoaded();
             var options = new GenerationEvalOptions
             {
-                Task = t, Limit = p.GetValue(limit), SamplesPerTask = p.GetValue(samples),
+                Task = t, Limit = p.GetValue(limit),
                 TaskIds = p.GetValue(tasks) is { } taskFile ? TaskSelection.Load(taskFile, t) : null,
-                K = EvalCommand.ParseK(p.GetValue(ks)!),
-                Sampler = p.GetValue(sampler)!, MaxNewTokens = maxNew, MaxLength = p.GetValue(maxLength), FixedLengths = fixedLengths, DataDirectory = p.GetValue(data),
-                Settings = new SamplerSettings
-                {
-                    Steps = p.GetValue(steps) ?? (infill ? GenerationEvalOptions.StepsPerToken : maxNew), Temperature = p.GetValue(temperature), TopP = p.GetValue(topP),
-                    TopK = p.GetValue(topK), Seed = p.GetValue(seed),
-                },
                 Sandbox = new SandboxOptions
                 {
                     TimeoutSeconds = p.GetResult(timeout) is { Implicit: false } ? p.GetValue(timeout) : EvalCommand.DefaultTimeoutSeconds(t),
                 },
-                Force = p.GetValue(force),
+                Force = p.GetValue(force), DataDirectory = p.GetValue(data),
             };
+            options = EvalKnobOptions.Apply(resolved, preset, knobs.Flags(p), options);
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
             var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));
             var adapterDir = adapter.Value(p);
             OpenDllm.IO.OutputGuard.EnsureSafe(dir, "--out", options.Force, ckpt, BenchmarkData.ResolveDirectory(options.DataDirectory), adapterDir);
             Console.WriteLine($"checkpoint: {ckpt}");
+            if (preset is not null)
+                Console.WriteLine($"preset: {preset.Name} ({preset.Source})" + (options.PresetOverrides.Count > 0 ? $"; overridden: {string.Join(", ", options.PresetOverrides)}" : ""));
             var pipeline = DiffusionPipeline.Load(ckpt, model.ResolveDevice(p), model.ShiftedOverride(p), adapterDir);
             if (pipeline.Adapter is { } loaded) Console.WriteLine($"adapter: {loaded.Directory} (sha256 {loaded.Sha256[..12]}…)");
             var clock = System.Diagnostics.Stopwatch.StartNew();

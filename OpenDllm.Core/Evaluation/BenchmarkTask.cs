@@ -70,12 +70,32 @@ public static class BenchmarkTasks
     /// <summary>True for MBPP, full or sanitized.</summary>
     public static bool IsMbpp(this BenchmarkTask task) => task is BenchmarkTask.Mbpp or BenchmarkTask.MbppSanitized;
 
-    /// <summary>Parses a command-line name; the error lists the valid names.</summary>
+    /// <summary>
+    /// The official names each task also goes by (case-insensitive): human-eval-infilling's <c>benchmark_name</c> values
+    /// (<c>single-line</c>, …), the same prefixed with <c>humaneval-infill-</c> (e.g. <c>humaneval-infill-single-line</c>),
+    /// and the data files' stems (<c>HumanEval-SingleLineInfilling</c>, <c>sanitized-mbpp</c>).
+    /// </summary>
+    public static IReadOnlyDictionary<string, BenchmarkTask> OfficialNames { get; } = new Dictionary<string, BenchmarkTask>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["single-line"] = BenchmarkTask.HumanEvalInfillSingleLine, ["humaneval-infill-single-line"] = BenchmarkTask.HumanEvalInfillSingleLine,
+        ["HumanEval-SingleLineInfilling"] = BenchmarkTask.HumanEvalInfillSingleLine,
+        ["multi-line"] = BenchmarkTask.HumanEvalInfillMultiLine, ["humaneval-infill-multi-line"] = BenchmarkTask.HumanEvalInfillMultiLine,
+        ["HumanEval-MultiLineInfilling"] = BenchmarkTask.HumanEvalInfillMultiLine,
+        ["random-span"] = BenchmarkTask.HumanEvalInfillRandomSpan, ["humaneval-infill-random-span"] = BenchmarkTask.HumanEvalInfillRandomSpan,
+        ["HumanEval-RandomSpanInfilling"] = BenchmarkTask.HumanEvalInfillRandomSpan,
+        ["random-span-light"] = BenchmarkTask.HumanEvalInfillRandomSpanLight, ["humaneval-infill-random-span-light"] = BenchmarkTask.HumanEvalInfillRandomSpanLight,
+        ["HumanEval-RandomSpanInfillingLight"] = BenchmarkTask.HumanEvalInfillRandomSpanLight,
+        ["sanitized-mbpp"] = BenchmarkTask.MbppSanitized,
+    };
+
+    /// <summary>Parses a command-line name or one of its <see cref="OfficialNames"/>; the error lists the valid names.</summary>
     public static BenchmarkTask Parse(string name)
     {
         foreach (var row in Table)
             if (string.Equals(row.Name, name, StringComparison.OrdinalIgnoreCase)) return row.Task;
-        throw new ArgumentException($"unknown benchmark '{name}'; expected one of: {string.Join(", ", Table.Select(t => t.Name))}");
+        if (OfficialNames.TryGetValue(name, out var official)) return official;
+        throw new ArgumentException($"unknown benchmark '{name}'; expected one of: {string.Join(", ", Table.Select(t => t.Name))} " +
+                                    $"(or an official name: {string.Join(", ", OfficialNames.Keys)})");
     }
 
     static (BenchmarkTask Task, string Name, string Folder, string File, int Rows) Row(BenchmarkTask task) =>

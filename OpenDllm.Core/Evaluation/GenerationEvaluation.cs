@@ -39,6 +39,14 @@ public sealed record GenerationEvalOptions
     public string? DataDirectory { get; init; }
     /// <summary>Allow the output folder to be the checkpoint folder, or its files to overwrite the checkpoint's or the benchmarks' (<c>--force</c>).</summary>
     public bool Force { get; init; }
+    /// <summary>What happens after the first EOS of a completion or middle (<see cref="EosRule"/>; default: cut there).</summary>
+    public EosRule Eos { get; init; } = EosRule.Cut;
+    /// <summary>Completion: cut at the benchmark's stop strings before post-processing (SPEC §7.2; default on).</summary>
+    public bool StopStrings { get; init; } = true;
+    /// <summary>The <see cref="EvalPresets"/> name the settings came from, or null; recorded in results.json.</summary>
+    public string? Preset { get; init; }
+    /// <summary>The flags that replaced a value of <see cref="Preset"/>, e.g. "--temperature 0".</summary>
+    public IReadOnlyList<string> PresetOverrides { get; init; } = [];
 }
 
 /// <summary>The outcome of one length setting (the oracle, or one fixed length) of a run.</summary>
@@ -115,6 +123,8 @@ public static class GenerationEvaluation
     {
         var provenance = BaseProvenance(pipeline, checkpointHash, o, tag);
         if (pipeline.Adapter is { } adapter) provenance["adapter_sha256"] = adapter.Sha256;   // absent without one: old runs still resume
+        if (o.Eos != EosRule.Cut) provenance["eos_rule"] = o.Eos.ToString().ToLowerInvariant();   // likewise only when not the default
+        if (!o.StopStrings && !o.Task.IsInfill()) provenance["stop_strings"] = "off";
         return provenance;
     }
 
@@ -146,23 +156,43 @@ public static class GenerationEvaluation
         {
             int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
             var context = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", length, budget);
-            return (pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(length)).Text, context.Truncated);
+            var middle = pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(length));
+            return (ApplyEosRule(pipeline, middle, length, pipeline.TokenCount(context.Suffix), o.Eos), context.Truncated);
         }
         var sampler = Sampler(o.MaxNewTokens);
         var prompt = o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problem) : PromptFormats.HumanEvalPrompt(problem);
         var fitted = ContextWindow.FitCompletion(pipeline, prompt, o.MaxNewTokens, budget);
-        var text = pipeline.Complete(fitted.Prefix, o.MaxNewTokens, sampler).Text;
-        if (o.Task.IsMbpp()) return (PromptFormats.MbppPostProcess(text), fitted.Truncated);
+        var text = ApplyEosRule(pipeline, pipeline.Complete(fitted.Prefix, o.MaxNewTokens, sampler), o.MaxNewTokens, 0, o.Eos);
+        if (o.Task.IsMbpp())
+            return (o.StopStrings ? PromptFormats.MbppPostProcess(text) : text.Trim().Replace("```", "", StringComparison.Ordinal), fitted.Truncated);
         // HumanEval: the sanitized program contains the prompt; the official format wants what follows the prompt, so the
         // samples file stores the sanitized program's body after the prompt when it starts with it, else the whole program.
-        var program = PromptFormats.HumanEvalPostProcess(problem, text, sanitizer);
+        var program = o.StopStrings ? PromptFormats.HumanEvalPostProcess(problem, text, sanitizer)
+            : sanitizer.Sanitize(problem.Prompt + "\n" + text, problem.EntryPoint);   // Fast-dLLM/Dream: escape_until, sanitize only
         return (program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program, fitted.Truncated);
+    }
+
+    /// <summary>
+    /// The generated text under <paramref name="rule"/>: <see cref="EosRule.Cut"/> is the pipeline's text (up to the first
+    /// EOS); <see cref="EosRule.Strip"/> decodes the whole generated span (the <paramref name="length"/> positions before the
+    /// last <paramref name="suffixTokens"/> of the row) without its special tokens, as <c>skip_special_tokens=True</c>.
+    /// </summary>
+    public static string ApplyEosRule(DiffusionPipeline pipeline, Generation generation, int length, int suffixTokens, EosRule rule)
+    {
+        if (rule == EosRule.Cut) return generation.Text;
+        var row = generation.Output.Sequences[0].cpu().data<long>().ToArray();
+        int end = row.Length - suffixTokens, start = end - length;
+        var special = pipeline.Tokenizer.Special.All().Select(t => (long)t.Id).ToHashSet();
+        return pipeline.Tokenizer.Decode(row[start..end].Where(t => !special.Contains(t)).Select(t => (int)t));
     }
 
     static void WriteResults(DiffusionPipeline pipeline, string checkpoint, string checkpointHash, GenerationEvalOptions o, int problems,
                              IReadOnlyList<LengthResult> results, TimeSpan elapsed, string path)
     {
         var s = o.Settings;
+        // a knob the sampler does not read is recorded as null, so the record lists only what shaped the samples
+        var unused = new EvalKnobs { Steps = s.Steps, AlgTemp = s.AlgTemp, BlockLength = s.BlockLength, Threshold = s.Threshold }.Unused(o.Sampler);
+        T? Used<T>(string flag, T value) where T : struct => unused.Contains(flag) ? null : value;
         var record = new JsonObject
         {
             ["task"] = o.Task.Name(), ["problems"] = problems, ["samples_per_task"] = o.SamplesPerTask,
@@ -170,10 +200,14 @@ public static class GenerationEvaluation
             ["checkpoint"] = Path.GetFullPath(checkpoint), ["checkpoint_sha256"] = checkpointHash,
             ["adapter"] = pipeline.Adapter?.Directory, ["adapter_sha256"] = pipeline.Adapter?.Sha256,
             ["tokenizer"] = pipeline.Tokenizer.Name, ["mask_id"] = pipeline.Denoiser.MaskId, ["shifted_logits"] = pipeline.Denoiser.ShiftedLogits,
-            ["sampler"] = o.Sampler, ["steps"] = s.Steps, ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["top_k"] = s.TopK,
-            ["steps_rule"] = s.Steps == GenerationEvalOptions.StepsPerToken ? "one step per token to fill" : "fixed",
-            ["alg_temp"] = s.AlgTemp, ["block_length"] = s.BlockLength, ["threshold"] = s.Threshold, ["factor"] = s.Factor,
-            ["eos_id"] = s.EosId, ["seed"] = s.Seed,
+            ["sampler"] = o.Sampler, ["steps"] = Used("--steps", s.Steps), ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["top_k"] = s.TopK,
+            ["steps_rule"] = unused.Contains("--steps") ? null : s.Steps == GenerationEvalOptions.StepsPerToken ? "one step per token to fill" : "fixed",
+            ["alg_temp"] = Used("--alg-temp", s.AlgTemp), ["block_length"] = Used("--block-length", s.BlockLength),
+            ["threshold"] = Used("--threshold", s.Threshold), ["factor"] = s.Factor,
+            ["eos_id"] = s.EosId, ["seed"] = s.Seed, ["eos_rule"] = o.Eos.ToString().ToLowerInvariant(),
+            ["stop_strings"] = o.Task.IsInfill() ? null : o.StopStrings, ["preset"] = o.Preset,
+            ["preset_overrides"] = new JsonArray(o.PresetOverrides.Select(f => (JsonNode)JsonValue.Create(f)!).ToArray()),
+            ["preset_source"] = o.Preset is { } preset ? EvalPresets.Find(preset).Source : null,
             ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens, ["max_length"] = o.MaxLength,
             ["context_positions"] = ContextWindow.Budget(pipeline, o.MaxLength),
             ["infill_length"] = o.Task.IsInfill() ? (o.FixedLengths is null ? "oracle" : string.Join(",", o.FixedLengths)) : null,

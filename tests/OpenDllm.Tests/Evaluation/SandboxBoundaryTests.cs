@@ -76,7 +76,7 @@ public sealed class SandboxBoundaryTests(ITestOutputHelper output)
             output.WriteLine(printed.ToString());
             Assert.Equal(1, summary.Passed);
             Assert.Contains(printed.ToString().Split('\n'), line => line.StartsWith("WARNING: weak sandbox isolation (python-rlimit)", StringComparison.Ordinal));
-            Assert.Equal("python-rlimit", (string?)ResultsLog.ReadSummary(samples + "_results.jsonl")!["isolation"]);
+            Assert.Equal("python-rlimit", (string?)ResultsLog.ReadSummary(samples + "_opendllm.jsonl")!["isolation"]);
 
             var strong = await SampleScorer.ScoreAsync(samples, [problem], new ScoreOptions { ResultsPath = Path.Combine(dir, "strong.jsonl") });
             if (strong.Isolation.StartsWith("bwrap+", StringComparison.Ordinal)) Assert.Null(strong.IsolationWarning);
