@@ -64,12 +64,17 @@ public static class EvalModelCommands
             Description = "Output folder (default runs/eval/<task>). Results already there are resumed only for the same checkpoint, settings and completions.",
         };
         var force = new Option<bool>("--force") { Description = "Allow --out to be the checkpoint folder or to overwrite its files or the benchmarks'." };
+        var batchSize = new Option<int>("--batch-size")
+        {
+            DefaultValueFactory = _ => 1,
+            Description = "Problems decoded together (ragged batch: prompts left-padded and masked). Greedy completions match batch 1; sampled ones (temperature > 0) differ.",
+        };
         var model = new ModelOptions();
         var adapter = new AdapterOption();
         var command = new Command(name, description) { checkpoint, limit, tasks, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, maxLength, data, output, force };
         model.AddTo(command);
         adapter.AddTo(command);
-        if (infill) { command.Add(subset); command.Add(lengths); } else command.Add(newTokens);
+        if (infill) { command.Add(subset); command.Add(lengths); } else { command.Add(newTokens); command.Add(batchSize); }
         command.SetAction(p => CliErrors.Run(() =>
         {
             TorchRuntime.EnsureLoaded();
@@ -94,6 +99,7 @@ public static class EvalModelCommands
                 },
                 Sandbox = new SandboxOptions { TimeoutSeconds = p.GetValue(timeout) },
                 Force = p.GetValue(force),
+                BatchSize = infill ? 1 : p.GetValue(batchSize),
             };
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
             var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));

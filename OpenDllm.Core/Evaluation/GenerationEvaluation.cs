@@ -37,13 +37,23 @@ public sealed record GenerationEvalOptions
     public IReadOnlyList<int>? FixedLengths { get; init; }
     public SandboxOptions Sandbox { get; init; } = new();
     public string? DataDirectory { get; init; }
+    /// <summary>
+    /// Completion problems decoded together as one ragged batch (<c>--batch-size</c>, <see cref="DiffusionPipeline.CompleteBatch"/>);
+    /// 1 = one problem at a time. Greedy completions equal the batch-1 ones up to float rounding; sampled ones (temperature
+    /// &gt; 0) draw over the whole batch and differ. Infill tasks decode one problem at a time and refuse a larger value.
+    /// </summary>
+    public int BatchSize { get; init; } = 1;
     /// <summary>Allow the output folder to be the checkpoint folder, or its files to overwrite the checkpoint's or the benchmarks' (<c>--force</c>).</summary>
     public bool Force { get; init; }
 }
 
 /// <summary>The outcome of one length setting (the oracle, or one fixed length) of a run.</summary>
 /// <param name="TruncatedContexts">Samples whose prompt or infill context was cut to fit the model (<see cref="ContextWindow"/>).</param>
-public sealed record LengthResult(string Length, string SamplesFile, ScoreSummary Score, int TruncatedContexts = 0);
+/// <param name="GenerationSeconds">Wall-clock seconds spent generating this length's samples (scoring not included).</param>
+/// <param name="GeneratedTokens">Positions the samplers filled: new tokens (or middle tokens) of every sample, prompt and
+/// context tokens not counted.</param>
+public sealed record LengthResult(string Length, string SamplesFile, ScoreSummary Score, int TruncatedContexts = 0,
+                                  double GenerationSeconds = 0, long GeneratedTokens = 0);
 
 /// <summary>
 /// Generates samples for a benchmark with a diffusion (or AR) pipeline and scores them in the sandbox: HumanEval/MBPP
@@ -59,6 +69,9 @@ public static class GenerationEvaluation
     public static IReadOnlyList<LengthResult> Run(DiffusionPipeline pipeline, string checkpoint, GenerationEvalOptions options, string outputDir,
                                                   Action<string>? log = null)
     {
+        if (options.BatchSize < 1) throw new ArgumentException($"--batch-size {options.BatchSize}: must be at least 1");
+        if (options.BatchSize > 1 && options.Task.IsInfill())
+            throw new ArgumentException($"--batch-size {options.BatchSize}: infill tasks decode one problem at a time; batching is for completion tasks (humaneval, mbpp)");
         var problems = BenchmarkLoader.Load(options.Task, options.DataDirectory);
         var dataDir = BenchmarkData.ResolveDirectory(options.DataDirectory);
         var adapterDir = pipeline.Adapter?.Directory;
@@ -78,19 +91,15 @@ public static class GenerationEvaluation
             var resultsPath = Path.Combine(outputDir, $"results_{tag}.jsonl");
             foreach (var file in new[] { samplesPath, resultsPath, Path.Combine(outputDir, "results.json") })
                 OutputGuard.EnsureSafe(file, "output file", options.Force, checkpoint, dataDir, adapterDir);
-            var lines = new List<string>();
-            int done = 0, truncated = 0;
-            foreach (var problem in problems)
-            {
-                for (int s = 0; s < options.SamplesPerTask; s++)
-                {
-                    var settings = options.Settings with { Seed = options.Settings.Seed + s };
-                    var (completion, cut) = Generate(pipeline, problem, options, fixedLength, settings, sanitizer);
-                    if (cut) truncated++;
-                    lines.Add(JsonSerializer.Serialize(new Dictionary<string, string> { ["task_id"] = problem.TaskId, ["completion"] = completion }));
-                }
-                if (++done % 10 == 0) log?.Invoke($"  {tag}: generated {done}/{problems.Count} tasks ({clock.Elapsed.TotalSeconds:F0} s)");
-            }
+            var generationClock = Stopwatch.StartNew();
+            var generated = GenerateAll(pipeline, problems, options, fixedLength, sanitizer, tag, clock, log);
+            double generationSeconds = generationClock.Elapsed.TotalSeconds;
+            var lines = problems.SelectMany((problem, i) => generated[i].Select(g =>
+                JsonSerializer.Serialize(new Dictionary<string, string> { ["task_id"] = problem.TaskId, ["completion"] = g.Completion }))).ToList();
+            int truncated = generated.Sum(row => row.Count(g => g.Truncated));
+            long tokens = generated.Sum(row => row.Sum(g => (long)g.Tokens));
+            log?.Invoke($"  {tag}: {lines.Count} samples in {generationSeconds:F1} s, {tokens / Math.Max(generationSeconds, 1e-9):F1} generated tokens/s "
+                        + $"(batch {options.BatchSize}; counted: generated positions only, prompts not counted)");
             if (truncated > 0)
                 log?.Invoke($"  {tag}: {truncated} of {lines.Count} contexts were cut to fit {ContextWindow.Budget(pipeline, options.MaxLength)} positions");
             var text = string.Join("\n", lines) + "\n";
@@ -102,7 +111,7 @@ public static class GenerationEvaluation
                 ResultsPath = resultsPath, K = options.K, Sandbox = options.Sandbox,
                 Generation = Provenance(pipeline, checkpointHash, options, tag), Force = options.Force,
             }).GetAwaiter().GetResult();
-            results.Add(new LengthResult(tag, samplesPath, score, truncated));
+            results.Add(new LengthResult(tag, samplesPath, score, truncated, generationSeconds, tokens));
             log?.Invoke($"  {tag}: pass@1 {score.PassAt1:P2} ({score.TasksPassed}/{score.ProblemsAttempted})");
         }
         WriteResults(pipeline, checkpoint, checkpointHash, options, problems.Count, results, clock.Elapsed, Path.Combine(outputDir, "results.json"));
@@ -118,7 +127,7 @@ public static class GenerationEvaluation
         return provenance;
     }
 
-    static Dictionary<string, string?> BaseProvenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag) => new()
+    static Dictionary<string, string?> BaseProvenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag) => new Dictionary<string, string?>
     {
         ["checkpoint_sha256"] = checkpointHash,
         ["tokenizer"] = pipeline.Tokenizer.Name,
@@ -130,33 +139,71 @@ public static class GenerationEvaluation
         ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["max_length"] = o.MaxLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["length"] = tag,
-    };
+    }.WithBatchSize(o.BatchSize);
 
     /// <summary>
-    /// One completion (post-processed for the benchmark) or one infilled middle (cut at EOS), with whether the context had
-    /// to be cut to fit <see cref="ContextWindow.Budget"/>.
+    /// Every sample of every problem: [problem][sample] = (completion, whether the context was cut, positions generated).
+    /// Problems are taken <see cref="GenerationEvalOptions.BatchSize"/> at a time (infill: one); sample s of every problem
+    /// in a batch uses seed + s, so batch 1 generates exactly as one call per problem and sample.
     /// </summary>
-    static (string Completion, bool Truncated) Generate(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o,
-                                                        int? fixedLength, SamplerSettings settings, CodeSanitizer sanitizer)
+    static (string Completion, bool Truncated, int Tokens)[][] GenerateAll(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
+        GenerationEvalOptions o, int? fixedLength, CodeSanitizer sanitizer, string tag, Stopwatch clock, Action<string>? log)
     {
-        ISampler Sampler(int tokens) => SamplerFactory.Create(o.Sampler,
-            settings.Steps == GenerationEvalOptions.StepsPerToken ? settings with { Steps = tokens } : settings);
-        int budget = ContextWindow.Budget(pipeline, o.MaxLength);
-        if (o.Task.IsInfill())
+        var generated = problems.Select(_ => new (string, bool, int)[o.SamplesPerTask]).ToArray();
+        int batch = o.Task.IsInfill() ? 1 : o.BatchSize;
+        for (int start = 0; start < problems.Count; start += batch)
         {
-            int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
-            var context = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", length, budget);
-            return (pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(length)).Text, context.Truncated);
+            var chunk = problems.Skip(start).Take(batch).ToList();
+            for (int s = 0; s < o.SamplesPerTask; s++)
+            {
+                var settings = o.Settings with { Seed = o.Settings.Seed + s };
+                var outputs = o.Task.IsInfill()
+                    ? [Infill(pipeline, chunk[0], o, fixedLength, settings)]
+                    : Complete(pipeline, chunk, o, settings, sanitizer);
+                for (int i = 0; i < chunk.Count; i++) generated[start + i][s] = outputs[i];
+            }
+            int done = start + chunk.Count;
+            if (done / 10 > start / 10 || done == problems.Count && batch > 1)
+                log?.Invoke($"  {tag}: generated {done}/{problems.Count} tasks ({clock.Elapsed.TotalSeconds:F0} s)");
         }
-        var sampler = Sampler(o.MaxNewTokens);
-        var prompt = o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problem) : PromptFormats.HumanEvalPrompt(problem);
-        var fitted = ContextWindow.FitCompletion(pipeline, prompt, o.MaxNewTokens, budget);
-        var text = pipeline.Complete(fitted.Prefix, o.MaxNewTokens, sampler).Text;
-        if (o.Task.IsMbpp()) return (PromptFormats.MbppPostProcess(text), fitted.Truncated);
-        // HumanEval: the sanitized program contains the prompt; the official format wants what follows the prompt, so the
-        // samples file stores the sanitized program's body after the prompt when it starts with it, else the whole program.
+        return generated;
+    }
+
+    static ISampler Sampler(GenerationEvalOptions o, SamplerSettings settings, int tokens) => SamplerFactory.Create(o.Sampler,
+        settings.Steps == GenerationEvalOptions.StepsPerToken ? settings with { Steps = tokens } : settings);
+
+    /// <summary>One infilled middle (cut at EOS), with whether the context had to be cut to fit <see cref="ContextWindow.Budget"/>.</summary>
+    static (string Completion, bool Truncated, int Tokens) Infill(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o,
+                                                                  int? fixedLength, SamplerSettings settings)
+    {
+        int budget = ContextWindow.Budget(pipeline, o.MaxLength);
+        int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
+        var context = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", length, budget);
+        return (pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(o, settings, length)).Text, context.Truncated, length);
+    }
+
+    /// <summary>
+    /// The completions of <paramref name="problems"/> (post-processed for the benchmark), decoded as one batch
+    /// (<see cref="DiffusionPipeline.CompleteBatch"/>), each with whether its prompt had to be cut to fit <see cref="ContextWindow.Budget"/>.
+    /// </summary>
+    static (string Completion, bool Truncated, int Tokens)[] Complete(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
+                                                                      GenerationEvalOptions o, SamplerSettings settings, CodeSanitizer sanitizer)
+    {
+        int budget = ContextWindow.Budget(pipeline, o.MaxLength);
+        var fitted = problems.Select(problem => ContextWindow.FitCompletion(pipeline,
+            o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problem) : PromptFormats.HumanEvalPrompt(problem), o.MaxNewTokens, budget)).ToList();
+        var texts = pipeline.CompleteBatch(fitted.Select(f => f.Prefix).ToList(), o.MaxNewTokens, Sampler(o, settings, o.MaxNewTokens));
+        return problems.Select((problem, i) => (PostProcess(problem, texts[i].Text, o, sanitizer), fitted[i].Truncated, o.MaxNewTokens)).ToArray();
+    }
+
+    /// <summary>MBPP: the reference's post-processing. HumanEval: the sanitized program contains the prompt; the official format
+    /// wants what follows the prompt, so the samples file stores the sanitized program's body after the prompt when it
+    /// starts with it, else the whole program.</summary>
+    static string PostProcess(BenchmarkProblem problem, string text, GenerationEvalOptions o, CodeSanitizer sanitizer)
+    {
+        if (o.Task.IsMbpp()) return PromptFormats.MbppPostProcess(text);
         var program = PromptFormats.HumanEvalPostProcess(problem, text, sanitizer);
-        return (program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program, fitted.Truncated);
+        return program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program;
     }
 
     static void WriteResults(DiffusionPipeline pipeline, string checkpoint, string checkpointHash, GenerationEvalOptions o, int problems,
@@ -173,7 +220,7 @@ public static class GenerationEvaluation
             ["sampler"] = o.Sampler, ["steps"] = s.Steps, ["temperature"] = s.Temperature, ["top_p"] = s.TopP, ["top_k"] = s.TopK,
             ["steps_rule"] = s.Steps == GenerationEvalOptions.StepsPerToken ? "one step per token to fill" : "fixed",
             ["alg_temp"] = s.AlgTemp, ["block_length"] = s.BlockLength, ["threshold"] = s.Threshold, ["factor"] = s.Factor,
-            ["eos_id"] = s.EosId, ["seed"] = s.Seed,
+            ["eos_id"] = s.EosId, ["seed"] = s.Seed, ["batch_size"] = o.BatchSize,
             ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens, ["max_length"] = o.MaxLength,
             ["context_positions"] = ContextWindow.Budget(pipeline, o.MaxLength),
             ["infill_length"] = o.Task.IsInfill() ? (o.FixedLengths is null ? "oracle" : string.Join(",", o.FixedLengths)) : null,
@@ -187,6 +234,7 @@ public static class GenerationEvaluation
             ["results"] = new JsonArray(results.Select(r => (JsonNode)new JsonObject
             {
                 ["length"] = r.Length, ["samples"] = Path.GetFileName(r.SamplesFile), ["pass_at_1"] = r.Score.PassAt1,
+                ["generation_s"] = r.GenerationSeconds, ["generated_tokens"] = r.GeneratedTokens, ["counted"] = "generated",
                 ["pass_at_k"] = JsonSerializer.SerializeToNode(r.Score.PassAtK), ["tasks_passed"] = r.Score.TasksPassed,
                 ["problems_attempted"] = r.Score.ProblemsAttempted, ["truncated_contexts"] = r.TruncatedContexts, ["samples_scored"] = r.Score.Samples, ["passed"] = r.Score.Passed,
                 ["failed"] = r.Score.Failed, ["timed_out"] = r.Score.TimedOut, ["errors"] = r.Score.Errors,
@@ -200,6 +248,14 @@ public static class GenerationEvaluation
         {
             WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         }));
+    }
+
+    /// <summary>Adds <c>batch_size</c> to a provenance when it is not 1 (batching can change sampled completions), so
+    /// batch-1 runs written before the option existed still resume.</summary>
+    static Dictionary<string, string?> WithBatchSize(this Dictionary<string, string?> provenance, int batchSize)
+    {
+        if (batchSize != 1) provenance["batch_size"] = batchSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return provenance;
     }
 
     /// <summary>SHA-256 over the checkpoint's weight files (names and bytes), so a result names the exact weights.</summary>
