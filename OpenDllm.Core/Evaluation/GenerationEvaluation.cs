@@ -144,23 +144,28 @@ public static class GenerationEvaluation
     /// <summary>
     /// Every sample of every problem: [problem][sample] = (completion, whether the context was cut, positions generated).
     /// Problems are taken <see cref="GenerationEvalOptions.BatchSize"/> at a time (infill: one); sample s of every problem
-    /// in a batch uses seed + s, so batch 1 generates exactly as one call per problem and sample.
+    /// in a batch uses seed + s, so batch 1 generates exactly as one call per problem and sample. Batches group problems
+    /// of similar prompt length (a stable sort by prompt tokens), so a short prompt is rarely padded to a long one's
+    /// width; the result keeps the benchmark's order.
     /// </summary>
     static (string Completion, bool Truncated, int Tokens)[][] GenerateAll(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
         GenerationEvalOptions o, int? fixedLength, CodeSanitizer sanitizer, string tag, Stopwatch clock, Action<string>? log)
     {
         var generated = problems.Select(_ => new (string, bool, int)[o.SamplesPerTask]).ToArray();
         int batch = o.Task.IsInfill() ? 1 : o.BatchSize;
+        var order = Enumerable.Range(0, problems.Count).ToArray();
+        if (batch > 1)
+            order = order.OrderBy(i => pipeline.TokenCount(o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problems[i]) : PromptFormats.HumanEvalPrompt(problems[i]))).ToArray();
         for (int start = 0; start < problems.Count; start += batch)
         {
-            var chunk = problems.Skip(start).Take(batch).ToList();
+            var chunk = order.Skip(start).Take(batch).Select(i => problems[i]).ToList();
             for (int s = 0; s < o.SamplesPerTask; s++)
             {
                 var settings = o.Settings with { Seed = o.Settings.Seed + s };
                 var outputs = o.Task.IsInfill()
                     ? [Infill(pipeline, chunk[0], o, fixedLength, settings)]
                     : Complete(pipeline, chunk, o, settings, sanitizer);
-                for (int i = 0; i < chunk.Count; i++) generated[start + i][s] = outputs[i];
+                for (int i = 0; i < chunk.Count; i++) generated[order[start + i]][s] = outputs[i];
             }
             int done = start + chunk.Count;
             if (done / 10 > start / 10 || done == problems.Count && batch > 1)
