@@ -56,13 +56,18 @@ public static class EvalModelCommands
             Description = "Output folder (default runs/eval/<task>). Results already there are resumed only for the same checkpoint, settings and completions.",
         };
         var force = new Option<bool>("--force") { Description = "Allow --out to be the checkpoint folder or to overwrite its files or the benchmarks'." };
+        var batchSize = new Option<int>("--batch-size")
+        {
+            DefaultValueFactory = _ => 1,
+            Description = "Problems decoded together (ragged batch: prompts left-padded and masked). Greedy completions match batch 1; sampled ones (temperature > 0) differ.",
+        };
         var model = new ModelOptions();
         var adapter = new AdapterOption();
         var command = new Command(name, description) { checkpoint, limit, tasks, timeout, data, output, force };
         knobs.AddTo(command);
         model.AddTo(command);
         adapter.AddTo(command);
-        if (infill) command.Add(subset);
+        if (infill) command.Add(subset); else command.Add(batchSize);
         command.SetAction(p => CliErrors.Run(() =>
         {
             var t = task(p.GetValue(subset)!);
@@ -82,6 +87,7 @@ public static class EvalModelCommands
                     TimeoutSeconds = p.GetResult(timeout) is { Implicit: false } ? p.GetValue(timeout) : EvalCommand.DefaultTimeoutSeconds(t),
                 },
                 Force = p.GetValue(force), DataDirectory = p.GetValue(data),
+                BatchSize = infill ? 1 : p.GetValue(batchSize),
             };
             options = EvalKnobOptions.Apply(resolved, preset, knobs.Flags(p), options);
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());

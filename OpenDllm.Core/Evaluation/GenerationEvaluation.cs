@@ -37,6 +37,12 @@ public sealed record GenerationEvalOptions
     public IReadOnlyList<int>? FixedLengths { get; init; }
     public SandboxOptions Sandbox { get; init; } = new();
     public string? DataDirectory { get; init; }
+    /// <summary>
+    /// Completion problems decoded together as one ragged batch (<c>--batch-size</c>, <see cref="DiffusionPipeline.CompleteBatch"/>);
+    /// 1 = one problem at a time. Greedy completions equal the batch-1 ones up to float rounding; sampled ones (temperature
+    /// &gt; 0) draw over the whole batch and differ. Infill tasks decode one problem at a time and refuse a larger value.
+    /// </summary>
+    public int BatchSize { get; init; } = 1;
     /// <summary>Allow the output folder to be the checkpoint folder, or its files to overwrite the checkpoint's or the benchmarks' (<c>--force</c>).</summary>
     public bool Force { get; init; }
     /// <summary>What happens after the first EOS of a completion or middle (<see cref="EosRule"/>; default: cut there).</summary>
@@ -51,7 +57,11 @@ public sealed record GenerationEvalOptions
 
 /// <summary>The outcome of one length setting (the oracle, or one fixed length) of a run.</summary>
 /// <param name="TruncatedContexts">Samples whose prompt or infill context was cut to fit the model (<see cref="ContextWindow"/>).</param>
-public sealed record LengthResult(string Length, string SamplesFile, ScoreSummary Score, int TruncatedContexts = 0);
+/// <param name="GenerationSeconds">Wall-clock seconds spent generating this length's samples (scoring not included).</param>
+/// <param name="GeneratedTokens">Positions the samplers filled: new tokens (or middle tokens) of every sample, prompt and
+/// context tokens not counted.</param>
+public sealed record LengthResult(string Length, string SamplesFile, ScoreSummary Score, int TruncatedContexts = 0,
+                                  double GenerationSeconds = 0, long GeneratedTokens = 0);
 
 /// <summary>
 /// Generates samples for a benchmark with a diffusion (or AR) pipeline and scores them in the sandbox: HumanEval/MBPP
@@ -67,6 +77,9 @@ public static class GenerationEvaluation
     public static IReadOnlyList<LengthResult> Run(DiffusionPipeline pipeline, string checkpoint, GenerationEvalOptions options, string outputDir,
                                                   Action<string>? log = null)
     {
+        if (options.BatchSize < 1) throw new ArgumentException($"--batch-size {options.BatchSize}: must be at least 1");
+        if (options.BatchSize > 1 && options.Task.IsInfill())
+            throw new ArgumentException($"--batch-size {options.BatchSize}: infill tasks decode one problem at a time; batching is for completion tasks (humaneval, mbpp)");
         var problems = BenchmarkLoader.Load(options.Task, options.DataDirectory);
         var dataDir = BenchmarkData.ResolveDirectory(options.DataDirectory);
         var adapterDir = pipeline.Adapter?.Directory;
@@ -86,19 +99,15 @@ public static class GenerationEvaluation
             var resultsPath = Path.Combine(outputDir, $"results_{tag}.jsonl");
             foreach (var file in new[] { samplesPath, resultsPath, Path.Combine(outputDir, "results.json") })
                 OutputGuard.EnsureSafe(file, "output file", options.Force, checkpoint, dataDir, adapterDir);
-            var lines = new List<string>();
-            int done = 0, truncated = 0;
-            foreach (var problem in problems)
-            {
-                for (int s = 0; s < options.SamplesPerTask; s++)
-                {
-                    var settings = options.Settings with { Seed = options.Settings.Seed + s };
-                    var (completion, cut) = Generate(pipeline, problem, options, fixedLength, settings, sanitizer);
-                    if (cut) truncated++;
-                    lines.Add(JsonSerializer.Serialize(new Dictionary<string, string> { ["task_id"] = problem.TaskId, ["completion"] = completion }));
-                }
-                if (++done % 10 == 0) log?.Invoke($"  {tag}: generated {done}/{problems.Count} tasks ({clock.Elapsed.TotalSeconds:F0} s)");
-            }
+            var generationClock = Stopwatch.StartNew();
+            var generated = GenerateAll(pipeline, problems, options, fixedLength, sanitizer, tag, clock, log);
+            double generationSeconds = generationClock.Elapsed.TotalSeconds;
+            var lines = problems.SelectMany((problem, i) => generated[i].Select(g =>
+                JsonSerializer.Serialize(new Dictionary<string, string> { ["task_id"] = problem.TaskId, ["completion"] = g.Completion }))).ToList();
+            int truncated = generated.Sum(row => row.Count(g => g.Truncated));
+            long tokens = generated.Sum(row => row.Sum(g => (long)g.Tokens));
+            log?.Invoke($"  {tag}: {lines.Count} samples in {generationSeconds:F1} s, {tokens / Math.Max(generationSeconds, 1e-9):F1} generated tokens/s "
+                        + $"(batch {options.BatchSize}; counted: generated positions only, prompts not counted)");
             if (truncated > 0)
                 log?.Invoke($"  {tag}: {truncated} of {lines.Count} contexts were cut to fit {ContextWindow.Budget(pipeline, options.MaxLength)} positions");
             var text = string.Join("\n", lines) + "\n";
@@ -110,7 +119,7 @@ public static class GenerationEvaluation
                 ResultsPath = resultsPath, K = options.K, Sandbox = options.Sandbox,
                 Generation = Provenance(pipeline, checkpointHash, options, tag), Force = options.Force,
             }).GetAwaiter().GetResult();
-            results.Add(new LengthResult(tag, samplesPath, score, truncated));
+            results.Add(new LengthResult(tag, samplesPath, score, truncated, generationSeconds, tokens));
             log?.Invoke($"  {tag}: pass@1 {score.PassAt1:P2} ({score.TasksPassed}/{score.ProblemsAttempted})");
         }
         WriteResults(pipeline, checkpoint, checkpointHash, options, problems.Count, results, clock.Elapsed, Path.Combine(outputDir, "results.json"));
@@ -128,7 +137,7 @@ public static class GenerationEvaluation
         return provenance;
     }
 
-    static Dictionary<string, string?> BaseProvenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag) => new()
+    static Dictionary<string, string?> BaseProvenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag) => new Dictionary<string, string?>
     {
         ["checkpoint_sha256"] = checkpointHash,
         ["tokenizer"] = pipeline.Tokenizer.Name,
@@ -140,47 +149,92 @@ public static class GenerationEvaluation
         ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["max_length"] = o.MaxLength.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["length"] = tag,
-    };
+    }.WithBatchSize(o.BatchSize);
 
     /// <summary>
-    /// One completion (post-processed for the benchmark) or one infilled middle (cut at EOS), with whether the context had
-    /// to be cut to fit <see cref="ContextWindow.Budget"/>.
+    /// Every sample of every problem: [problem][sample] = (completion, whether the context was cut, positions generated).
+    /// Problems are taken <see cref="GenerationEvalOptions.BatchSize"/> at a time (infill: one); sample s of every problem
+    /// in a batch uses seed + s, so batch 1 generates exactly as one call per problem and sample. Batches group problems
+    /// of similar prompt length (a stable sort by prompt tokens), so a short prompt is rarely padded to a long one's
+    /// width; the result keeps the benchmark's order.
     /// </summary>
-    static (string Completion, bool Truncated) Generate(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o,
-                                                        int? fixedLength, SamplerSettings settings, CodeSanitizer sanitizer)
+    static (string Completion, bool Truncated, int Tokens)[][] GenerateAll(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
+        GenerationEvalOptions o, int? fixedLength, CodeSanitizer sanitizer, string tag, Stopwatch clock, Action<string>? log)
     {
-        ISampler Sampler(int tokens) => SamplerFactory.Create(o.Sampler,
-            settings.Steps == GenerationEvalOptions.StepsPerToken ? settings with { Steps = tokens } : settings);
-        int budget = ContextWindow.Budget(pipeline, o.MaxLength);
-        if (o.Task.IsInfill())
+        var generated = problems.Select(_ => new (string, bool, int)[o.SamplesPerTask]).ToArray();
+        int batch = o.Task.IsInfill() ? 1 : o.BatchSize;
+        var order = Enumerable.Range(0, problems.Count).ToArray();
+        if (batch > 1)
+            order = order.OrderBy(i => pipeline.TokenCount(o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problems[i]) : PromptFormats.HumanEvalPrompt(problems[i]))).ToArray();
+        for (int start = 0; start < problems.Count; start += batch)
         {
-            int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
-            var context = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", length, budget);
-            var middle = pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(length));
-            return (ApplyEosRule(pipeline, middle, length, pipeline.TokenCount(context.Suffix), o.Eos), context.Truncated);
+            var chunk = order.Skip(start).Take(batch).Select(i => problems[i]).ToList();
+            for (int s = 0; s < o.SamplesPerTask; s++)
+            {
+                var settings = o.Settings with { Seed = o.Settings.Seed + s };
+                var outputs = o.Task.IsInfill()
+                    ? [Infill(pipeline, chunk[0], o, fixedLength, settings)]
+                    : Complete(pipeline, chunk, o, settings, sanitizer);
+                for (int i = 0; i < chunk.Count; i++) generated[order[start + i]][s] = outputs[i];
+            }
+            int done = start + chunk.Count;
+            if (done / 10 > start / 10 || done == problems.Count && batch > 1)
+                log?.Invoke($"  {tag}: generated {done}/{problems.Count} tasks ({clock.Elapsed.TotalSeconds:F0} s)");
         }
-        var sampler = Sampler(o.MaxNewTokens);
-        var prompt = o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problem) : PromptFormats.HumanEvalPrompt(problem);
-        var fitted = ContextWindow.FitCompletion(pipeline, prompt, o.MaxNewTokens, budget);
-        var text = ApplyEosRule(pipeline, pipeline.Complete(fitted.Prefix, o.MaxNewTokens, sampler), o.MaxNewTokens, 0, o.Eos);
+        return generated;
+    }
+
+    static ISampler Sampler(GenerationEvalOptions o, SamplerSettings settings, int tokens) => SamplerFactory.Create(o.Sampler,
+        settings.Steps == GenerationEvalOptions.StepsPerToken ? settings with { Steps = tokens } : settings);
+
+    /// <summary>One infilled middle (cut at EOS), with whether the context had to be cut to fit <see cref="ContextWindow.Budget"/>.</summary>
+    static (string Completion, bool Truncated, int Tokens) Infill(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o,
+                                                                  int? fixedLength, SamplerSettings settings)
+    {
+        int budget = ContextWindow.Budget(pipeline, o.MaxLength);
+        int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
+        var context = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", length, budget);
+        var middle = pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(o, settings, length));
+        return (ApplyEosRule(pipeline, middle, 0, length, pipeline.TokenCount(context.Suffix), o.Eos), context.Truncated, length);
+    }
+
+    /// <summary>
+    /// The completions of <paramref name="problems"/> (post-processed for the benchmark), decoded as one batch
+    /// (<see cref="DiffusionPipeline.CompleteBatch"/>), each with whether its prompt had to be cut to fit <see cref="ContextWindow.Budget"/>.
+    /// </summary>
+    static (string Completion, bool Truncated, int Tokens)[] Complete(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
+                                                                      GenerationEvalOptions o, SamplerSettings settings, CodeSanitizer sanitizer)
+    {
+        int budget = ContextWindow.Budget(pipeline, o.MaxLength);
+        var fitted = problems.Select(problem => ContextWindow.FitCompletion(pipeline,
+            o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problem) : PromptFormats.HumanEvalPrompt(problem), o.MaxNewTokens, budget)).ToList();
+        var texts = pipeline.CompleteBatch(fitted.Select(f => f.Prefix).ToList(), o.MaxNewTokens, Sampler(o, settings, o.MaxNewTokens));
+        return problems.Select((problem, i) => (PostProcess(problem, ApplyEosRule(pipeline, texts[i], i, o.MaxNewTokens, 0, o.Eos), o, sanitizer),
+                                                fitted[i].Truncated, o.MaxNewTokens)).ToArray();
+    }
+
+    /// <summary>MBPP: the reference's post-processing. HumanEval: the sanitized program contains the prompt; the official format
+    /// wants what follows the prompt, so the samples file stores the sanitized program's body after the prompt when it
+    /// starts with it, else the whole program.</summary>
+    static string PostProcess(BenchmarkProblem problem, string text, GenerationEvalOptions o, CodeSanitizer sanitizer)
+    {
         if (o.Task.IsMbpp())
-            return (o.StopStrings ? PromptFormats.MbppPostProcess(text) : text.Trim().Replace("```", "", StringComparison.Ordinal), fitted.Truncated);
-        // HumanEval: the sanitized program contains the prompt; the official format wants what follows the prompt, so the
-        // samples file stores the sanitized program's body after the prompt when it starts with it, else the whole program.
+            return o.StopStrings ? PromptFormats.MbppPostProcess(text) : text.Trim().Replace("```", "", StringComparison.Ordinal);
         var program = o.StopStrings ? PromptFormats.HumanEvalPostProcess(problem, text, sanitizer)
             : sanitizer.Sanitize(problem.Prompt + "\n" + text, problem.EntryPoint);   // Fast-dLLM/Dream: escape_until, sanitize only
-        return (program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program, fitted.Truncated);
+        return program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program;
     }
 
     /// <summary>
     /// The generated text under <paramref name="rule"/>: <see cref="EosRule.Cut"/> is the pipeline's text (up to the first
     /// EOS); <see cref="EosRule.Strip"/> decodes the whole generated span (the <paramref name="length"/> positions before the
-    /// last <paramref name="suffixTokens"/> of the row) without its special tokens, as <c>skip_special_tokens=True</c>.
+    /// last <paramref name="suffixTokens"/> of row <paramref name="batchRow"/> of the batch the generation came from) without
+    /// its special tokens, as <c>skip_special_tokens=True</c>.
     /// </summary>
-    public static string ApplyEosRule(DiffusionPipeline pipeline, Generation generation, int length, int suffixTokens, EosRule rule)
+    public static string ApplyEosRule(DiffusionPipeline pipeline, Generation generation, int batchRow, int length, int suffixTokens, EosRule rule)
     {
         if (rule == EosRule.Cut) return generation.Text;
-        var row = generation.Output.Sequences[0].cpu().data<long>().ToArray();
+        var row = generation.Output.Sequences[batchRow].cpu().data<long>().ToArray();
         int end = row.Length - suffixTokens, start = end - length;
         var special = pipeline.Tokenizer.Special.All().Select(t => (long)t.Id).ToHashSet();
         return pipeline.Tokenizer.Decode(row[start..end].Where(t => !special.Contains(t)).Select(t => (int)t));
@@ -207,7 +261,7 @@ public static class GenerationEvaluation
             ["eos_id"] = s.EosId, ["seed"] = s.Seed, ["eos_rule"] = o.Eos.ToString().ToLowerInvariant(),
             ["stop_strings"] = o.Task.IsInfill() ? null : o.StopStrings, ["preset"] = o.Preset,
             ["preset_overrides"] = new JsonArray(o.PresetOverrides.Select(f => (JsonNode)JsonValue.Create(f)!).ToArray()),
-            ["preset_source"] = o.Preset is { } preset ? EvalPresets.Find(preset).Source : null,
+            ["preset_source"] = o.Preset is { } preset ? EvalPresets.Find(preset).Source : null, ["batch_size"] = o.BatchSize,
             ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens, ["max_length"] = o.MaxLength,
             ["context_positions"] = ContextWindow.Budget(pipeline, o.MaxLength),
             ["infill_length"] = o.Task.IsInfill() ? (o.FixedLengths is null ? "oracle" : string.Join(",", o.FixedLengths)) : null,
@@ -221,6 +275,7 @@ public static class GenerationEvaluation
             ["results"] = new JsonArray(results.Select(r => (JsonNode)new JsonObject
             {
                 ["length"] = r.Length, ["samples"] = Path.GetFileName(r.SamplesFile), ["pass_at_1"] = r.Score.PassAt1,
+                ["generation_s"] = r.GenerationSeconds, ["generated_tokens"] = r.GeneratedTokens, ["counted"] = "generated",
                 ["pass_at_k"] = JsonSerializer.SerializeToNode(r.Score.PassAtK), ["tasks_passed"] = r.Score.TasksPassed,
                 ["problems_attempted"] = r.Score.ProblemsAttempted, ["truncated_contexts"] = r.TruncatedContexts, ["samples_scored"] = r.Score.Samples, ["passed"] = r.Score.Passed,
                 ["failed"] = r.Score.Failed, ["timed_out"] = r.Score.TimedOut, ["errors"] = r.Score.Errors,
@@ -234,6 +289,14 @@ public static class GenerationEvaluation
         {
             WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         }));
+    }
+
+    /// <summary>Adds <c>batch_size</c> to a provenance when it is not 1 (batching can change sampled completions), so
+    /// batch-1 runs written before the option existed still resume.</summary>
+    static Dictionary<string, string?> WithBatchSize(this Dictionary<string, string?> provenance, int batchSize)
+    {
+        if (batchSize != 1) provenance["batch_size"] = batchSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return provenance;
     }
 
     /// <summary>SHA-256 over the checkpoint's weight files (names and bytes), so a result names the exact weights.</summary>

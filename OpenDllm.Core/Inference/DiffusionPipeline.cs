@@ -58,15 +58,35 @@ public sealed class DiffusionPipeline
     }
 
     /// <summary>Generates <paramref name="length"/> tokens after <paramref name="prompt"/>.</summary>
-    public Generation Complete(string prompt, int length, ISampler sampler)
+    public Generation Complete(string prompt, int length, ISampler sampler) => CompleteBatch([prompt], length, sampler)[0];
+
+    /// <summary>
+    /// Generates <paramref name="length"/> tokens after each prompt, all prompts decoded together as one ragged batch:
+    /// shorter prompts are left-padded (<see cref="Canvas.ForCompletion"/>), padding keys are masked out of every attention
+    /// (KV caches included) and rotary positions skip the padding, so every row sees exactly what it would see alone.
+    /// Under greedy decoding each row's tokens equal <see cref="Complete"/> of that prompt, up to floating-point rounding
+    /// (a padded batch runs other kernel shapes; a near-tie between two confidences can then resolve differently). Random
+    /// draws (temperature &gt; 0, origin, llada-random) are taken over the whole batch, so sampled rows differ from
+    /// batch-1 runs with the same seed. One entry per prompt, in order; every entry shares the batch's sampler output.
+    /// </summary>
+    public IReadOnlyList<Generation> CompleteBatch(IReadOnlyList<string> prompts, int length, ISampler sampler)
     {
-        GenerationLimits.CheckCompletion(this, prompt, length, sampler);
+        if (prompts.Count == 0) throw new ArgumentException("no prompts to complete");
+        GenerationLimits.CheckCompletionBatch(this, prompts, length, sampler);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var ids = Tokenizer.Encode(prompt).Select(i => (long)i).ToList();
-        if (ids.Count == 0) ids.Add(Tokenizer.Special.Eos);                    // shifted models need a leading token
-        var output = sampler.Sample(Denoiser, OnModelDevice(Canvas.ForCompletion([ids], length, Denoiser.MaskId, Tokenizer.Special.Pad)));
-        return Decode(output, ids.Count, length);
+        var rows = prompts.Select(prompt =>
+        {
+            var ids = Tokenizer.Encode(prompt).Select(i => (long)i).ToList();
+            if (ids.Count == 0) ids.Add(Tokenizer.Special.Eos);                // shifted models need a leading token
+            return (IReadOnlyList<long>)ids;
+        }).ToList();
+        var output = sampler.Sample(Denoiser, OnModelDevice(Canvas.ForCompletion(rows, length, Denoiser.MaskId, Tokenizer.Special.Pad)));
+        int start = rows.Max(r => r.Count);                                     // generation starts at the same column in every row
+        var sequences = output.Sequences.cpu();
+        var generations = Enumerable.Range(0, rows.Count).Select(r => Decode(sequences[r], output, start, length)).ToList();
+        output.Sequences.MoveToOuterDisposeScope();
+        return generations;
     }
 
     /// <summary>Fills <paramref name="length"/> masks between <paramref name="prefix"/> and <paramref name="suffix"/> (SPEC §5.6).</summary>
@@ -79,7 +99,9 @@ public sealed class DiffusionPipeline
         if (p.Count == 0) p.Add(Tokenizer.Special.Eos);
         var s = Tokenizer.Encode(suffix).Select(i => (long)i).ToList();
         var output = sampler.Sample(Denoiser, OnModelDevice(Canvas.ForInfill([(p, length, s)], Denoiser.MaskId, Tokenizer.Special.Pad)));
-        return Decode(output, p.Count, length);
+        var generation = Decode(output.Sequences[0].cpu(), output, p.Count, length);
+        output.Sequences.MoveToOuterDisposeScope();
+        return generation;
     }
 
     /// <summary>The canvas moved to the model's device (CUDA when the model is there).</summary>
@@ -92,11 +114,10 @@ public sealed class DiffusionPipeline
     /// <summary>Number of tokens <paramref name="text"/> encodes to (the oracle infill length of a known middle).</summary>
     public int TokenCount(string text) => Tokenizer.Encode(text).Count;
 
-    Generation Decode(SamplerOutput output, int start, int length)
+    /// <summary>The <paramref name="length"/> tokens of <paramref name="row"/> (on the host) from <paramref name="start"/>, cut at the first EOS.</summary>
+    Generation Decode(Tensor row, SamplerOutput output, int start, int length)
     {
-        var row = output.Sequences[0].cpu().data<long>().ToArray();
-        var middle = row.Skip(start).Take(length).TakeWhile(t => t != Tokenizer.Special.Eos).ToArray();
-        output.Sequences.MoveToOuterDisposeScope();
+        var middle = row.data<long>().ToArray().Skip(start).Take(length).TakeWhile(t => t != Tokenizer.Special.Eos).ToArray();
         return new Generation(Tokenizer.Decode(middle.Select(t => (int)t)), middle, output);
     }
 }

@@ -15,11 +15,23 @@ namespace OpenDllm.Inference;
 public static class GenerationLimits
 {
     /// <summary>Checks <see cref="DiffusionPipeline.Complete"/>'s arguments.</summary>
-    public static void CheckCompletion(DiffusionPipeline pipeline, string prompt, int length, ISampler sampler)
+    public static void CheckCompletion(DiffusionPipeline pipeline, string prompt, int length, ISampler sampler) =>
+        CheckCompletionBatch(pipeline, [prompt], length, sampler);
+
+    /// <summary>Checks <see cref="DiffusionPipeline.CompleteBatch"/>'s arguments: every prompt as <see cref="CheckCompletion"/>
+    /// does, and the memory of the whole batch at the widest prompt's width.</summary>
+    public static void CheckCompletionBatch(DiffusionPipeline pipeline, IReadOnlyList<string> prompts, int length, ISampler sampler)
     {
         CheckLength(length);
-        long promptTokens = Math.Max(1, pipeline.TokenCount(prompt));          // an empty prompt becomes one EOS
-        Check(pipeline, promptTokens + length, $"prompt {promptTokens} tokens + length {length}", sampler);
+        long widest = 1;
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            long promptTokens = Math.Max(1, pipeline.TokenCount(prompts[i]));  // an empty prompt becomes one EOS
+            EnsureWithinPositions(pipeline.Model.MaxPositions, promptTokens + length,
+                                  prompts.Count == 1 ? $"prompt {promptTokens} tokens + length {length}" : $"prompt {i}: {promptTokens} tokens + length {length}");
+            widest = Math.Max(widest, promptTokens);
+        }
+        Check(pipeline, widest + length, $"prompt {widest} tokens + length {length}", sampler, prompts.Count);
     }
 
     /// <summary>Checks <see cref="DiffusionPipeline.Infill"/>'s arguments.</summary>
@@ -49,14 +61,14 @@ public static class GenerationLimits
         if (length <= 0) throw new ArgumentOutOfRangeException($"length {length}: the number of tokens to generate must be at least 1", (Exception?)null);
     }
 
-    static void Check(DiffusionPipeline pipeline, long positions, string what, ISampler sampler)
+    static void Check(DiffusionPipeline pipeline, long positions, string what, ISampler sampler, int batch = 1)
     {
         EnsureWithinPositions(pipeline.Model.MaxPositions, positions, what);
         if (pipeline.Model is not Qwen2Model { Config: var config }) return;     // the memory bound counts Qwen2 shapes
         var weight = pipeline.Model.HeadWeight;
         int elementBytes = weight.dtype is ScalarType.Float32 ? 4 : weight.dtype is ScalarType.Float64 ? 8 : 2;
         bool cache = sampler is AutoregressiveSampler { Options.UseCache: true } or BlockDiffusionSampler { Options.UseCache: true };
-        MemoryEstimate.ForSampling(config, 1, positions, elementBytes, cache)
+        MemoryEstimate.ForSampling(config, batch, positions, elementBytes, cache)
             .EnsureFits(weight.device, "shorten the prompt or the length");
     }
 }

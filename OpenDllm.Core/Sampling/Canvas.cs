@@ -10,7 +10,9 @@ namespace OpenDllm.Sampling;
 public sealed record Canvas(Tensor Tokens, Tensor? KeyPadding = null)
 {
     /// <summary>Prompt + <paramref name="length"/> masks per row (SPEC §5.2). Prompts of different lengths are
-    /// left-padded with <paramref name="padId"/> so that generation starts at the same column.</summary>
+    /// left-padded with <paramref name="padId"/> so that generation starts at the same column; the key-padding mask hides
+    /// the padding from every attention (KV caches included) and positions skip it, so under greedy decoding every sampler
+    /// gives each row the tokens it gives that prompt alone (a ragged batch; README "Batched decoding").</summary>
     public static Canvas ForCompletion(IReadOnlyList<IReadOnlyList<long>> prompts, int length, long maskId, long padId)
     {
         if (prompts.Count == 0) throw new ArgumentException("no prompts");
@@ -33,7 +35,8 @@ public sealed record Canvas(Tensor Tokens, Tensor? KeyPadding = null)
 
     /// <summary>
     /// prefix + N masks + suffix per row (SPEC §5.6), N given per row (fixed length or the oracle length).
-    /// Rows are right-padded with <paramref name="padId"/> (excluded by the key-padding mask).
+    /// Rows are right-padded with <paramref name="padId"/> (excluded by the key-padding mask). With unequal rows only the
+    /// masked-diffusion sampler decodes each row as alone; the block-wise samplers cut blocks from the batch's first masked column.
     /// </summary>
     public static Canvas ForInfill(IReadOnlyList<(IReadOnlyList<long> Prefix, int Length, IReadOnlyList<long> Suffix)> rows,
                                    long maskId, long padId)

@@ -100,7 +100,7 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
         var recorder = o.RecordTrajectory ? new TrajectoryRecorder(x, maskId) : null;
         int forwards = 0;
         var freeCount = SamplingGuards.HostLongs(free.sum(1));                      // [B] on the host, once
-        var uniform = LladaTransferSchedule.Quotas((int)freeCount.Max(), o.Steps);
+        var uniform = LladaTransferSchedule.Quotas(freeCount.Select(n => (int)n).ToArray(), o.Steps);   // [B][steps]: per row
 
         for (int i = 0; i < o.Steps; i++)
         {
@@ -155,14 +155,15 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
     }
 
     /// <summary>Tokens to reveal per row at step i (SPEC §5.2), from the host counts of masks left: the Dream floor rule
-    /// on each row's remaining masks, or the uniform split of the reference (LLaDA's even split of the initial count,
-    /// clamped to what is left); everything left at the last step.</summary>
-    long[] Quota(int i, long[] nMasked, float[] timesteps, int[] uniform)
+    /// on each row's remaining masks, or the uniform split of the reference (LLaDA's even split of the row's initial count,
+    /// clamped to what is left); everything left at the last step. Each row's quota depends on that row alone, so a
+    /// ragged batch decodes every row as it would decode alone.</summary>
+    long[] Quota(int i, long[] nMasked, float[] timesteps, int[][] uniform)
     {
         if (i == Options.Steps - 1) return nMasked;
         return Options.Quota == QuotaRule.Dream
             ? nMasked.Select(n => (long)DreamTransferSchedule.FloorQuota((int)n, timesteps[i], timesteps[i + 1])).ToArray()
-            : nMasked.Select(n => Math.Min(n, uniform[i])).ToArray();
+            : nMasked.Select((n, r) => Math.Min(n, uniform[r][i])).ToArray();
     }
 
     (Tensor, Tensor) Confident(Tensor x, Tensor masked, Tensor logits, long[] quota, long maskId, Generator generator)

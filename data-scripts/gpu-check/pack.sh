@@ -73,9 +73,12 @@ fxr=$(ls "$dotnet_root/host/fxr" | grep '^10\.' | sort -V | tail -1)
 mkdir -p "$stage/dotnet"
 (cd "$dotnet_root" && tar cf - dotnet "host/fxr/$fxr" "shared/Microsoft.NETCore.App/$fx") | tar xf - -C "$stage/dotnet"
 
-# 4. The recipe and a manifest.
+# 4. The recipe, HumanEval (MIT; for the batched-eval timing, when ../shared has it) and a manifest.
 mkdir -p "$stage/recipes"
 cp recipes/quickstart.yaml "$stage/recipes/"
+humaneval=${OPENDLLM_BENCHMARKS:-$root/../shared/data/benchmarks}/humaneval
+if [ -d "$humaneval" ]; then mkdir -p "$stage/data/benchmarks" && cp -r "$humaneval" "$stage/data/benchmarks/"
+else echo "pack.sh: $humaneval not found; the GPU check will skip the batched eval timing" >&2; fi
 cat > "$stage/MANIFEST" <<EOF
 opendllm-gpu-check
 commit: $(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo " (with uncommitted changes)")

@@ -10,12 +10,15 @@
 #   3. a short training run        recipes/quickstart.yaml, bfloat16, a few dozen steps, on CUDA
 #   4. sampling                    from that checkpoint
 #   5. opendllm bench samplers     tokens/s of every sampler family on the bench model, on CUDA
+#   6. batched eval                eval humaneval on the step-3 checkpoint at --batch-size 1 and 8 (HumanEval bundled by
+#                                  pack.sh): generation seconds of each and the speedup, generated tokens only
 # and writes OUTDIR/summary.json. Exit code 0 when every step passed.
 #
 # Environment: OPENDLLM_LIBTORCH (default auto: the torch of OPENDLLM_PYTHON, default python3),
 # OPENDLLM_GPU_CHECK_DEVICE (default: cuda when doctor sees CUDA, else cpu; the CUDA test rows then skip),
 # OPENDLLM_GPU_CHECK_STEPS (training steps, default 40; 8 on the CPU), OPENDLLM_GPU_CHECK_BENCH_LENGTH (new tokens per
-# sampler, default 256; 32 on the CPU), OPENDLLM_GPU_CHECK_TMP (unpack folder).
+# sampler, default 256; 32 on the CPU), OPENDLLM_GPU_CHECK_EVAL_LIMIT (HumanEval problems of the batched eval, default 32;
+# 4 on the CPU), OPENDLLM_GPU_CHECK_TMP (unpack folder).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bundle="$here/opendllm-gpu-check.tar.xz"
@@ -118,6 +121,27 @@ fi
 bench_length=${OPENDLLM_GPU_CHECK_BENCH_LENGTH:-$([ "$device" = cpu ] && echo 32 || echo 256)}
 step bench-samplers 1200 "${cli[@]}" bench samplers --device "$device" --length "$bench_length" --out "$out/bench-samplers.json"
 
+# 6. batched eval: the same greedy HumanEval completions at batch 1 and 8; generation time only (scoring excluded)
+eval_limit=${OPENDLLM_GPU_CHECK_EVAL_LIMIT:-$([ "$device" = cpu ] && echo 4 || echo 32)}
+eval_json=null
+if [ -n "$checkpoint" ] && [ -d "$checkpoint" ] && [ -d "$work/data/benchmarks/humaneval" ]; then
+    for b in 1 8; do
+        step "eval-batch$b" 1800 "${cli[@]}" eval humaneval --checkpoint "$checkpoint" --data "$work/data/benchmarks" \
+            --out "$out/eval-batch$b" --limit "$eval_limit" --max-new-tokens 128 --batch-size "$b" --device "$device" --force
+    done
+    eval_json=$("${OPENDLLM_PYTHON:-python3}" - "$out" <<'PY' 2>> "$out/eval-batch8.log" || echo null
+import json, sys
+r = {b: json.load(open(f"{sys.argv[1]}/eval-batch{b}/results.json"))["results"][0] for b in (1, 8)}
+same = open(f"{sys.argv[1]}/eval-batch1/samples_completion.jsonl").read() == open(f"{sys.argv[1]}/eval-batch8/samples_completion.jsonl").read()
+print(json.dumps({"generation_s_batch1": r[1]["generation_s"], "generation_s_batch8": r[8]["generation_s"],
+                  "speedup": r[1]["generation_s"] / r[8]["generation_s"], "generated_tokens": r[1]["generated_tokens"],
+                  "counted": "generated", "same_samples": same}))
+PY
+)
+else
+    echo "== eval-batch: skipped (no checkpoint, or HumanEval not bundled)" | tee "$out/eval-batch.log"
+fi
+
 ok=$([ "$failed" -eq 0 ] && echo true || echo false)
 {
     echo "{"
@@ -129,6 +153,7 @@ ok=$([ "$failed" -eq 0 ] && echo true || echo false)
     echo "  \"device_tests\": $tests_json,"
     echo "  \"train_checkpoint\": \"$(printf %s "$checkpoint" | json_escape)\","
     echo "  \"bench_samplers\": \"bench-samplers.json\","
+    echo "  \"eval_batch\": $eval_json,"
     echo "  \"steps\": ["
     for i in "${!steps_json[@]}"; do
         sep=$([ "$i" -lt $((${#steps_json[@]} - 1)) ] && echo , || true)

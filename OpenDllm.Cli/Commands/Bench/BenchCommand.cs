@@ -164,6 +164,7 @@ public static partial class BenchCommand
         };
         foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
         record["tokens_per_s"] = Batch * Seq / BenchReport.Median(times);
+        record["counted"] = BenchReport.CountedProcessed;
         record["first_loss"] = losses[0];
         record["last_loss"] = losses[^1];
         report.Emit(record);
@@ -176,6 +177,7 @@ public static partial class BenchCommand
             var f = new JsonObject { ["bench"] = "forward", ["precision"] = precision.Name(), ["batch"] = Batch, ["seq"] = Seq, ["attention"] = "bidirectional" };
             foreach (var (k, v) in BenchReport.Summary(forward)) f[k] = v?.DeepClone();
             f["tokens_per_s"] = Batch * Seq / BenchReport.Median(forward);
+            f["counted"] = BenchReport.CountedProcessed;
             report.Emit(f);
         }
         report.Finish();

@@ -221,6 +221,7 @@ public static partial class BenchCommand
     {
         foreach (var (k, v) in BenchReport.Summary(times)) row[k] = v?.DeepClone();
         row["tokens_per_s"] = tokens / BenchReport.Median(times);
+        row["counted"] = BenchReport.CountedGenerated;
         row["device"] = device.ToString();
         return row;
     }

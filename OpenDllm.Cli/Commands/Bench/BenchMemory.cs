@@ -76,6 +76,7 @@ public static partial class BenchCommand
             foreach (var (k, val) in BenchReport.Summary(times)) record[k] = val?.DeepClone();
             record["total_s"] = times.Sum();
             record["tokens_per_s"] = (double)b * l * n / times.Sum();
+            record["counted"] = BenchReport.CountedProcessed;
             record["first_loss"] = losses[0];
             record["last_loss"] = losses[^1];
             record["peak_rss_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);

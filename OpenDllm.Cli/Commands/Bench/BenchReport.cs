@@ -8,12 +8,22 @@ public sealed class BenchReport(string? outPath)
 {
     readonly List<string> _lines = [];
 
+    /// <summary>Prints (and keeps) one JSON line. A throughput must say which tokens it counts: a record with
+    /// <c>tokens_per_s</c> needs <c>counted</c> (<see cref="CountedGenerated"/> or <see cref="CountedProcessed"/>).</summary>
     public void Emit(JsonObject record)
     {
+        if (record.ContainsKey("tokens_per_s") && !record.ContainsKey("counted"))
+            throw new InvalidOperationException($"bench row '{record["bench"]}' reports tokens_per_s without saying which tokens it counts");
         var line = record.ToJsonString();
         _lines.Add(line);
         Console.WriteLine(line);
     }
+
+    /// <summary><c>counted</c> of a generation throughput: the positions the sampler filled, never the prompt or context.</summary>
+    public const string CountedGenerated = "generated";
+
+    /// <summary><c>counted</c> of a training or forward throughput: every input position of the step (batch × sequence).</summary>
+    public const string CountedProcessed = "processed";
 
     public void Finish()
     {

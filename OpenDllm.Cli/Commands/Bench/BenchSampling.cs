@@ -35,6 +35,7 @@ public static partial class BenchCommand
             };
             foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
             record["tokens_per_s"] = Gen / BenchReport.Median(times);
+            record["counted"] = BenchReport.CountedGenerated;
             record["ms_per_forward"] = 1000 * BenchReport.Median(times) / forwards;
             report.Emit(record);
             report.Finish();
@@ -96,6 +97,7 @@ public static partial class BenchCommand
                 if (name is "block" or "fast-dllm-dual" or "fast-dllm-prefix") record["block_length"] = settings.BlockLength;
                 foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
                 record["tokens_per_s"] = n / BenchReport.Median(times);
+                record["counted"] = BenchReport.CountedGenerated;
                 report.Emit(record);
             }
             if (pipeline is not null && p.GetValue(tasks) > 0)
@@ -136,6 +138,7 @@ public static partial class BenchCommand
                 ["bench"] = "infill_quality", ["sampler"] = name, ["context"] = context, ["model"] = label, ["tasks"] = rows.Count,
                 ["exact_match"] = rows.Count == 0 ? 0 : (double)exact / rows.Count,
                 ["forwards"] = forwards, ["tokens"] = tokens, ["tokens_per_s"] = tokens / clock.Elapsed.TotalSeconds,
+                ["counted"] = BenchReport.CountedGenerated,
             });
         }
     }

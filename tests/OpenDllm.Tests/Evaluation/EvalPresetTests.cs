@@ -114,9 +114,9 @@ public sealed class EvalPresetTests(ITestOutputHelper output) : IDisposable
         long[] row = [.. Ids("p"), .. Ids("a"), eos, .. Ids("b"), .. Ids("xy")];
         using var sequences = tensor(row).unsqueeze(0);
         var generation = new Generation("a", [.. Ids("a")], new SamplerOutput(sequences, 1));
-        Assert.Equal("a", GenerationEvaluation.ApplyEosRule(pipeline, generation, 3, Ids("xy").Length, EosRule.Cut));
-        Assert.Equal("ab", GenerationEvaluation.ApplyEosRule(pipeline, generation, 3, Ids("xy").Length, EosRule.Strip));
-        Assert.Equal("bxy", GenerationEvaluation.ApplyEosRule(pipeline, generation, 4, 0, EosRule.Strip));   // a completion: the last 4 tokens
+        Assert.Equal("a", GenerationEvaluation.ApplyEosRule(pipeline, generation, 0, 3, Ids("xy").Length, EosRule.Cut));
+        Assert.Equal("ab", GenerationEvaluation.ApplyEosRule(pipeline, generation, 0, 3, Ids("xy").Length, EosRule.Strip));
+        Assert.Equal("bxy", GenerationEvaluation.ApplyEosRule(pipeline, generation, 0, 4, 0, EosRule.Strip));   // a completion: the last 4 tokens
     }
 
     [Fact]

@@ -1,0 +1,105 @@
+using System.Text.Json.Nodes;
+using OpenDllm.Cli;
+using OpenDllm.Config;
+using OpenDllm.Inference;
+using OpenDllm.Models;
+using OpenDllm.Sampling;
+using OpenDllm.Tokenization;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace OpenDllm.Tests.Evaluation;
+
+/// <summary>
+/// Batched generation (<c>eval … --batch-size N</c>, <see cref="DiffusionPipeline.CompleteBatch"/>): prompts of different
+/// lengths decoded together give each prompt's batch-1 text under greedy decoding, and the CLI records the batch size and
+/// refuses it where it does not apply.
+/// </summary>
+[Collection("Console")]
+public sealed class EvalBatchSizeTests(ITestOutputHelper output) : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("opendllm-batch-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    /// <summary>A random tiny model in float64 with the byte tokenizer (float64: see <see cref="Sampling.RaggedBatchPropertyTests"/>).</summary>
+    static DiffusionPipeline TinyPipeline(bool shifted) =>
+        new(new Qwen2Model(ModelConfig.Tiny with { VocabSize = ByteTokenizer.Instance.VocabSize, MaxPositionEmbeddings = 256 }, dtype: ScalarType.Float64)
+                .InitializeWeights(seed: 4, std: 0.3).WithDiffusionSettings(shiftedLogits: shifted),
+            ByteTokenizer.Instance);
+
+    [Theory]
+    [InlineData("maskgit_plus", false)]
+    [InlineData("fast-dllm-dual", true)]
+    [InlineData("ar", true)]
+    public void BatchedCompletionsEqualOneAtATime(string sampler, bool shifted)
+    {
+        using var scope = NewDisposeScope();
+        var pipeline = TinyPipeline(shifted);
+        string[] prompts = ["def f(x):\n    return", "x", "import os\nprint(", ""];
+        var settings = new SamplerSettings { Steps = 8, BlockLength = 4 };
+        var together = pipeline.CompleteBatch(prompts, 8, SamplerFactory.Create(sampler, settings));
+        Assert.Equal(prompts.Length, together.Count);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            var alone = pipeline.Complete(prompts[i], 8, SamplerFactory.Create(sampler, settings));
+            Assert.Equal(alone.Ids, together[i].Ids);
+            Assert.Equal(alone.Text, together[i].Text);
+        }
+    }
+
+    (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        using var outWriter = new StringWriter();
+        using var errWriter = new StringWriter();
+        Console.SetOut(outWriter);
+        Console.SetError(errWriter);
+        int code;
+        try { code = CliApp.Run(args); }
+        finally { Console.SetOut(stdout); Console.SetError(stderr); }
+        output.WriteLine($"$ opendllm {string.Join(' ', args)}\n{outWriter}{errWriter}(exit {code})");
+        return (code, outWriter.ToString(), errWriter.ToString());
+    }
+
+    string TinyCheckpoint()
+    {
+        var dir = Path.Combine(_dir, "ckpt");
+        using var scope = NewDisposeScope();
+        new Qwen2Model(ModelConfig.Tiny with { VocabSize = ByteTokenizer.Instance.VocabSize, MaxPositionEmbeddings = 4096 })
+            .InitializeWeights(seed: 5).SavePretrained(dir);
+        ByteTokenizer.Instance.Save(dir);
+        return dir;
+    }
+
+    [Fact]
+    public void EvalWithABatchSizeWritesEverySampleAndRecordsIt()
+    {
+        if (!BenchmarkTestData.TryGetDirectory(output, out var data)) return;
+        var outDir = Path.Combine(_dir, "eval");
+        var (code, text, err) = Run("eval", "humaneval", "--checkpoint", TinyCheckpoint(), "--data", data, "--out", outDir, "--limit", "3",
+                                    "--samples", "2", "--max-new-tokens", "4", "--steps", "4", "--batch-size", "2");
+        Assert.True(code == 0, err);
+        Assert.Contains("generated tokens/s (batch 2; counted: generated positions only", text);
+        var results = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "results.json")))!;
+        Assert.Equal(2, (int)results["batch_size"]!);
+        Assert.Equal(3 * 2 * 4, (long)results["results"]![0]!["generated_tokens"]!);
+        Assert.Equal("generated", (string?)results["results"]![0]!["counted"]);
+        var samples = File.ReadAllLines(Path.Combine(outDir, "samples_completion.jsonl"));
+        Assert.Equal(6, samples.Length);
+        var ids = samples.Select(l => (string)JsonNode.Parse(l)!["task_id"]!).ToList();
+        Assert.Equal(ids.Distinct().SelectMany(id => new[] { id, id }), ids);          // problem-major order, as at batch 1
+    }
+
+    [Theory]
+    [InlineData("humaneval", "0", "--batch-size 0: must be at least 1")]
+    [InlineData("humaneval-infill", "2", "Unrecognized command or argument '--batch-size'")]
+    public void BadBatchSizesAreRefused(string task, string size, string message)
+    {
+        if (!BenchmarkTestData.TryGetDirectory(output, out var data)) return;
+        var (code, _, err) = Run("eval", task, "--checkpoint", TinyCheckpoint(), "--data", data, "--out", Path.Combine(_dir, "eval"),
+                                 "--limit", "1", "--batch-size", size);
+        Assert.NotEqual(0, code);
+        Assert.Contains(message, err);
+    }
+}
