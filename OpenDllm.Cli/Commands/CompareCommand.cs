@@ -58,7 +58,7 @@ public static class CompareCommand
             if (infillTable.Length > 0)
             {
                 var chart = InfillCharts.Comparison(comparison);
-                chart.SaveSvg(Path.Combine(outDir, "infill.svg"), 1000, 420);
+                chart.SaveSvg(Path.Combine(outDir, "infill.svg"), 1200, 420);
                 report.Add(chart);
             }
             report.Save(Path.Combine(outDir, "comparison.html"));

@@ -11,7 +11,7 @@ namespace OpenDllm.Experiments;
 /// <param name="Baseline">The run the speed-ups are relative to (its name); default the first run.</param>
 /// <param name="Threshold">τ in bits per token; default the baseline's final validation bound, so the speed-up reads
 /// "reaches what the baseline reaches at the end in 1/k of the steps".</param>
-/// <param name="InfillTasks">Held-out single-line infill tasks (<see cref="HeldOutInfill"/>, seed 1), the same for every
+/// <param name="InfillTasks">Held-out single-line infill tasks, at most (one line per validation document) (<see cref="HeldOutInfill"/>, seed 1), the same for every
 /// run; 0 skips infill.</param>
 /// <param name="Sampler">The sampler that fills them in diffusion runs (as many steps as masks); AR+FIM runs (objective
 /// ar_fim) always use the AR sampler with its KV cache on the FIM prompt (<see cref="FimInfill"/>).</param>
@@ -91,7 +91,7 @@ public sealed record Comparison(string Metric, string Baseline, double Threshold
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         };
         foreach (var (r, s, length) in rows)
-            lines.Add(string.Create(ic, $"| {r.Name} | {r.Objective} | {length} | {s!.Protocol} | {s.Sampler} | {s.Exact * 100:F1} % | {s.TokenAccuracy * 100:F1} % | {s.TokensPerSecond:F0} | {s.MillisecondsPerMiddle:F1} |"));
+            lines.Add(string.Create(ic, $"| {r.Name} | {r.Objective} | {length} | {s!.Protocol} | {s.Sampler} | {s.Exact * 100:F1} % | {s.TokenAccuracy * 100:F1} % | {s.TokensPerSecond:F1} | {s.MillisecondsPerMiddle:F0} |"));
         return string.Join("\n", lines);
     }
 
@@ -156,7 +156,11 @@ public static class RunComparison
                 infill?.Oracle.Exact, infill?.Oracle.TokenAccuracy, r.TokensPerSecond, r.AlignLoss)
                 { OracleInfill = infill?.Oracle, UnknownLengthInfill = infill?.Unknown, Metric = r.Metric });
         }
-        return new Comparison(string.Join(" / ", metrics), baseline, threshold, shards is null ? 0 : options.InfillTasks, options.Sampler, compared);
+        // the tasks actually filled: the validation split can hold fewer usable lines than asked for (one per document)
+        int filled = compared.Select(c => c.OracleInfill?.Middles).OfType<int>().FirstOrDefault();
+        if (shards is not null && filled < options.InfillTasks)
+            log?.Invoke($"held-out infill: the validation split gives {filled} lines, fewer than the {options.InfillTasks} asked for");
+        return new Comparison(string.Join(" / ", metrics), baseline, threshold, filled, options.Sampler, compared);
     }
 
     sealed record LoadedRun(string Name, string Directory, string Objective, string Metric, List<BoundPoint> Curve, string Checkpoint,

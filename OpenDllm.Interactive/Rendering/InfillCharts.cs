@@ -6,12 +6,12 @@ using PExt = Plotly.NET.CSharp.GenericChartExtensions;
 namespace OpenDllm.Interactive;
 
 /// <summary>
-/// The infill side of a <see cref="Comparison"/> as one figure: exact match per run at oracle and at unknown length, and
-/// generated tokens per second (prompt tokens never counted) for the same fills.
+/// The infill side of a <see cref="Comparison"/> as one figure: exact match and token accuracy per run at oracle and at
+/// unknown length, and generated tokens per second (prompt tokens never counted) for the same fills.
 /// </summary>
 public static class InfillCharts
 {
-    /// <summary>Two panels: exact match (%) and generated tokens/s, one bar per run and length protocol.</summary>
+    /// <summary>Three panels: exact match (%), token accuracy (%) and generated tokens/s, one bar per run and length protocol.</summary>
     public static Figure Comparison(Comparison comparison)
     {
         var bars = comparison.Runs
@@ -23,14 +23,16 @@ public static class InfillCharts
         double Value(string run, string length, Func<InfillScore, double> f) =>
             bars.FirstOrDefault(b => b.Run == run && b.Length == length).Score is { } s ? f(s) : double.NaN;
         static double Exact(InfillScore s) => 100 * s.Exact;
+        static double Accuracy(InfillScore s) => 100 * s.TokenAccuracy;
         static double Speed(InfillScore s) => s.TokensPerSecond;
 
         Plotly.NET.GenericChart Panel(Func<InfillScore, double> f, string axis, bool legend) => PExt.WithYAxisStyle<double, string, string>(
             PChart.Combine(lengths.Select((l, i) => PChart.Column<double, string, string>(runs.Select(r => Value(r, l, f)).ToArray(),
                 Keys: runs.ToArray(), Name: $"{l} length", ShowLegend: legend, MarkerColor: Plotly.NET.Color.fromString(Html.SeriesColor(i))))),
             TitleText: axis);
-        var chart = PExt.WithSize(PChart.Grid([Panel(Exact, "exact match (%)", true), Panel(Speed, "generated tokens/s", false)], 1, 2,
-            SubPlotTitles: new[] { "held-out infill: exact match", "generated tokens per second" }), Width: 1000, Height: 420);
+        var chart = PExt.WithSize(PChart.Grid([Panel(Exact, "exact match (%)", true), Panel(Accuracy, "token accuracy (%)", false),
+                Panel(Speed, "generated tokens/s", false)], 1, 3,
+            SubPlotTitles: new[] { "exact match", "token accuracy", "generated tokens per second" }), Width: 1200, Height: 420);
 
         return new Figure($"Infilling on {comparison.InfillTasks} held-out lines", chart, null, () =>
         {
@@ -52,7 +54,7 @@ public static class InfillCharts
                 p.Title(title); p.ShowLegend();
                 return p;
             }
-            return [BarPanel(Exact, "exact match (%)"), BarPanel(Speed, "generated tokens/s")];
+            return [BarPanel(Exact, "exact match (%)"), BarPanel(Accuracy, "token accuracy (%)"), BarPanel(Speed, "generated tokens/s")];
         });
     }
 }

@@ -50,12 +50,13 @@ public sealed class ArFimMethod : ITrainingMethod
     public MethodLoss Loss(PackedBatch batch, Generator generator)
     {
         using var scope = NewDisposeScope();
-        long seed = randint(long.MaxValue, [1], generator: generator, dtype: ScalarType.Int64).item<long>();
+        var device = batch.Tokens.device;
+        long seed = randint(long.MaxValue, [1], generator: generator, dtype: ScalarType.Int64).item<long>();   // the CPU generator
         var (tokens, share) = Transform(batch.Tokens, batch.DocumentIds, seed);
         var fimBatch = new PackedBatch(tokens, batch.PositionIds, batch.DocumentIds, batch.KeyPadding, batch.PaddingTokens, batch.Next,
                                        batch.HasDocumentBoundaries, batch.Prompt);        // not disposed: it shares the batch's tensors
         var loss = _ar.Loss(fimBatch, generator).Loss;
-        return new MethodLoss(loss.MoveToOuterDisposeScope(), new Dictionary<string, Tensor> { ["fim_share"] = tensor(share).MoveToOuterDisposeScope() });
+        return new MethodLoss(loss.MoveToOuterDisposeScope(), new Dictionary<string, Tensor> { ["fim_share"] = tensor(share, device: device).MoveToOuterDisposeScope() });
     }
 
     public BoundTerms Bound(PackedBatch batch, Generator generator) => _ar.Bound(batch, generator);
