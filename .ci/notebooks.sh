@@ -20,6 +20,7 @@ declare -A params=(
   [08-block-diffusion]="--param steps=40 --param length=16"
   [09-ar-to-diffusion]="--param arSteps=10 --param steps=10 --param evalEvery=5 --param evalBatches=2 --param infillTasks=2 --param root=runs/notebooks/09"
   [10-latent-diffusion]="--param encoder=tiny --param maxDocuments=200 --param steps=30 --param evalEvery=10 --param evalBatches=2 --param readEvery=3"
+  [11-infill-ar-vs-diffusion]="--param steps=10 --param evalEvery=5 --param evalBatches=2 --param infillTasks=2 --param fixedLengths=8,16 --param maxMiddleTokens=24 --param root=runs/notebooks/11"
 )
 start=$(date +%s)
 for nb in notebooks/*.ipynb; do

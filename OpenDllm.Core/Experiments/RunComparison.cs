@@ -11,10 +11,16 @@ namespace OpenDllm.Experiments;
 /// <param name="Baseline">The run the speed-ups are relative to (its name); default the first run.</param>
 /// <param name="Threshold">τ in bits per token; default the baseline's final validation bound, so the speed-up reads
 /// "reaches what the baseline reaches at the end in 1/k of the steps".</param>
-/// <param name="InfillTasks">Held-out single-line infill tasks (<see cref="HeldOutInfill"/>, seed 1), the same for every
+/// <param name="InfillTasks">Held-out single-line infill tasks, at most (one line per validation document) (<see cref="HeldOutInfill"/>, seed 1), the same for every
 /// run; 0 skips infill.</param>
-/// <param name="Sampler">The sampler that fills them (oracle length, as many steps as masks).</param>
-public sealed record ComparisonOptions(string? Baseline = null, double? Threshold = null, int InfillTasks = 64, string Sampler = "maskgit_plus");
+/// <param name="Sampler">The sampler that fills them in diffusion runs (as many steps as masks); AR+FIM runs (objective
+/// ar_fim) always use the AR sampler with its KV cache on the FIM prompt (<see cref="FimInfill"/>).</param>
+/// <param name="FixedLengths">When set, every run also fills the lines at unknown length: AR+FIM until EOS (within
+/// <paramref name="MaxMiddleTokens"/>), diffusion at each of these lengths, averaged (the average-fixed-length protocol,
+/// SPEC §5.6). Null: oracle length only.</param>
+/// <param name="MaxMiddleTokens">The AR+FIM budget at unknown length.</param>
+public sealed record ComparisonOptions(string? Baseline = null, double? Threshold = null, int InfillTasks = 64, string Sampler = "maskgit_plus",
+                                       IReadOnlyList<int>? FixedLengths = null, int MaxMiddleTokens = 128);
 
 /// <summary>One run of a comparison.</summary>
 /// <param name="Curve">The validation bound at each evaluation.</param>
@@ -27,6 +33,15 @@ public sealed record ComparedRun(string Name, string Directory, string Objective
                                  double? StepsToThreshold, double? SpeedUp, double? InfillExact, double? InfillTokenAccuracy,
                                  double? TokensPerSecond, double? FinalAlignLoss)
 {
+    /// <summary>The oracle-length infill in full (exact match, token accuracy, generated tokens/s); null when skipped.</summary>
+    public InfillScore? OracleInfill { get; init; }
+
+    /// <summary>The unknown-length infill (<see cref="ComparisonOptions.FixedLengths"/>); null when not asked for.</summary>
+    public InfillScore? UnknownLengthInfill { get; init; }
+
+    /// <summary>The validation bound this run logs (val_nelbo_bits for diffusion, val_nll_bits for AR).</summary>
+    public string Metric { get; init; } = "";
+
     /// <summary>The bound at the first and the last evaluation.</summary>
     public double FirstBits => Curve[0].Bits;
     public double FinalBits => Curve[^1].Bits;
@@ -46,9 +61,39 @@ public sealed record Comparison(string Metric, string Baseline, double Threshold
             ["steps_to_threshold"] = r.StepsToThreshold, ["speedup"] = r.SpeedUp,
             ["infill_exact"] = r.InfillExact, ["infill_token_accuracy"] = r.InfillTokenAccuracy,
             ["tokens_per_s"] = r.TokensPerSecond, ["final_align_loss"] = r.FinalAlignLoss,
+            ["metric"] = r.Metric,
+            ["infill_oracle"] = Json(r.OracleInfill), ["infill_unknown_length"] = Json(r.UnknownLengthInfill),
             ["curve"] = new JsonArray(r.Curve.Select(p => (JsonNode)new JsonArray(p.Step, p.Bits)).ToArray()),
         }).ToArray()),
     };
+
+    static JsonObject? Json(InfillScore? s) => s is null ? null : new()
+    {
+        ["protocol"] = s.Protocol, ["sampler"] = s.Sampler, ["exact"] = s.Exact, ["token_accuracy"] = s.TokenAccuracy,
+        ["generated_tokens"] = s.GeneratedTokens, ["seconds"] = s.Seconds, ["middles"] = s.Middles,
+        ["generated_tokens_per_s"] = s.TokensPerSecond, ["ms_per_middle"] = s.MillisecondsPerMiddle,
+        ["tokens_counted"] = "generated tokens only (diffusion: every masked slot; AR: every token produced, EOS included), never prompt tokens",
+    };
+
+    /// <summary>
+    /// A Markdown table of the infill results, one row per run and length protocol: exact match, token accuracy, generated
+    /// tokens/s and milliseconds per middle (README-ready). Empty when infill was skipped.
+    /// </summary>
+    public string ToInfillMarkdown()
+    {
+        var rows = Runs.SelectMany(r => new[] { (r, s: r.OracleInfill, length: "oracle"), (r, s: r.UnknownLengthInfill, length: "unknown") })
+            .Where(x => x.s is not null).ToList();
+        if (rows.Count == 0) return "";
+        var ic = System.Globalization.CultureInfo.InvariantCulture;
+        var lines = new List<string>
+        {
+            "| run | objective | length | protocol | sampler | exact match | token acc. | generated tokens/s | ms / middle |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        };
+        foreach (var (r, s, length) in rows)
+            lines.Add(string.Create(ic, $"| {r.Name} | {r.Objective} | {length} | {s!.Protocol} | {s.Sampler} | {s.Exact * 100:F1} % | {s.TokenAccuracy * 100:F1} % | {s.TokensPerSecond:F1} | {s.MillisecondsPerMiddle:F0} |"));
+        return string.Join("\n", lines);
+    }
 
     /// <summary>A Markdown table of the runs (README-ready).</summary>
     public string ToMarkdown()
@@ -83,10 +128,13 @@ public static class RunComparison
         if (runs.Count == 0) throw new ArgumentException("no runs to compare");
         if (runs.Select(r => r.Name).Distinct().Count() != runs.Count) throw new ArgumentException($"run names must differ: {string.Join(", ", runs.Select(r => r.Name))}");
         if (options.InfillTasks < 0) throw new ArgumentOutOfRangeException(nameof(options.InfillTasks), options.InfillTasks, "must be ≥ 0");
+        if (options.FixedLengths is { } fixedLengths && (fixedLengths.Count == 0 || fixedLengths.Any(n => n < 1)))
+            throw new ArgumentOutOfRangeException(nameof(options.FixedLengths), string.Join(",", fixedLengths), "fixed lengths must be a non-empty list of lengths ≥ 1");
+        if (options.MaxMiddleTokens < 1) throw new ArgumentOutOfRangeException(nameof(options.MaxMiddleTokens), options.MaxMiddleTokens, "must be ≥ 1");
         var loaded = runs.Select(r => Load(r.Name, r.Directory)).ToList();
+        // diffusion runs log a NELBO, AR runs an exact NLL: both are bits per token of the same held-out data, the NELBO an
+        // upper bound of the diffusion model's NLL, so one threshold reads across them (the comparison names both)
         var metrics = loaded.Select(r => r.Metric).Distinct().ToList();
-        if (metrics.Count != 1)
-            throw new ArgumentException($"the runs log different validation bounds ({string.Join(", ", metrics)}); a comparison needs one");
         var baseline = options.Baseline ?? loaded[0].Name;
         var baseRun = loaded.FirstOrDefault(r => r.Name == baseline)
             ?? throw new ArgumentException($"baseline '{baseline}' is not one of the runs ({string.Join(", ", loaded.Select(r => r.Name))})");
@@ -98,16 +146,21 @@ public static class RunComparison
         foreach (var r in loaded)
         {
             double? steps = Convergence.StepsToReach(r.Curve, threshold);
-            (double Exact, double TokenAccuracy)? infill = null;
+            (InfillScore Oracle, InfillScore? Unknown)? infill = null;
             if (shards is not null)
             {
                 log?.Invoke($"{r.Name}: infilling {options.InfillTasks} held-out lines with {r.Checkpoint}");
-                infill = Infill(r.Checkpoint, shards, options, device);
+                infill = Infill(r.Checkpoint, r.Objective, shards, options, device);
             }
             compared.Add(new ComparedRun(r.Name, r.Directory, r.Objective, r.Curve[^1].Step, r.Curve, steps, Convergence.SpeedUp(baseSteps, steps),
-                infill?.Exact, infill?.TokenAccuracy, r.TokensPerSecond, r.AlignLoss));
+                infill?.Oracle.Exact, infill?.Oracle.TokenAccuracy, r.TokensPerSecond, r.AlignLoss)
+                { OracleInfill = infill?.Oracle, UnknownLengthInfill = infill?.Unknown, Metric = r.Metric });
         }
-        return new Comparison(metrics[0], baseline, threshold, shards is null ? 0 : options.InfillTasks, options.Sampler, compared);
+        // the tasks actually filled: the validation split can hold fewer usable lines than asked for (one per document)
+        int filled = compared.Select(c => c.OracleInfill?.Middles).OfType<int>().FirstOrDefault();
+        if (shards is not null && filled < options.InfillTasks)
+            log?.Invoke($"held-out infill: the validation split gives {filled} lines, fewer than the {options.InfillTasks} asked for");
+        return new Comparison(string.Join(" / ", metrics), baseline, threshold, filled, options.Sampler, compared);
     }
 
     sealed record LoadedRun(string Name, string Directory, string Objective, string Metric, List<BoundPoint> Curve, string Checkpoint,
@@ -140,8 +193,8 @@ public static class RunComparison
         return folders[0]!;
     }
 
-    /// <summary>Exact match and token accuracy of held-out single-line infilling at oracle length.</summary>
-    static (double Exact, double TokenAccuracy) Infill(string checkpoint, string shards, ComparisonOptions options, Device? device)
+    /// <summary>Held-out single-line infilling at oracle length and, when asked, at unknown length (<see cref="InfillScore.Measure"/>).</summary>
+    static (InfillScore Oracle, InfillScore? Unknown) Infill(string checkpoint, string objective, string shards, ComparisonOptions options, Device? device)
     {
         var pipeline = DiffusionPipeline.Load(checkpoint, device);
         try
@@ -149,15 +202,10 @@ public static class RunComparison
             using var set = TokenShardSet.Open(shards, verify: false);
             var tasks = HeldOutInfill.Tasks(set.Validation, pipeline.Tokenizer, options.InfillTasks, seed: 1);
             if (tasks.Count == 0) throw new InvalidDataException($"{shards}: the validation split has no line to fill in");
-            var scored = HeldOutInfill.Score(pipeline, tasks, n => SamplerFactory.Create(options.Sampler, new SamplerSettings { Steps = n }));
-            long right = 0, total = 0;
-            foreach (var s in scored)
-            {
-                var truth = pipeline.Tokenizer.Encode(s.Task.Middle);
-                total += truth.Count;
-                right += truth.Where((id, i) => i < s.Generation.Ids.Length && s.Generation.Ids[i] == id).Count();
-            }
-            return (scored.Count(s => s.Exact) / (double)scored.Count, total == 0 ? 0 : right / (double)total);
+            var oracle = InfillScore.Measure(pipeline, objective, tasks, options.Sampler, null, options.MaxMiddleTokens);
+            var unknown = options.FixedLengths is { } lengths
+                ? InfillScore.Measure(pipeline, objective, tasks, options.Sampler, lengths, options.MaxMiddleTokens) : null;
+            return (oracle, unknown);
         }
         finally { pipeline.Model.Dispose(); }
     }

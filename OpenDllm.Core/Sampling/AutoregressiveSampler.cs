@@ -15,6 +15,9 @@ public sealed record AutoregressiveOptions
     public bool UseCache { get; init; } = true;
     /// <summary>When set, a row that produced it gets it in every later slot too (it stops).</summary>
     public long? EosId { get; init; }
+    /// <summary>With <see cref="EosId"/>: stop as soon as every row has produced it, writing EOS into the slots left (the
+    /// same tokens as running on, without the forwards), for generation of unknown length such as FIM infilling.</summary>
+    public bool StopAtEos { get; init; }
     public long Seed { get; init; }
     public bool RecordTrajectory { get; init; }
 
@@ -86,12 +89,15 @@ public sealed class AutoregressiveSampler(AutoregressiveOptions? options = null)
             var before = recorder is null ? null : x.clone();
             x.select(1, j).copy_(token);
             if (o.EosId is { } e) done.bitwise_or_(token.eq(e));
+            bool stop = o.StopAtEos && o.EosId is not null && j + 1 < width && done.all().item<bool>();
+            if (stop) x.narrow(1, j + 1, width - j - 1).fill_(o.EosId!.Value);
             if (recorder is not null)
             {
                 var confidence = zeros(x.shape, dtype: ScalarType.Float32, device: x.device);
                 confidence.select(1, j).copy_(conf);
                 recorder.Record(before!, x, confidence);
             }
+            if (stop) break;
         }
         cache?.Dispose();
         return new SamplerOutput(x.MoveToOuterDisposeScope(), forwards, recorder?.Build());

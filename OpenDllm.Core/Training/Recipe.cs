@@ -86,10 +86,16 @@ public sealed record Recipe
         Check(Enum.IsDefined(t.PathLoss), "train.path_loss", t.PathLoss, "none, inv_t or plain");
         Check(t.PathLoss == PathLoss.None || !MdlmLossOptions.ContainsPathTerm(t.Loss), "train.path_loss", t.PathLoss,
               $"train.loss = {ConfigJsonName(t.Loss)} already contains the path term, so it would count twice; use train.loss: mdlm or uniform with train.path_loss, or remove train.path_loss");
-        Check(t.PathLoss == PathLoss.None || t.Objective is not (Methods.Bd3lm.Bd3lmMethod.MethodName or Methods.Ar.ArMethod.MethodName),
+        Check(t.PathLoss == PathLoss.None || t.Objective is not (Methods.Bd3lm.Bd3lmMethod.MethodName or Methods.Ar.ArMethod.MethodName or Methods.ArFim.ArFimMethod.MethodName),
               "train.path_loss", t.PathLoss, $"not used by {t.Objective}; remove it");
         if (t.Objective == Methods.A2d.A2dMethod.MethodName) (t.A2d ?? new()).Validate(source);
         else Check(t.A2d is null, "train.a2d", "{…}", $"only read by train.objective: a2d (this recipe trains {t.Objective}); remove it");
+        if (t.Objective == Methods.ArFim.ArFimMethod.MethodName)
+        {
+            (t.Fim ?? new()).Validate(source);
+            Check(Data.Packing == "documents", "data.packing", Data.Packing, "ar_fim transforms each document of a packed row; use data.packing: documents");
+        }
+        else Check(t.Fim is null, "train.fim", "{…}", $"only read by train.objective: ar_fim (this recipe trains {t.Objective}); remove it");
         if (t.Objective == Methods.Ldlm.LdlmMethod.MethodName)
         {
             (t.Ldlm ?? new()).Validate(source);
@@ -227,6 +233,8 @@ public sealed record TrainSection
     public PathLoss PathLoss { get; init; } = PathLoss.None;
     /// <summary>AR → diffusion adaptation's options (align_weight, teacher_dtype; SPEC §3), only with <see cref="Objective"/> a2d.</summary>
     public Methods.A2d.A2dOptions? A2d { get; init; }
+    /// <summary>AR+FIM's options (the FIM rate; Bavarian et al. 2022), only with <see cref="Objective"/> ar_fim.</summary>
+    public Methods.ArFim.FimOptions? Fim { get; init; }
     /// <summary>Latent diffusion's options (encoder layer, module shapes, σ_dec, γ warmup, time sampler; SPEC §6), only with
     /// <see cref="Objective"/> ldlm.</summary>
     public Methods.Ldlm.LdlmOptions? Ldlm { get; init; }

@@ -1,5 +1,6 @@
 using OpenDllm.Methods.A2d;
 using OpenDllm.Methods.Ar;
+using OpenDllm.Methods.ArFim;
 using OpenDllm.Methods.Bd3lm;
 using OpenDllm.Methods.Ldlm;
 using OpenDllm.Methods.Mdlm;
@@ -17,6 +18,7 @@ public static class TrainingMethods
     {
         [MdlmMethod.MethodName] = context => new MdlmMethod(context),
         [ArMethod.MethodName] = context => new ArMethod(context),
+        [ArFimMethod.MethodName] = context => new ArFimMethod(context),
         [Bd3lmMethod.MethodName] = context => new Bd3lmMethod(context),
         [A2dMethod.MethodName] = context => new A2dMethod(context),
         [LdlmMethod.MethodName] = context => new LdlmMethod(context),

@@ -59,3 +59,23 @@ public class AutoregressiveTrajectoryTests
         Assert.Equal(SamplingFixtures.Rows(result.Sequences), t.CanvasAfter(4));
     }
 }
+
+public class AutoregressiveStopAtEosTests
+{
+    [Fact]
+    public void StopsWhenEveryRowHasEndedWithTheSameTokensAndFewerForwards()
+    {
+        using var scope = NewDisposeScope();
+        var denoiser = SamplingFixtures.RandomTiny();
+        var canvas = Canvas.ForCompletion([[5, 6, 7, 8]], 10, denoiser.MaskId, padId: 97);
+        var free = SamplingFixtures.Rows(new AutoregressiveSampler().Sample(denoiser, canvas).Sequences)[0];
+        long eos = free[4 + 2];                                                        // the third generated token plays EOS
+        int first = Array.IndexOf(free, eos, 4);                                       // where it first appears
+        var running = new AutoregressiveSampler(new() { EosId = eos }).Sample(denoiser, canvas);
+        var stopped = new AutoregressiveSampler(new() { EosId = eos, StopAtEos = true }).Sample(denoiser, canvas);
+        Assert.True(Fixture.Same(running.Sequences, stopped.Sequences));
+        Assert.Equal(10, running.Forwards);
+        Assert.Equal(first - 4 + 1, stopped.Forwards);
+        Assert.All(SamplingFixtures.Rows(stopped.Sequences)[0].Skip(first), t => Assert.Equal(eos, t));
+    }
+}
