@@ -14,7 +14,7 @@ namespace OpenDllm.Interactive.Notebooks;
 /// is read without a word (as a code cell, as an empty notebook), so is a cell whose source is not text (a number is run
 /// as code); malformed JSON is reported without the file;</item>
 /// <item>writing .ipynb: an application/json (or */*+json) output makes the writer throw; cells without ids are written
-/// without ids under <c>nbformat_minor</c> 5, which nbformat 4.5 forbids; a notebook read from .dib gets no kernelspec,
+/// without ids under <c>nbformat_minor</c> 5, which the nbformat 4.5 schema forbids; a notebook read from .dib gets no kernelspec,
 /// so Jupyter cannot pick a kernel; cell metadata keys are not sorted and the file lacks its final newline (Jupyter's layout
 /// has both, so an unchanged notebook would be rewritten);</item>
 /// <item>reading .dib without a <c>#!meta</c> section: only C# and markdown are known, so <c>#!fsharp</c> (and a first
