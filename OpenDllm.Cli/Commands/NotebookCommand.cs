@@ -92,7 +92,7 @@ public static class NotebookCommand
         {
             Console.CancelKeyPress -= onCancel;
         }
-        IpynbWriter.Write(result.Notebook, outputPath);
+        NotebookFile.Write(result.Notebook, outputPath);
         Console.WriteLine($"wrote {outputPath}");
         if (result.Success) return ExitCodes.Ok;
         Console.Error.WriteLine($"error: {result.FailureMessage}");

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace OpenDllm.Interactive.Notebooks;
 
@@ -109,6 +111,14 @@ public sealed class CellOutput
         output.Traceback.AddRange(traceback);
         return output;
     }
+
+    static readonly JsonSerializerOptions WireOptions = new() { PreferredObjectCreationHandling = JsonObjectCreationHandling.Populate };
+
+    /// <summary>This output as JSON, for the notebook worker's pipe (read back by <see cref="FromWire"/>).</summary>
+    internal JsonNode ToWire() => JsonSerializer.SerializeToNode(this, WireOptions)!;
+
+    internal static CellOutput FromWire(JsonNode? node) =>
+        node.Deserialize<CellOutput>(WireOptions) ?? throw new InvalidDataException("the notebook worker sent an empty output");
 
     public CellOutput Clone()
     {

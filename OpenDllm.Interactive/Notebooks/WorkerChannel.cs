@@ -48,10 +48,10 @@ internal sealed class WorkerChannel : ICellOutputListener, IDisposable
         }
     }
 
-    public void Added(CellOutput output) => Send(new JsonObject { ["t"] = "add", ["output"] = IpynbWriter.OutputJson(output) });
+    public void Added(CellOutput output) => Send(new JsonObject { ["t"] = "add", ["output"] = output.ToWire() });
 
     public void Replaced(int index, CellOutput output) =>
-        Send(new JsonObject { ["t"] = "replace", ["index"] = index, ["output"] = IpynbWriter.OutputJson(output) });
+        Send(new JsonObject { ["t"] = "replace", ["index"] = index, ["output"] = output.ToWire() });
 
     public void Send(JsonObject message)
     {

@@ -202,8 +202,8 @@ internal sealed class WorkerKernel(NotebookWorkerCommand command, string baseDir
                     {
                         case "ready": _ready.TrySetResult(); break;
                         case "stream": _current?.AppendStream((string)message["name"]!, (string)message["text"]!); break;
-                        case "add": _current?.Add(IpynbReader.ReadOutput(message["output"])); break;
-                        case "replace": _current?.ReplaceAt((int)message["index"]!, IpynbReader.ReadOutput(message["output"])); break;
+                        case "add": _current?.Add(CellOutput.FromWire(message["output"])); break;
+                        case "replace": _current?.ReplaceAt((int)message["index"]!, CellOutput.FromWire(message["output"])); break;
                         case "done" or "injected": _reply?.TrySetResult(message); break;
                         case "crash": _crash ??= (string?)message["message"]; break;
                         case "exiting":

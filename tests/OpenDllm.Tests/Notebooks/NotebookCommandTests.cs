@@ -33,7 +33,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Contains($"wrote {output}", text);
         var json = JsonNode.Parse(File.ReadAllText(output))!.AsObject();
         NotebookFormatTests.AssertValidNbformat(json);
-        var executed = IpynbReader.Read(output);
+        var executed = NotebookFile.Load(output);
         Assert.Equal(5, executed.Cells.Count);
         Assert.Equal("10", executed.Cells[3].Outputs.Single(o => o.OutputType == OutputType.ExecuteResult).Data["text/plain"]);   // 0+1+2+3+4
         Assert.Contains(executed.Cells[3].Outputs, o => o.OutputType == OutputType.Stream && o.Text!.StartsWith("Wall time: "));
@@ -45,7 +45,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
     {
         var notebook = NotebookRunnerTests.Cells("var a = 1;", "throw new Exception(\"bad cell\");", "a");
         var input = Path.Combine(_dir, "fails.ipynb");
-        IpynbWriter.Write(notebook, input);
+        NotebookFile.Write(notebook, input);
         var output = Path.Combine(_dir, "out", "executed.ipynb");
 
         var (code, text, err) = Cli("notebook", "run", input, "--output", output, "--timeout-seconds", "0");   // no limit
@@ -54,7 +54,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Contains("cell 2/3  FAILED", text);
         Assert.Contains("cell 3/3  not run", text);
         Assert.Contains("error: cell 2 failed: Exception: bad cell", err);
-        var executed = IpynbReader.Read(output);
+        var executed = NotebookFile.Load(output);
         Assert.Equal("bad cell", executed.Cells[1].Outputs.Single().EValue);
         Assert.Empty(executed.Cells[2].Outputs);
         Assert.Equal(notebook.Cells.Select(c => c.Id), executed.Cells.Select(c => c.Id));   // ids kept
@@ -75,7 +75,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
         var notebook = NotebookRunnerTests.Cells("md:# Title ✓", "Console.WriteLine(\"out\"); Console.Error.WriteLine(\"err\");\ndisplay(HTML(\"<i>é</i>\"));\n41 + 1",
                                                  "throw new Exception(\"stop\");", "1");
         var input = Path.Combine(_dir, "all-outputs.ipynb");
-        IpynbWriter.Write(notebook, input);
+        NotebookFile.Write(notebook, input);
 
         Assert.Equal(1, Cli("notebook", "run", input).Code);
 
@@ -105,7 +105,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
         var notebook = NotebookRunnerTests.Cells("var steps = 1;");
         notebook.Cells[0].Tags.Add("parameters");
         var input = Path.Combine(_dir, "p.ipynb");
-        IpynbWriter.Write(notebook, input);
+        NotebookFile.Write(notebook, input);
         string Write(string name, string text)
         {
             var path = Path.Combine(_dir, name);
@@ -166,7 +166,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
     {
         var notebook = NotebookRunnerTests.Cells("Console.WriteLine(\"one\");", "Console.WriteLine(\"before\");\n" + killer, "3");
         var input = Path.Combine(_dir, "crash.ipynb");
-        IpynbWriter.Write(notebook, input);
+        NotebookFile.Write(notebook, input);
 
         var (code, text, err) = Cli("notebook", "run", input);
 
@@ -177,7 +177,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal($"error: cell 2 failed: {reason}", err.TrimEnd('\n').Split('\n')[^1]);
         var output = Path.Combine(_dir, "crash.out.ipynb");
         NotebookFormatTests.AssertValidNbformat(JsonNode.Parse(File.ReadAllText(output))!.AsObject());
-        var executed = IpynbReader.Read(output);
+        var executed = NotebookFile.Load(output);
         Assert.Equal("one\n", Assert.Single(executed.Cells[0].Outputs).Text);
         var outputs = executed.Cells[1].Outputs;
         Assert.Equal("before\n", outputs.First(o => o.OutputType == OutputType.Stream && o.Name == "stdout").Text);
@@ -199,7 +199,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
             $"var marker = @\"{marker}\";\nwhile (true)\n{{\n    File.AppendAllText(marker, \"x\");\n    Console.WriteLine(\"tick\");\n    System.Threading.Thread.Sleep(20);\n}}",
             "1");
         var input = Path.Combine(_dir, "slow.ipynb");
-        IpynbWriter.Write(notebook, input);
+        NotebookFile.Write(notebook, input);
 
         var (code, text, err) = Cli("notebook", "run", input, "--timeout-seconds", "15", "--max-cell-output-mib", "0.0625");
 
@@ -212,7 +212,7 @@ public sealed class NotebookCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Equal(1, code);
         Assert.Equal("error: cell 2 failed: the cell did not finish within 15 s (the per-cell timeout); the notebook process was stopped",
                      err.TrimEnd('\n').Split('\n')[^1]);
-        var executed = IpynbReader.Read(Path.Combine(_dir, "slow.out.ipynb"));
+        var executed = NotebookFile.Load(Path.Combine(_dir, "slow.out.ipynb"));
         var capped = Assert.Single(executed.Cells[0].Outputs).Text!;
         Assert.EndsWith("\n[output truncated after 64 KiB (the per-cell output cap)]\n", capped);
         Assert.True(capped.Length < (64 << 10) + 100);

@@ -37,7 +37,7 @@ public sealed class NotebookFormatTests : IDisposable
             {"nbformat": 4, "nbformat_minor": 4, "metadata": {"kernelspec": {"name": ".net-fsharp", "language": "F#"}},
              "cells": [{"cell_type": "code", "metadata": {}, "source": "1 + 1", "outputs": [], "execution_count": null}]}
             """;
-        Assert.Equal("fsharp", IpynbReader.Parse(json, "f.ipynb").Cells[0].Language);
+        Assert.Equal("fsharp", NotebookFile.ParseIpynb(json, "f.ipynb").Cells[0].Language);
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public sealed class NotebookFormatTests : IDisposable
     [Fact]
     public void DibWithoutMetaDefaultsToCSharp()
     {
-        var notebook = DibReader.Parse("var a = 1;\n\n#!markdown\n\nnote\n", "x.dib");
+        var notebook = NotebookFile.ParseDib("var a = 1;\n\n#!markdown\n\nnote\n", "x.dib");
         Assert.Equal(["csharp", "markdown"], notebook.Cells.Select(c => c.Language));
         Assert.Equal("var a = 1;", notebook.Cells[0].Source);
     }
@@ -78,7 +78,7 @@ public sealed class NotebookFormatTests : IDisposable
         code.Outputs.Add(CellOutput.Error("System.Exception", "boom", ["System.Exception: boom", "   at cell3"]));
         var path = Path.Combine(_dir, "out.ipynb");
 
-        IpynbWriter.Write(notebook, path);
+        NotebookFile.Write(notebook, path);
 
         var text = File.ReadAllText(path);
         Assert.StartsWith("{\n \"cells\": [\n  {\n", text);                 // Jupyter's layout: indent 1, sorted keys
@@ -86,7 +86,7 @@ public sealed class NotebookFormatTests : IDisposable
         Assert.Contains("<b>é</b>", text);                                   // not \u-escaped, as Jupyter writes
         AssertValidNbformat(JsonNode.Parse(text)!.AsObject());
 
-        var back = IpynbReader.Read(path);
+        var back = NotebookFile.Load(path);
         Assert.Equal(notebook.Cells.Select(c => c.Id), back.Cells.Select(c => c.Id));
         Assert.Equal(notebook.Cells.Select(c => c.Source), back.Cells.Select(c => c.Source));
         Assert.Equal(notebook.Cells.Select(c => c.Language), back.Cells.Select(c => c.Language));
@@ -97,7 +97,7 @@ public sealed class NotebookFormatTests : IDisposable
         Assert.Equal("<b>é</b>", outputs[1].Data["text/html"]);
         Assert.Equal(1, outputs[2].ExecutionCount);
         Assert.Equal(["System.Exception: boom", "   at cell3"], outputs[3].Traceback);
-        Assert.Equal(text, IpynbWriter.ToJson(back));                        // stable: writing what was read changes nothing
+        Assert.Equal(text, NotebookFile.ToIpynb(back));                        // stable: writing what was read changes nothing
     }
 
     [Fact]
@@ -114,14 +114,14 @@ public sealed class NotebookFormatTests : IDisposable
     public void MalformedCellNamesTheFileAndCell()
     {
         const string json = """{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "markdown", "source": "a"}, {"cell_type": "widget"}]}""";
-        var e = Assert.Throws<InvalidDataException>(() => IpynbReader.Parse(json, "nb.ipynb"));
+        var e = Assert.Throws<InvalidDataException>(() => NotebookFile.ParseIpynb(json, "nb.ipynb"));
         Assert.StartsWith("nb.ipynb: cell 2: unknown cell_type \"widget\"", e.Message);
     }
 
     [Fact]
     public void MalformedDibMetaNamesTheLine()
     {
-        var e = Assert.Throws<InvalidDataException>(() => DibReader.Parse("#!meta\n\n{\"kernelInfo\": \n\n#!csharp\n1", "m.dib"));
+        var e = Assert.Throws<InvalidDataException>(() => NotebookFile.ParseDib("#!meta\n\n{\"kernelInfo\": \n\n#!csharp\n1", "m.dib"));
         Assert.StartsWith("m.dib: line ", e.Message);
         Assert.Contains("#!meta", e.Message);
     }
