@@ -39,7 +39,8 @@ public sealed class DreamOnInfillCommandTests : IClassFixture<DreamOnInfillComma
     }
 
     readonly Checkpoints _c;
-    public DreamOnInfillCommandTests(Checkpoints c) => _c = c;
+    readonly Xunit.Abstractions.ITestOutputHelper _output;
+    public DreamOnInfillCommandTests(Checkpoints c, Xunit.Abstractions.ITestOutputHelper output) => (_c, _output) = (c, output);
 
     string[] Infill(string checkpoint, params string[] more) => ["infill", checkpoint, "--prefix-file", _c.Prefix, "--suffix-file", _c.Suffix, .. more];
 
@@ -107,5 +108,27 @@ public sealed class DreamOnInfillCommandTests : IClassFixture<DreamOnInfillComma
         var refused = CliCapture.Run("eval", "infill-lengths", "--checkpoint", _c.Mdlm, "--shards", shards, "--tasks", "2");
         Assert.Equal(1, refused.Code);
         Assert.Contains("train.objective: mdlm", refused.Err);
+    }
+
+    /// <summary>`eval humaneval-infill --lengths variable` fills with the DreamOn sampler and records the protocol; a checkpoint
+    /// without the tokens is refused before any generation.</summary>
+    [Fact]
+    public void HumanEvalInfillRunsTheVariableProtocol()
+    {
+        if (!OpenDllm.Tests.Evaluation.BenchmarkTestData.TryGetDirectory(_output, out var data)) return;
+        var outDir = Path.Combine(_c.Fixture.Root, $"eval-{Guid.NewGuid():N}");
+        var (code, output, err) = CliCapture.Run("eval", "humaneval-infill", "--checkpoint", _c.DreamOn, "--data", data, "--out", outDir,
+                                                 "--limit", "1", "--lengths", "variable:2", "--max-middle", "6", "--sampler", "entropy");
+        Assert.True(code == 0, err + output);
+        Assert.True(File.Exists(Path.Combine(outDir, "samples_var2.jsonl")));
+        var results = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "results.json")))!;
+        Assert.Equal("variable:2", (string?)results["infill_length"]);
+        Assert.Equal(6, (int?)results["dreamon_max_middle"]);
+        var refused = CliCapture.Run("eval", "humaneval-infill", "--checkpoint", _c.Mdlm, "--data", data, "--out", outDir + "-mdlm",
+                                     "--limit", "1", "--lengths", "variable");
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("train.objective: mdlm", refused.Err);
+        Assert.Equal(1, CliCapture.Run("eval", "humaneval-infill", "--checkpoint", _c.DreamOn, "--data", data, "--out", outDir + "-bad",
+                                       "--limit", "1", "--lengths", "variable:100").Code);            // beyond --max-middle 64
     }
 }
