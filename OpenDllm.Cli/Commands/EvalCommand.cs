@@ -17,6 +17,7 @@ public static class EvalCommand
         var eval = new Command("eval", "Evaluate on code benchmarks (HumanEval, MBPP, HumanEval-Infill) and held-out data.") { CreateScore(), EvalPresetListing.Create() };
         foreach (var c in EvalModelCommands.Create()) eval.Add(c);
         eval.Add(SantaCoderFimCommand.Create());
+        eval.Add(InfillLengthsCommand.Create());
         return eval;
     }
 

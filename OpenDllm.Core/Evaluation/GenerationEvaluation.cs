@@ -35,6 +35,11 @@ public sealed record GenerationEvalOptions
     public int MaxLength { get; init; } = 2048;
     /// <summary>Infill: null = the oracle length of the canonical middle; otherwise fixed lengths, averaged (SPEC §5.6).</summary>
     public IReadOnlyList<int>? FixedLengths { get; init; }
+    /// <summary>Infill: DreamOn variable length (SPEC §5.7) from each of these initial lengths, averaged; null = not variable.
+    /// Needs <see cref="DreamOn"/>; excludes <see cref="FixedLengths"/>.</summary>
+    public IReadOnlyList<int>? VariableLengths { get; init; }
+    /// <summary>The checkpoint's <c>&lt;expand&gt;</c>/<c>&lt;delete&gt;</c> ids and the length budget, for <see cref="VariableLengths"/>.</summary>
+    public (Methods.DreamOn.DreamOnTokens Tokens, int MaxMiddle)? DreamOn { get; init; }
     public SandboxOptions Sandbox { get; init; } = new();
     public string? DataDirectory { get; init; }
     /// <summary>
@@ -89,12 +94,14 @@ public static class GenerationEvaluation
         if (options.TaskIds is { } ids) problems = TaskSelection.Select(problems, ids, "--tasks");
         if (options.Limit is { } limit) problems = problems.Take(limit).ToList();
         var clock = Stopwatch.StartNew();
-        var lengths = options.Task.IsInfill() ? (options.FixedLengths?.Select(n => (int?)n).ToList() ?? [null]) : [null];
+        if (options.VariableLengths is not null && (options.DreamOn is null || options.FixedLengths is not null || !options.Task.IsInfill()))
+            throw new ArgumentException("variable-length infilling needs an infill task, the checkpoint's DreamOn tokens, and no fixed lengths");
+        var lengths = options.Task.IsInfill() ? ((options.VariableLengths ?? options.FixedLengths)?.Select(n => (int?)n).ToList() ?? [null]) : [null];
         var sanitizer = new CodeSanitizer();
         var results = new List<LengthResult>();
         foreach (var fixedLength in lengths)
         {
-            string tag = fixedLength is { } n ? $"len{n}" : options.Task.IsInfill() ? "oracle" : "completion";
+            string tag = fixedLength is { } n ? (options.VariableLengths is null ? $"len{n}" : $"var{n}") : options.Task.IsInfill() ? "oracle" : "completion";
             var samplesPath = Path.Combine(outputDir, $"samples_{tag}.jsonl");
             var resultsPath = Path.Combine(outputDir, $"results_{tag}.jsonl");
             foreach (var file in new[] { samplesPath, resultsPath, Path.Combine(outputDir, "results.json") })
@@ -134,6 +141,8 @@ public static class GenerationEvaluation
         if (pipeline.Adapter is { } adapter) provenance["adapter_sha256"] = adapter.Sha256;   // absent without one: old runs still resume
         if (o.Eos != EosRule.Cut) provenance["eos_rule"] = o.Eos.ToString().ToLowerInvariant();   // likewise only when not the default
         if (!o.StopStrings && !o.Task.IsInfill()) provenance["stop_strings"] = "off";
+        if (o.VariableLengths is not null && o.DreamOn is { } d)
+            provenance["dreamon"] = $"expand {d.Tokens.Expand}, delete {d.Tokens.Delete}, max_middle {d.MaxMiddle}";
         return provenance;
     }
 
@@ -192,6 +201,13 @@ public static class GenerationEvaluation
                                                                   int? fixedLength, SamplerSettings settings)
     {
         int budget = ContextWindow.Budget(pipeline, o.MaxLength);
+        if (o.VariableLengths is not null && fixedLength is { } initial)
+        {
+            var (tokens, maxMiddle) = o.DreamOn!.Value;
+            var dreamon = new DreamOnSampler(DreamOnSamplerOptions.From(settings, o.Sampler, tokens, maxMiddle));
+            var window = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", maxMiddle, budget);   // room for the whole budget
+            return (pipeline.Infill(window.Prefix, window.Suffix, initial, dreamon).Generation.Text, window.Truncated, initial);
+        }
         int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
         var context = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", length, budget);
         var middle = pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(o, settings, length));
@@ -264,7 +280,9 @@ public static class GenerationEvaluation
             ["preset_source"] = o.Preset is { } preset ? EvalPresets.Find(preset).Source : null, ["batch_size"] = o.BatchSize,
             ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens, ["max_length"] = o.MaxLength,
             ["context_positions"] = ContextWindow.Budget(pipeline, o.MaxLength),
-            ["infill_length"] = o.Task.IsInfill() ? (o.FixedLengths is null ? "oracle" : string.Join(",", o.FixedLengths)) : null,
+            ["infill_length"] = o.Task.IsInfill() ? (o.VariableLengths is { } v ? "variable:" + string.Join(",", v)
+                                 : o.FixedLengths is null ? "oracle" : string.Join(",", o.FixedLengths)) : null,
+            ["dreamon_max_middle"] = o.VariableLengths is null ? null : o.DreamOn?.MaxMiddle,
             ["versions"] = new JsonObject
             {
                 ["opendllm"] = typeof(GenerationEvaluation).Assembly.GetName().Version?.ToString(),

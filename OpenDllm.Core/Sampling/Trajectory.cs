@@ -1,10 +1,18 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using OpenDllm.IO;
 
 namespace OpenDllm.Sampling;
 
-/// <summary>One decoding event: at a step, a position of a row got a token (or, under p2, was re-masked).</summary>
-public sealed record TokenEvent(int Row, int Position, long Token, float Confidence, bool Remasked = false);
+/// <summary>
+/// One decoding event: at a step, a position of a row got a token (or, under p2, was re-masked). Variable-length samplers
+/// (DreamOn, SPEC §5.7) also change the canvas length: <paramref name="Inserted"/> puts <paramref name="Token"/> in at
+/// <paramref name="Position"/> (later positions move right), <paramref name="Deleted"/> removes the position (later ones move
+/// left). A step's events apply in order, each position counted in the canvas as the previous events left it.
+/// </summary>
+public sealed record TokenEvent(int Row, int Position, long Token, float Confidence, bool Remasked = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Inserted = false,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Deleted = false);
 
 /// <summary>What happened at one denoiser step.</summary>
 public sealed record TrajectoryStep(int Step, IReadOnlyList<TokenEvent> Events);
@@ -15,24 +23,35 @@ public sealed record TrajectoryStep(int Step, IReadOnlyList<TokenEvent> Events);
 /// </summary>
 public sealed record Trajectory(long MaskId, long[][] Initial, IReadOnlyList<TrajectoryStep> Steps)
 {
-    /// <summary>The canvas after <paramref name="steps"/> steps (0 = initial).</summary>
-    public long[][] CanvasAfter(int steps)
+    /// <summary>The canvas after <paramref name="steps"/> steps (0 = initial); rows may differ in length after insertions and deletions.</summary>
+    public long[][] CanvasAfter(int steps) =>
+        Replay(steps, r => Initial[r].ToList(), (e, _) => e.Remasked ? MaskId : e.Token).Select(r => r.ToArray()).ToArray();
+
+    /// <summary>For each row and position of the final canvas, the step (1-based) that last committed it; 0 for fixed, never
+    /// decoded or inserted as a mask.</summary>
+    public int[][] CommitStep() =>
+        Replay(Steps.Count, r => Enumerable.Repeat(0, Initial[r].Length).ToList(),
+               (e, step) => e.Remasked || (e.Inserted && e.Token == MaskId) ? 0 : step + 1).Select(r => r.ToArray()).ToArray();
+
+    /// <summary>For each row and position of the final canvas, the confidence of the event that last set it (NaN for fixed,
+    /// re-masked or inserted positions).</summary>
+    public float[][] LastConfidence() =>
+        Replay(Steps.Count, r => Enumerable.Repeat(float.NaN, Initial[r].Length).ToList(),
+               (e, _) => e.Remasked || e.Inserted ? float.NaN : e.Confidence).Select(r => r.ToArray()).ToArray();
+
+    /// <summary>Per row, a list of per-position values after the first <paramref name="steps"/> steps: every event sets its
+    /// position to <paramref name="value"/>(event, step), or inserts / removes a position (<see cref="TokenEvent"/>).</summary>
+    List<T>[] Replay<T>(int steps, Func<int, List<T>> initial, Func<TokenEvent, int, T> value)
     {
-        var canvas = Initial.Select(r => (long[])r.Clone()).ToArray();
+        var rows = Enumerable.Range(0, Initial.Length).Select(initial).ToArray();
         foreach (var step in Steps.Take(steps))
             foreach (var e in step.Events)
-                canvas[e.Row][e.Position] = e.Remasked ? MaskId : e.Token;
-        return canvas;
-    }
-
-    /// <summary>For each row and position, the step (1-based) that last committed it; 0 for fixed or never decoded.</summary>
-    public int[][] CommitStep()
-    {
-        var order = Initial.Select(r => new int[r.Length]).ToArray();
-        foreach (var step in Steps)
-            foreach (var e in step.Events)
-                order[e.Row][e.Position] = e.Remasked ? 0 : step.Step + 1;
-        return order;
+            {
+                if (e.Deleted) rows[e.Row].RemoveAt(e.Position);
+                else if (e.Inserted) rows[e.Row].Insert(e.Position, value(e, step.Step));
+                else rows[e.Row][e.Position] = value(e, step.Step);
+            }
+        return rows;
     }
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };

@@ -124,6 +124,18 @@ public sealed record Recipe
             Check(t.Normalization == mdlmDefaults.Normalization, "train.normalization", t.Normalization, "not used by bd3lm; remove it");
             Check(t.TimeSampling == mdlmDefaults.TimeSampling, "train.time_sampling", t.TimeSampling, "not used by bd3lm; set train.bd3lm.time_sampling");
         }
+        if (t.Objective == Methods.DreamOn.DreamOnMethod.MethodName)
+        {
+            (t.DreamOn ?? new()).Validate(Data.SeqLen, source);
+            // DreamOn's loss is the CE at the middle's masks with its own masking (SPEC §5.7): the MDLM keys would be ignored
+            var mdlmDefaults = new TrainSection();
+            Check(t.Loss == mdlmDefaults.Loss, "train.loss", t.Loss, "not used by dreamon (its loss is the CE at the middle's masks, SPEC §5.7); remove it");
+            Check(t.Normalization == mdlmDefaults.Normalization, "train.normalization", t.Normalization, "not used by dreamon; remove it");
+            Check(t.TimeSampling == mdlmDefaults.TimeSampling, "train.time_sampling", t.TimeSampling, "not used by dreamon (it draws a mask ratio per example); remove it");
+            Check(t.Schedule == mdlmDefaults.Schedule, "train.schedule", t.Schedule, "not used by dreamon; remove it");
+            Check(t.PathLoss == PathLoss.None, "train.path_loss", t.PathLoss, "not used by dreamon; remove it");
+        }
+        else Check(t.DreamOn is null, "train.dreamon", "{…}", $"only read by train.objective: dreamon (this recipe trains {t.Objective}); remove it");
         Check(Data.Packing is "documents" or "chunks" or "examples", "data.packing", Data.Packing, "one of: documents, chunks, examples");
         Check(Data.ValFraction is > 0 and < 1, "data.val_fraction", Data.ValFraction, "in (0, 1)");
         Check(Data.Shards is not null || OpenDllm.Data.Corpora.Kinds.Contains(Data.Source), "data.source", Data.Source,
@@ -245,6 +257,10 @@ public sealed record TrainSection
     public string? FreezeLayers { get; init; }
     /// <summary>BD3LM's options (block size, time sampling, noise interval, EOS block padding; SPEC §4), used when <see cref="Objective"/> is bd3lm.</summary>
     public Methods.Bd3lm.Bd3lmOptions Bd3lm { get; init; } = new();
+    /// <summary>DreamOn variable-length infilling's options (merge_prob, merge_schedule, max_delete, middle size, token ids;
+    /// SPEC §5.7), only with <see cref="Objective"/> dreamon.</summary>
+    [System.Text.Json.Serialization.JsonPropertyName("dreamon")]
+    public Methods.DreamOn.DreamOnOptions? DreamOn { get; init; }
     public int MicroBatchSize { get; init; } = 8;
     public int GlobalBatchSize { get; init; } = 8;
     public double Lr { get; init; } = 3e-4;

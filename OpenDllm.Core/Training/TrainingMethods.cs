@@ -2,6 +2,7 @@ using OpenDllm.Methods.A2d;
 using OpenDllm.Methods.Ar;
 using OpenDllm.Methods.ArFim;
 using OpenDllm.Methods.Bd3lm;
+using OpenDllm.Methods.DreamOn;
 using OpenDllm.Methods.Ldlm;
 using OpenDllm.Methods.Mdlm;
 
@@ -22,6 +23,7 @@ public static class TrainingMethods
         [Bd3lmMethod.MethodName] = context => new Bd3lmMethod(context),
         [A2dMethod.MethodName] = context => new A2dMethod(context),
         [LdlmMethod.MethodName] = context => new LdlmMethod(context),
+        [DreamOnMethod.MethodName] = context => new DreamOnMethod(context),
     };
     static readonly Lock Gate = new();
 

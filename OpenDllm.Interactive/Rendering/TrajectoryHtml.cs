@@ -107,14 +107,7 @@ public static class TrajectoryHtml
         return float.IsNaN(confidence) ? s : s + $" · confidence {confidence.ToString("0.000", CultureInfo.InvariantCulture)}";
     }
 
-    static float[][] LastConfidence(Trajectory t)
-    {
-        var c = t.Initial.Select(r => Enumerable.Repeat(float.NaN, r.Length).ToArray()).ToArray();
-        foreach (var step in t.Steps)
-            foreach (var e in step.Events)
-                c[e.Row][e.Position] = e.Remasked ? float.NaN : e.Confidence;
-        return c;
-    }
+    static float[][] LastConfidence(Trajectory t) => t.LastConfidence();   // follows insertions and deletions (variable-length samplers)
 
     static string Legend(int steps)
     {

@@ -34,7 +34,7 @@ public class RecipeTests
     [InlineData("trian: {lr: 1}", "trian", "train")]
     [InlineData("train: {lr: -1}", "train.lr", "> 0")]
     [InlineData("train: {micro_batch_size: 3, global_batch_size: 4}", "train.global_batch_size", "multiple")]
-    [InlineData("train: {objective: gpt}", "train.objective", "bd3lm, ldlm, mdlm")]
+    [InlineData("train: {objective: gpt}", "train.objective", "bd3lm, dreamon, ldlm, mdlm")]
     [InlineData("train: {loss: qwen4}", "train.loss", "mdlm, uniform, opendllm_v1, opendllm_latest, opendllm_qwen3")]   // was: silently the Qwen3 weighting
     [InlineData("train: {objective: bd3lm, loss: mdlm}", "train.loss", "not used by bd3lm")]
     [InlineData("train: {objective: bd3lm, time_sampling: antithetic}", "train.time_sampling", "train.bd3lm.time_sampling")]
