@@ -43,7 +43,12 @@ public sealed class KernelExtension : IKernelExtension
     public async Task OnLoadAsync(Kernel kernel)
     {
         Natives = TorchNatives.Load();
-        if (Interlocked.Exchange(ref _fsharpRedirect, 1) == 0) AssemblyLoadContext.Default.Resolving += UseHostFSharpCore;
+        if (Interlocked.Exchange(ref _fsharpRedirect, 1) == 0)
+        {
+            AssemblyLoadContext.Default.Resolving += UseHostFSharpCore;
+            // The kernel loads a package's assemblies in its own load contexts too: this event is their last resort.
+            AppDomain.CurrentDomain.AssemblyResolve += (_, args) => UseHostFSharpCore(AssemblyLoadContext.Default, new AssemblyName(args.Name));
+        }
         NotebookFormatters.Register();
         var csharp = kernel.FindKernelByName("csharp") ?? (kernel.Name == "csharp" ? kernel : null);
         if (csharp is not null)
