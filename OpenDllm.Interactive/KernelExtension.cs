@@ -33,7 +33,11 @@ public sealed class KernelExtension : IKernelExtension
     /// </summary>
     public const string ParametersVariable = "OPENDLLM_NOTEBOOK_PARAMETERS";
 
-    /// <summary>The namespaces every C# cell gets: TorchSharp, <c>static TorchSharp.torch</c> and all of OpenDllm's.</summary>
+    /// <summary>
+    /// The namespaces every C# cell gets, the same as in <c>opendllm notebook run</c>: System, System.IO, System.Linq,
+    /// System.Text, System.Collections.Generic, System.Threading.Tasks, TorchSharp, <c>static TorchSharp.torch</c> and
+    /// all of OpenDllm's.
+    /// </summary>
     public static IReadOnlyList<string> Usings { get; } = BuildUsings();
 
     /// <summary>What the extension loaded, for <c>#!opendllm-doctor</c>; null before it ran.</summary>
@@ -155,7 +159,8 @@ public sealed class KernelExtension : IKernelExtension
             .Distinct()
             .Order(StringComparer.Ordinal)
             .Cast<string>();
-        return ["TorchSharp", "static TorchSharp.torch", .. namespaces];
+        return ["System", "System.IO", "System.Linq", "System.Text", "System.Collections.Generic", "System.Threading.Tasks",
+                "TorchSharp", "static TorchSharp.torch", .. namespaces];
     }
 
     static IEnumerable<Type> ExportedTypes(Assembly assembly)

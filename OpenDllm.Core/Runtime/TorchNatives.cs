@@ -29,7 +29,8 @@ public sealed record TorchNativesInfo(string LibTorchFolder, string Origin, stri
 /// </summary>
 /// <remarks>
 /// <para>Order of search for libtorch: <c>OPENDLLM_LIBTORCH</c> when set (delegated to <see cref="ExternalLibTorch"/>,
-/// e.g. PyTorch's CUDA build); the application's own folder (<c>runtimes/linux-x64/native</c> or flat); the NuGet
+/// e.g. PyTorch's CUDA build); the application's own folder (<c>runtimes/linux-x64/native</c> or flat), then the folder
+/// TorchSharp.dll was loaded from (a script referencing a build output); the NuGet
 /// cache's <c>libtorch-cpu-linux-x64</c> of the release TorchSharp was built for (<see cref="LibTorchVersion.Built"/>),
 /// under <c>NUGET_PACKAGES</c> or <c>~/.nuget/packages</c>. System folders are never used.</para>
 /// <para>How: <c>libc10</c>, <c>libtorch_cpu</c> and <c>libtorch</c> are loaded by full path, then a private copy of
@@ -80,7 +81,7 @@ public static class TorchNatives
                 return _loaded = new TorchNativesInfo(Path.GetDirectoryName(mapped)!, "already loaded",
                                                       LoadedLibraries.FindOne("libLibTorchSharp.so") ?? "?", []);
             }
-            var (folder, origin) = FindLibTorch(Environment.GetEnvironmentVariable("NUGET_PACKAGES"), AppContext.BaseDirectory)
+            var (folder, origin) = FindLibTorch(Environment.GetEnvironmentVariable("NUGET_PACKAGES"), LocalFolders())
                                    ?? throw new TorchLoadException(
                                        $"no libtorch found: none beside the application and no {CpuPackage} {LibTorchVersion.Built}.x in the NuGet cache "
                                        + $"({NuGetCache(Environment.GetEnvironmentVariable("NUGET_PACKAGES"))}); restore a project that references it "
@@ -100,13 +101,22 @@ public static class TorchNatives
         }
     }
 
-    /// <summary>
-    /// The libtorch folder to use and how it was found: the application's own natives first, then the NuGet cache's
-    /// <see cref="CpuPackage"/> of <see cref="LibTorchVersion.Built"/> (the newest patch release there). Null when neither has one.
-    /// </summary>
-    public static (string Folder, string Origin)? FindLibTorch(string? nugetPackages, string applicationFolder)
+    /// <summary>The application's folder, then the folder TorchSharp.dll came from (a script that #r's a build output).</summary>
+    static IEnumerable<string> LocalFolders()
     {
-        foreach (var candidate in new[] { Path.Combine(applicationFolder, "runtimes", "linux-x64", "native"), applicationFolder })
+        yield return AppContext.BaseDirectory;
+        if (Path.GetDirectoryName(typeof(torch).Assembly.Location) is { Length: > 0 } torchSharpDir) yield return torchSharpDir;
+    }
+
+    /// <summary>
+    /// The libtorch folder to use and how it was found: natives in one of <paramref name="localFolders"/> (the
+    /// application's, under <c>runtimes/linux-x64/native</c> or flat) first, then the NuGet cache's <see cref="CpuPackage"/>
+    /// of <see cref="LibTorchVersion.Built"/> (the newest patch release there). Null when none has one.
+    /// </summary>
+    public static (string Folder, string Origin)? FindLibTorch(string? nugetPackages, IEnumerable<string> localFolders)
+    {
+        foreach (var local in localFolders)
+        foreach (var candidate in new[] { Path.Combine(local, "runtimes", "linux-x64", "native"), local })
             if (File.Exists(Path.Combine(candidate, "libtorch_cpu.so"))) return (Path.GetFullPath(candidate), "application");
         var package = Path.Combine(NuGetCache(nugetPackages), CpuPackage);
         if (!Directory.Exists(package)) return null;
