@@ -7,17 +7,17 @@
 // What it does: builds a tiny Qwen2 model (2 layers, hidden 32, vocab 99), runs it causally and bidirectionally on the
 // same tokens, masks a batch with the forward process of the linear schedule and computes the MDLM loss (+ a backward),
 // completes a prompt with the masked-diffusion sampler (maskgit_plus) recording the trajectory, and checks with FsCheck
-// that α(t) of every schedule is non-increasing. Another output folder: OPENDLLM_BIN=/path/to/bin/Release/net10.0, but
-// the #r lines below must point at it too (F# resolves them before the script runs).
+// that α(t) of every schedule is non-increasing. Another output folder: change the #I line below (F# resolves it
+// before the script runs).
 //
 // How long: about 3 s once fsi has cached FsCheck (the first run restores it: about 10 s).
 //
-// What you should see: "torch natives: …/runtimes/linux-x64/native" and libtorch 2.10, logits of shape [2, 12, 99] both
-// ways, position 0's logits differing between causal and bidirectional attention (only the bidirectional one sees the
+// What you should see: "torch natives: libtorch: …/runtimes/linux-x64/native (application); …", logits of shape
+// [2, 12, 99] both ways, position 0's logits differing between causal and bidirectional attention (only the bidirectional one sees the
 // rest of the sequence), an MDLM loss of about 10 for the untrained model (cross entropy ≈ ln 99 ≈ 4.6 times the linear
 // schedule's weight w(t) = 1/t ≈ 2) with a finite gradient, a 6-token completion in at most 6 forwards with the commit
 // step of every position, and "Ok, passed 100 tests." for each schedule. The script throws (non-zero exit) when a check
-// fails. Without the NativeLibrary.Load lines below it fails on this machine with "doesn't contain a reference to
+// fails. Without the TorchNatives.Load() line below it fails on this machine with "doesn't contain a reference to
 // libtorch-cpu-linux-x64" (checked).
 #r "nuget: FsCheck, 3.6.0"
 #I "../OpenDllm.Cli/bin/Release/net10.0"
@@ -29,27 +29,15 @@ open System.IO
 open System.Collections.Generic
 open System.Runtime.InteropServices
 
-// ── 1. Load TorchSharp's own libtorch BEFORE the first use of torch ────────────────────────────────────────────────────
+// ── 1. Load TorchSharp's natives BEFORE the first use of torch ─────────────────────────────────────────────────────
 // A script host (dotnet fsi, a notebook kernel) that #r's TorchSharp.dll has no deps.json entry for TorchSharp's native
 // libraries, so TorchSharp asks the OS loader for plain "libtorch_cpu.so". On a machine with Debian's python3-torch /
-// libtorch1.13 installed (PLATFORM.md, blocker 6) that name resolves to /usr/lib/x86_64-linux-gnu/libtorch_cpu.so,
-// libtorch 1.13, and TorchSharp 0.107's libLibTorchSharp.so (built against libtorch 2.10) then fails to load, reported
-// as "doesn't contain a reference to libtorch-cpu-linux-x64". Loading the output folder's copies by full path first puts
-// the right libtorch in the process; later loads by name (TorchSharp's, and libLibTorchSharp.so's own dependencies) find
-// the already-loaded libraries by their soname. libLibTorchSharp.so must be the output folder's copy, the one OpenDllm's
-// build step patched for Debian 12's libstdc++ (the NuGet cache's copy needs GLIBCXX_3.4.32).
-let bin =
-    match Environment.GetEnvironmentVariable "OPENDLLM_BIN" with
-    | null | "" -> Path.GetFullPath(Path.Combine(__SOURCE_DIRECTORY__, "..", "OpenDllm.Cli", "bin", "Release", "net10.0"))
-    | dir -> Path.GetFullPath dir
-let natives = Path.Combine(bin, "runtimes", "linux-x64", "native")
-if RuntimeInformation.IsOSPlatform OSPlatform.Linux then
-    for lib in [ "libtorch_cpu.so"; "libLibTorchSharp.so" ] do
-        let path = Path.Combine(natives, lib)
-        if not (File.Exists path) then
-            failwithf "%s not found: run `dotnet build OpenDllm.Cli -c Release` first (or set OPENDLLM_BIN)" path
-        NativeLibrary.Load path |> ignore
-printfn "torch natives: %s" natives
+// libtorch1.13 installed (PLATFORM.md, blocker 6) that resolves to libtorch 1.13 in /usr/lib, and TorchSharp 0.107 fails
+// with "doesn't contain a reference to libtorch-cpu-linux-x64". TorchNatives.Load() loads libtorch 2.10 by full path
+// (here the build output's copy beside TorchSharp.dll; else the NuGet cache's libtorch-cpu-linux-x64) and a copy of
+// libLibTorchSharp.so with the GLIBCXX_3.4.32 requirement relaxed, before TorchSharp's own loader runs; later loads
+// by name find these by soname. It prints what it loaded.
+printfn "torch natives: %O" (OpenDllm.Runtime.TorchNatives.Load())
 
 open TorchSharp
 open OpenDllm.Attention

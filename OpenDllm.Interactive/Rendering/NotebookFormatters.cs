@@ -8,9 +8,11 @@ using TorchSharp;
 namespace OpenDllm.Interactive;
 
 /// <summary>
-/// Registers OpenDllm's renderers as <c>text/html</c> formatters of .NET Interactive
-/// (<c>Microsoft.DotNet.Interactive.Formatting</c>); called by the packaged <c>extension.dib</c> when a Polyglot notebook
-/// runs <c>#r "nuget: OpenDllm.Interactive"</c>. Every formatter goes through <see cref="Renderers.ToHtml"/>.
+/// Registers OpenDllm's renderers as formatters of the .NET Interactive kernel
+/// (<c>Microsoft.DotNet.Interactive.Formatting</c>): <c>text/html</c> through <see cref="Renderers.ToHtml"/> and
+/// <c>text/plain</c> through <see cref="Notebooks.ValueRenderer.PlainText"/>, the same two MIME types
+/// <c>opendllm notebook run</c> writes. <see cref="KernelExtension"/> calls it when a notebook runs
+/// <c>#r "nuget: OpenDllm.Interactive"</c>.
 /// </summary>
 public static class NotebookFormatters
 {
@@ -23,7 +25,7 @@ public static class NotebookFormatters
         typeof(TrainingCurves), typeof(GenericChart), typeof(IMaskSchedule), typeof(AttentionPolicy), typeof(HtmlReport),
     ];
 
-    /// <summary>Registers the formatters (idempotent) and makes <c>text/html</c> the preferred MIME type for these types.</summary>
+    /// <summary>Registers the formatters (idempotent); these types are displayed as <c>text/html</c> with <c>text/plain</c> beside it.</summary>
     public static void Register()
     {
         if (Interlocked.Exchange(ref _registered, 1) == 1) return;
@@ -42,6 +44,7 @@ public static class NotebookFormatters
     static void Add<T>()
     {
         Formatter.Register<T>((value, writer) => writer.Write(Renderers.ToHtml(value) ?? System.Net.WebUtility.HtmlEncode(value?.ToString() ?? "")), HtmlFormatter.MimeType);
-        Formatter.SetPreferredMimeTypesFor(typeof(T), HtmlFormatter.MimeType);
+        Formatter.Register<T>((value, writer) => writer.Write(Notebooks.ValueRenderer.PlainText(value)), PlainTextFormatter.MimeType);
+        Formatter.SetPreferredMimeTypesFor(typeof(T), HtmlFormatter.MimeType, PlainTextFormatter.MimeType);
     }
 }

@@ -73,14 +73,13 @@ public class NotebookIntegrationTests
     }
 
     [Fact]
-    public void ExtensionDibIsPackedUnderInteractiveExtensions()
+    public void TheKernelExtensionAssemblyIsPackedWhereTheKernelsLoaderLooks()
     {
         var project = Path.Combine(TestPaths.RepoRoot, "OpenDllm.Interactive", "OpenDllm.Interactive.csproj");
-        var item = XDocument.Load(project).Descendants("None").Single(e => (string?)e.Attribute("Include") == "extension.dib");
+        var item = XDocument.Load(project).Descendants("None").Single(e => (string?)e.Attribute("Include") == "$(TargetPath)");
         Assert.Equal("true", (string?)item.Attribute("Pack"));
         Assert.Equal("interactive-extensions/dotnet", (string?)item.Attribute("PackagePath"));
-        var dib = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "OpenDllm.Interactive", "extension.dib"));
-        Assert.Contains("OpenDllm.Interactive.NotebookFormatters.Register();", dib);
-        Assert.NotNull(typeof(NotebookFormatters).GetMethod("Register", Type.EmptyTypes));
+        Assert.True(typeof(Microsoft.DotNet.Interactive.IKernelExtension).IsAssignableFrom(typeof(KernelExtension)));
+        Assert.False(File.Exists(Path.Combine(TestPaths.RepoRoot, "OpenDllm.Interactive", "extension.dib")));   // the assembly is the extension
     }
 }

@@ -1,0 +1,84 @@
+using System.Text.Json.Nodes;
+
+namespace OpenDllm.Tests.Notebooks;
+
+/// <summary>
+/// The real .NET Interactive kernel as the oracle for the project's runner: every notebook in <c>notebooks/</c> runs
+/// unchanged in an in-process <see cref="RealKernelHost"/> (CI sizes from <c>notebooks/ci-parameters.txt</c>, injected
+/// after the parameters cell) without a failed command, then through <c>opendllm notebook run</c> with the same
+/// parameters; where OpenDllm's own HTML renderers drew something (tensors, trajectories: <c>class="odl-…"</c>), the
+/// two must be byte-identical, cell by cell, and a cell with a Plotly chart in one has one in the other.
+/// </summary>
+[Collection("Console")]
+public sealed class RealKernelNotebookTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("opendllm-realkernel-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    /// <summary>notebooks/ci-parameters.txt: NAME followed by name=value overrides, one notebook a line.</summary>
+    public static Dictionary<string, Dictionary<string, string>> CiParameters()
+    {
+        var table = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(Path.Combine(TestPaths.RepoRoot, "notebooks", "ci-parameters.txt")))
+        {
+            if (line.TrimStart().StartsWith('#') || line.Trim().Length == 0) continue;
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            table[parts[0]] = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1]);
+        }
+        return table;
+    }
+
+    public static TheoryData<string> Notebooks() =>
+        new(Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "notebooks"), "*.ipynb").Select(Path.GetFileNameWithoutExtension).Order()!);
+
+    [Fact]
+    public void EveryNotebookHasCiParameters()
+    {
+        var table = CiParameters();
+        var names = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "notebooks"), "*.ipynb").Select(Path.GetFileNameWithoutExtension).ToList();
+        Assert.NotEmpty(names);
+        Assert.All(names, n => Assert.True(table.ContainsKey(n!), $"notebooks/ci-parameters.txt lacks {n}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Notebooks))]
+    public async Task RunsInTheRealKernelAndRendersLikeTheProjectsRunner(string name)
+    {
+        var notebook = Path.Combine(TestPaths.RepoRoot, "notebooks", name + ".ipynb");
+        var overrides = CiParameters()[name];
+
+        List<List<KernelOutput>> kernelCells;
+        using (var host = await RealKernelHost.StartAsync())
+            kernelCells = await host.RunNotebookAsync(notebook, overrides);
+
+        var output = Path.Combine(_dir, name + ".ipynb");
+        var args = new List<string> { "notebook", "run", notebook, "--output", output, "--timeout-seconds", "600" };
+        foreach (var (k, v) in overrides) args.AddRange(["--param", $"{k}={v}"]);
+        var (code, text, err) = OpenDllm.Tests.Cli.CliCapture.Run([.. args]);
+        Assert.True(code == 0, text + err);
+        var runnerCells = JsonNode.Parse(File.ReadAllText(output))!["cells"]!.AsArray()
+            .Where(c => (string?)c!["cell_type"] == "code" && !(c["metadata"]?["tags"]?.AsArray().Any(t => (string?)t == "injected-parameters") ?? false))
+            .Select(c => c!["outputs"]!.AsArray().Select(o => Html(o!["data"]?["text/html"])).OfType<string>().ToList())
+            .ToList();
+
+        Assert.Equal(runnerCells.Count, kernelCells.Count);
+        for (var i = 0; i < runnerCells.Count; i++)
+        {
+            var kernelHtml = kernelCells[i].Select(o => o.Data.GetValueOrDefault("text/html")).OfType<string>().ToList();
+            Assert.Equal(Ours(runnerCells[i]), Ours(kernelHtml));
+            Assert.Equal(runnerCells[i].Any(IsPlotly), kernelHtml.Any(IsPlotly));
+        }
+    }
+
+    static List<string> Ours(IEnumerable<string> html) => html.Where(h => h.Contains("class=\"odl-", StringComparison.Ordinal)).ToList();
+
+    static bool IsPlotly(string html) => html.Contains("Plotly.newPlot", StringComparison.Ordinal);
+
+    static string? Html(JsonNode? node) => node switch
+    {
+        null => null,
+        JsonArray lines => string.Concat(lines.Select(l => (string?)l)),
+        _ => (string?)node,
+    };
+}
