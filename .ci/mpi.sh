@@ -12,7 +12,7 @@ out=runs/ci-mpi
 rm -rf "$out"; mkdir -p "$out"
 common=(recipes/quickstart.yaml --train.max_steps=20 --train.threads=1 --train.micro_batch_size=4 --train.global_batch_size=8
         --train.max_minutes=null --train.fit_steps_to_time=false --train.eval_every=0 --train.eval_batches=1 --train.log_every=1
-        --train.save_every=10 --train.keep_last=5 --data.prepare_dir=runs/data/python-stdlib)
+        --train.save_every=10 --train.keep_last=1 --data.prepare_dir=runs/data/python-stdlib)
 
 echo "-- one process"
 "${cli[@]}" train "${common[@]}" --train.output_dir="$out/one" > "$out/one.log"

@@ -21,7 +21,8 @@ public static class Collectives
     /// <item>launched by OpenMPI's <c>mpirun</c> (<c>OMPI_COMM_WORLD_SIZE</c> set): <see cref="MpiGroup"/> on a CPU device,
     /// <see cref="NcclGroup"/> bootstrapped through MPI on a CUDA device;</item>
     /// <item>torchrun-style variables (<c>WORLD_SIZE</c>, <c>RANK</c>, <c>MASTER_ADDR</c>, <c>MASTER_PORT</c>, as
-    /// <c>opendllm launch</c> sets them) on a CUDA device: <see cref="NcclGroup"/> through a TCP rendezvous;</item>
+    /// <c>opendllm launch</c> sets them, even with <c>WORLD_SIZE=1</c>) on a CUDA device: <see cref="NcclGroup"/> through a
+    /// TCP rendezvous;</item>
     /// <item>otherwise <see cref="SingleProcessGroup"/>.</item>
     /// </list>
     /// </summary>
@@ -32,8 +33,9 @@ public static class Collectives
         environment ??= Environment.GetEnvironmentVariable;
         var timeout = TimeoutFrom(environment);
         bool mpi = environment("OMPI_COMM_WORLD_SIZE") is not null;
-        int world = IntegerVariable(environment, "WORLD_SIZE") ?? 1;
-        if (device.type == DeviceType.CUDA && (mpi || world > 1))
+        int? torchrun = IntegerVariable(environment, "WORLD_SIZE");
+        int world = torchrun ?? 1;
+        if (device.type == DeviceType.CUDA && (mpi || torchrun is not null))   // WORLD_SIZE=1 too: a one-GPU NCCL job
             return mpi ? NcclGroup.BootstrapByMpi(device, timeout) : NcclGroup.BootstrapByTcp(device, TcpRendezvous.FromEnvironment(environment), timeout);
         if (mpi) return MpiGroup.Initialize(timeout);
         if (world > 1)

@@ -50,7 +50,9 @@ public sealed class DataParallel
     public int Rank => Group.Rank;
     public int WorldSize => Group.WorldSize;
     public bool IsRoot => Group.Rank == 0;
-    public bool IsDistributed => Group.WorldSize > 1;
+    /// <summary>True for any real backend, even with one rank (mpirun -np 1, a one-GPU NCCL job): the collectives run,
+    /// so a world of one exercises the same code as a larger one.</summary>
+    public bool IsDistributed => Group is not SingleProcessGroup;
 
     /// <summary>Seconds spent in gradient and scalar all-reduces since the last <see cref="TakeCommunicationSeconds"/>.</summary>
     double _communicationSeconds;

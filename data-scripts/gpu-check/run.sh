@@ -10,6 +10,7 @@
 #   3. a short training run        recipes/quickstart.yaml, bfloat16, a few dozen steps, on CUDA
 #   4. sampling                    from that checkpoint
 #   5. opendllm bench samplers     tokens/s of every sampler family on the bench model, on CUDA
+#   6. NCCL, world size 1          opendllm launch --nproc-per-node 1: bench collectives, then 10 training steps (CUDA only)
 # and writes OUTDIR/summary.json. Exit code 0 when every step passed.
 #
 # Environment: OPENDLLM_LIBTORCH (default auto: the torch of OPENDLLM_PYTHON, default python3),
@@ -117,6 +118,19 @@ fi
 # 5. the sampler benchmark (shorter generations off the GPU, where it is only a smoke test)
 bench_length=${OPENDLLM_GPU_CHECK_BENCH_LENGTH:-$([ "$device" = cpu ] && echo 32 || echo 256)}
 step bench-samplers 1200 "${cli[@]}" bench samplers --device "$device" --length "$bench_length" --out "$out/bench-samplers.json"
+
+# 6. NCCL at world size 1 (issue 17), CUDA only: a torchrun-style launch of one rank; the collectives checked and timed,
+#    then a few data-parallel training steps whose gradients go through ncclAllReduce ("world size 1 (nccl)")
+if [ "$device" = cuda ]; then
+    step nccl-collectives 600 "${cli[@]}" launch --nproc-per-node 1 --master-port 29531 -- bench collectives --device cuda \
+        --out "$out/nccl-collectives.json"
+    rm -rf "$out/nccl-train"
+    step nccl-train 900 "${cli[@]}" launch --nproc-per-node 1 --master-port 29532 -- train "$work/recipes/quickstart.yaml" \
+        --device cuda --train.max_steps=10 --train.fit_steps_to_time=false --train.max_minutes=10 --train.eval_every=0 \
+        --train.eval_batches=2 --train.save_every=0 --train.log_every=1 --train.output_dir="$out/nccl-train" \
+        --data.prepare_dir="$work/data/python-stdlib"
+    grep -q "world size 1 (nccl)" "$out/nccl-train.log" || { echo "   nccl-train: no 'world size 1 (nccl)' line" | tee -a "$out/nccl-train.log"; failed=1; }
+fi
 
 ok=$([ "$failed" -eq 0 ] && echo true || echo false)
 {

@@ -26,6 +26,12 @@ public sealed class CollectivesTests
         Assert.Contains("mpirun -np N", e.Message);
     }
 
+    [Fact]
+    public void A_cpu_job_of_one_torchrun_rank_is_a_single_process()
+    {
+        Assert.Same(SingleProcessGroup.Instance, Collectives.FromEnvironment(CPU, Env(("WORLD_SIZE", "1"), ("RANK", "0"))));
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("-5")]
