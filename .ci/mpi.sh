@@ -2,6 +2,7 @@
 # Data-parallel checks over OpenMPI (issue 17): the quickstart recipe, 20 steps at global batch 8, one thread per process.
 #  1. one process vs `mpirun -np 2`: per-step losses agree to 1e-5, final weights within fp32 reduction-order tolerance;
 #  2. a 2-rank job stopped (SIGTERM to both ranks) after its step-10 checkpoint and resumed gives the uninterrupted losses.
+#  3. ranks started with different recipes stop before any work, with the same one-line error on every rank.
 # Needs openmpi-bin (.ci/run installs it). Output under runs/ci-mpi.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,16 @@ grep -E "interrupted at step|finished 20 steps" "$out/resume-1.log" | head -1
 "${mpi[@]}" "${cli[@]}" train "${common[@]}" --train.output_dir="$out/resume" > "$out/resume-2.log"
 grep -F "resuming from" "$out/resume-2.log"
 python3 data-scripts/mpi/compare_runs.py "$out/two" "$out/resume" --loss-tol 1e-6 --weight-tol 0
+
+echo "-- ranks started with different recipes stop with the same error on every rank"
+set +e
+mismatch=$(mpirun --oversubscribe -np 1 "${cli[@]}" train "${common[@]}" --train.output_dir="$out/mismatch" --train.lr=1e-3 \
+    : -np 1 "${cli[@]}" train "${common[@]}" --train.output_dir="$out/mismatch" 2>&1)
+status=$?
+set -e
+[ "$status" -ne 0 ] || { echo "a job with two recipes ran"; exit 1; }
+for rank in 0 1; do
+    grep -F "error: rank $rank: the ranks of this job disagree: rank 1 has another recipe than rank 0" <<<"$mismatch" \
+        || { echo "rank $rank did not report the mismatch:"; echo "$mismatch"; exit 1; }
+done
+[ ! -e "$out/mismatch" ] || [ -z "$(ls -A "$out/mismatch")" ] || { echo "the refused job wrote into its output folder"; exit 1; }
