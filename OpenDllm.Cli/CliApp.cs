@@ -23,6 +23,7 @@ public static class CliApp
         DataCommand.Create(),
         Commands.Bench.BenchCommand.Create(),
         TrainCommand.Create(),
+        LaunchCommand.Create(),
         QuickstartCommand.Create(),
         EvalCommand.Create(),
         NotebookCommand.Create(),

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using OpenDllm.Data;
+using OpenDllm.Distributed;
+using OpenDllm.Runtime;
 using OpenDllm.Training;
 using Spectre.Console;
 
@@ -30,9 +32,39 @@ public static class TrainCommand
                 if (!o.StartsWith("--") || !o.Contains('='))
                     throw new ArgumentException($"unexpected argument '{o}'; overrides look like --train.lr=1e-3");
             var loaded = Recipe.Load(p.GetValue(recipe)!, overrides);
-            return Interruptible(() => ExitCode(Run(loaded).Summary));
+            return RunJob(loaded, parallel => Interruptible(() => ExitCode(Run(loaded, parallel).Summary)));
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Joins the job this process was launched into (<see cref="Collectives.FromEnvironment"/>: <c>mpirun</c>, or
+    /// <c>opendllm launch</c> on CUDA), prints <c>world size N (backend)</c>, silences the console of ranks other than 0
+    /// (their errors still go to stderr) and runs <paramref name="train"/>. The group is closed (MPI finalised) only when
+    /// the rank succeeded: a failed rank exits without it, so that the launcher stops the whole job instead of hanging.
+    /// </summary>
+    public static int RunJob(Recipe recipe, Func<DataParallel, int> train)
+    {
+        TorchRuntime.EnsureLoaded();
+        var device = Collectives.LocalDevice(TorchRuntime.ParseDevice(recipe.Train.Device, "train.device"));
+        var group = Collectives.FromEnvironment(device);
+        if (group.WorldSize == 1 && group is SingleProcessGroup) return train(DataParallel.Single);
+        var parallel = new DataParallel(group, group is NcclGroup ? device : TorchSharp.torch.CPU);
+        var stdout = Console.Out;
+        if (group.Rank == 0)
+            Console.WriteLine($"world size {group.WorldSize} ({group.Backend}): rank 0 reports; every rank trains "
+                + $"{recipe.Train.GlobalBatchSize / group.WorldSize} of the {recipe.Train.GlobalBatchSize} sequences of a step");
+        else Console.SetOut(TextWriter.Null);
+        try
+        {
+            int code = train(parallel);
+            if (code == ExitCodes.Ok || code == ExitCodes.Interrupted) group.Dispose();
+            return code;
+        }
+        finally
+        {
+            if (group.Rank != 0) Console.SetOut(stdout);
+        }
     }
 
     /// <summary>
@@ -42,13 +74,13 @@ public static class TrainCommand
     /// The summary says <see cref="TrainSummary.Interrupted"/>; a signal during data preparation throws
     /// <see cref="OperationCanceledException"/> (nothing written).
     /// </summary>
-    public static (TrainSummary Summary, string DataDirectory) Run(Recipe recipe)
+    public static (TrainSummary Summary, string DataDirectory) Run(Recipe recipe, DataParallel? parallel = null)
     {
         // model.init_from_recipe: the base run's newest checkpoint, training that run first when it has none (before this
         // run registers its signal handlers: the base run has its own)
         recipe = BaseRun.Resolve(recipe, baseRecipe =>
         {
-            var (baseSummary, _) = Run(baseRecipe);
+            var (baseSummary, _) = Run(baseRecipe, parallel);
             if (baseSummary.Interrupted)
                 throw new BaseRunInterruptedException($"the base run ({baseRecipe.Train.OutputDir}) was interrupted and saved; run the same command again to resume it");
             return baseSummary.Checkpoint!;
@@ -78,7 +110,7 @@ public static class TrainCommand
         using var trainer = Trainer.Create(recipe, new Reporter<PrepareProgress>(pp =>
         {
             if (pp.Done) Console.WriteLine($"  data: {pp.Documents:N0} documents, {pp.Tokens:N0} tokens in {pp.Elapsed.TotalSeconds:F1} s");
-        }), stop.Token, note => Console.WriteLine($"  {note}"));
+        }), stop.Token, note => Console.WriteLine($"  {note}"), parallel);
         var size = trainer.TrainsOwnModules   // LDLM & co.: the method's modules are trained, the LM is frozen
             ? $"{trainer.TrainedParameterCount:N0} trained parameters around a frozen language model of {trainer.Model.ParameterCount:N0}"
             : $"{trainer.Model.ParameterCount:N0} parameters";

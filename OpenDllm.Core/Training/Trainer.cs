@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OpenDllm.Checkpoints;
 using OpenDllm.Data;
+using OpenDllm.Distributed;
 using OpenDllm.Models;
 using OpenDllm.Runtime;
 using OpenDllm.Tokenization;
@@ -49,13 +50,21 @@ public sealed partial class Trainer : IDisposable
     readonly Generator _rng;
     readonly MetricsLog _metrics;
     readonly Stopwatch _clock = new();
+    readonly DataParallel _parallel;
     double _elapsedBefore;
 
-    Trainer(Recipe recipe, LanguageModel model, ITokenizer tokenizer, TokenShardSet shards, Device device, TrainerLora? lora)
+    Trainer(Recipe recipe, LanguageModel model, ITokenizer tokenizer, TokenShardSet shards, Device device, TrainerLora? lora, DataParallel parallel)
     {
-        Recipe = recipe; Model = model; Tokenizer = tokenizer; _shards = shards; Device = device; _lora = lora;
+        Recipe = recipe; Model = model; Tokenizer = tokenizer; _shards = shards; Device = device; _lora = lora; _parallel = parallel;
         var t = recipe.Train;
         _method = TrainingMethods.Create(new TrainingMethodContext(recipe, model, tokenizer));   // before freezing: a teacher copies every weight
+        if (parallel.IsDistributed && _method is IStepAwareMethod)
+        {
+            (_method as IDisposable)?.Dispose();
+            throw new NotSupportedException($"train.objective {recipe.Train.Objective}: the method keeps state it updates from its own micro-batches "
+                + "(IStepAwareMethod, e.g. an adaptive time sampler); data-parallel training would let the ranks' states drift apart and is not supported for it; "
+                + "train it in one process");
+        }
         _modules = _method as IModuleTrainingMethod;
         if (_modules is not null)
         {
@@ -87,6 +96,10 @@ public sealed partial class Trainer : IDisposable
     public ITrainingMethod Method => _method;
     public ITokenizer Tokenizer { get; }
     public Device Device { get; }
+    /// <summary>The processes this run trains on (<see cref="DataParallel.Single"/> for one).</summary>
+    public DataParallel Parallel => _parallel;
+    /// <summary>Seconds the last step spent in all-reduces (gradients and step scalars); 0 in a single process.</summary>
+    public double LastStepCommunicationSeconds { get; private set; }
     /// <summary>Optimizer steps taken.</summary>
     public long Step { get; private set; }
     /// <summary>Steps the learning-rate schedule is planned for.</summary>
@@ -109,26 +122,33 @@ public sealed partial class Trainer : IDisposable
         _clock.Start();
         var t = Recipe.Train;
         int micro = t.GlobalBatchSize / t.MicroBatchSize;
+        var (first, count) = _parallel.MicroBatches(t.GlobalBatchSize, t.MicroBatchSize);   // this rank's micro-batches of the step
         double lr = LearningRates.At(Step);
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
         if (_modules is null) Model.train();
         else { _modules.Trained.train(); Model.eval(); }                          // the frozen LM never drops out
-        _lora?.Adapters.Dropout.Reseed(Step);                                    // adapter dropout masks follow the step (exact resume)
         _optimizer.zero_grad();
         DisposeStepMetrics();
         (_method as IStepAwareMethod)?.BeginStep(Step, TotalSteps);           // e.g. LDLM's γ(s) and its adaptive sampler's EMA
         using var total = zeros(1, dtype: ScalarType.Float32, device: Device);    // the step's mean loss, summed on the device
-        for (int m = 0; m < micro; m++)
+        long tokens = 0;
+        DataParallel.Skip(_train, (long)first * t.MicroBatchSize);               // rows of the ranks before this one
+        for (int m = first; m < first + count; m++)
         {
             using var scope = NewDisposeScope();
+            // draws follow (seed, step, micro-batch): the same on any number of ranks and after a resume
+            _rng.manual_seed(DataParallel.MicroBatchSeed(t.Seed, Step, m));
+            _lora?.Adapters.Dropout.Reseed(DataParallel.MicroBatchSeed(Step, 0, m));   // adapter dropout masks likewise
             using var batch = _train.Next();
             var result = _method.Loss(batch, _rng);
             (result.Loss / micro).backward();
             total.add_(result.Loss.detach(), alpha: 1.0 / micro);
             AccumulateMetrics(result, micro);
-            TokensSeen += batch.Tokens.numel() - batch.PaddingTokens;
+            tokens += batch.Tokens.numel() - batch.PaddingTokens;
         }
-        double value = total.item<float>();                                     // the step's one read of the loss
+        DataParallel.Skip(_train, (long)(micro - first - count) * t.MicroBatchSize);   // rows of the ranks after this one
+        double value = _parallel.IsDistributed ? SumOverRanks(total, ref tokens) : total.item<float>();   // the step's one read of the loss
+        TokensSeen += tokens;
         if (!double.IsFinite(value))
             throw new TrainingDivergedException($"step {Step + 1}: the loss is {value}; stopped without saving. "
                 + $"Last good checkpoint: {CheckpointStore.Latest(t.OutputDir) ?? "none"}. Lower train.lr or check the data.");
@@ -136,6 +156,33 @@ public sealed partial class Trainer : IDisposable
         _optimizer.step();
         Step++;
         return (value, norm);
+    }
+
+    /// <summary>
+    /// Data-parallel: the gradients, the step's loss, token count and method metrics summed over the ranks (every rank
+    /// then clips and steps the same gradients); returns the step's mean loss. Times the all-reduces.
+    /// </summary>
+    double SumOverRanks(Tensor total, ref long tokens)
+    {
+        _parallel.TakeCommunicationSeconds();
+        _parallel.SumGradients(_trainable);
+        var keys = _stepMetrics?.Keys.Order(StringComparer.Ordinal).ToList() ?? [];
+        using (var scope = NewDisposeScope())
+        {
+            // [loss, tokens, metric count, metrics…] in float64, one all-reduce
+            var parts = new List<Tensor> { total.to(ScalarType.Float64).reshape(1), tensor(new[] { (double)tokens, keys.Count }, device: Device) };
+            parts.AddRange(keys.Select(k => _stepMetrics![k].reshape(1).to(ScalarType.Float64)));
+            var sums = cat(parts.ToArray());
+            _parallel.Sum(sums);
+            var host = sums.cpu().data<double>().ToArray();
+            if (host[2] != (double)keys.Count * _parallel.WorldSize)
+                throw new InvalidOperationException($"rank {_parallel.Rank}: method {_method.Name} reported different metrics on different ranks this step; "
+                    + "their sums would mix them up");
+            for (int i = 0; i < keys.Count; i++) _stepMetrics![keys[i]].fill_(host[3 + i]);
+            tokens = (long)Math.Round(host[1]);
+            LastStepCommunicationSeconds = _parallel.TakeCommunicationSeconds();
+            return host[0];
+        }
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using OpenDllm.Checkpoints;
 using OpenDllm.Data;
+using OpenDllm.Distributed;
 using OpenDllm.Models;
 using OpenDllm.Runtime;
 using OpenDllm.Tokenization;
@@ -25,29 +26,43 @@ public sealed partial class Trainer
     /// </summary>
     /// <param name="cancel">Stops data preparation (<see cref="OperationCanceledException"/>); nothing is written then.</param>
     /// <param name="log">Receives one-line notes: a data folder prepared again and why, leftovers removed.</param>
+    /// <param name="parallel">The processes of a data-parallel job (<see cref="DataParallel"/>; default one process). Rank 0
+    /// prepares the data and cleans the output folder first; every rank then checks that all ranks run the same recipe and
+    /// data, and starts from rank 0's weights.</param>
     public static Trainer Create(Recipe recipe, IProgress<PrepareProgress>? prepareProgress = null, CancellationToken cancel = default,
-                                 Action<string>? log = null)
+                                 Action<string>? log = null, DataParallel? parallel = null)
     {
+        parallel ??= DataParallel.Single;
         TorchRuntime.EnsureLoaded();
         recipe = BaseRun.Resolve(recipe, trainBase: null, log);       // model.init_from_recipe → its newest checkpoint
         var precision = TrainingPrecisions.Resolve(recipe.Train);   // before anything is written: a bad value fails first
         recipe = recipe with { Train = recipe.Train with { Precision = precision.Name(), Dtype = null } };   // saved resolved
         var t = recipe.Train;
-        torch.set_num_threads(t.Threads ?? Environment.ProcessorCount);
+        // ranks sharing a node share its cores
+        torch.set_num_threads(t.Threads ?? Math.Max(1, Environment.ProcessorCount / parallel.RanksOnThisNode));
         var device = TorchRuntime.ParseDevice(t.Device, "train.device");
+        if (parallel.IsDistributed) device = Collectives.LocalDevice(device);      // cuda → this rank's cuda:LOCAL_RANK
         var tokenizer = recipe.Data.Tokenizer == "byte" ? (ITokenizer)ByteTokenizer.Instance
             : Tokenizers.Load(recipe.Data.Tokenizer, recipe.Model.InitFrom is { } init ? PretrainedModels.VocabSize(init) : null);
         EnsureFits(recipe, tokenizer, device, precision);
-        var shards = OpenShards(recipe, tokenizer, prepareProgress, cancel, log);
+        parallel.EnsureSameRun((recipe with { Train = recipe.Train with { Device = null, Threads = null } }).ToJson(), "");   // per-rank settings aside
+        TokenShardSet? shards = null;
+        // rank 0 prepares the data (when needed) and removes an interrupted run's leftovers; the others then open the data
+        parallel.RootFirst("preparing the data", () =>
+        {
+            shards = OpenShards(recipe, tokenizer, prepareProgress, cancel, log);
+            foreach (var removed in CheckpointStore.CleanUp(t.OutputDir))
+                log?.Invoke($"removed {removed} (left by an interrupted run)");
+        }, parallel.Group.Timeout < TimeSpan.FromHours(1) ? TimeSpan.FromHours(1) : null);
+        shards ??= OpenShards(recipe, tokenizer, prepareProgress, cancel, log);
         Trainer? trainer = null;
         try
         {
             var model = TrainingPrecisions.Apply(ModelPresets.Build(recipe.Model, tokenizer, device, t.Seed), precision);
             foreach (var note in model.LoadNotes) log?.Invoke($"{recipe.Model.InitFrom}: {note}");
             var lora = t.Lora is { } l ? TrainerLora.Attach(model, l.ToOptions(t.Seed)) : null;   // after init_from weights and precision
-            foreach (var removed in CheckpointStore.CleanUp(t.OutputDir))
-                log?.Invoke($"removed {removed} (left by an interrupted run)");
-            trainer = new Trainer(recipe, model, tokenizer, shards, device, lora);
+            trainer = new Trainer(recipe, model, tokenizer, shards, device, lora, parallel);
+            parallel.EnsureSameRun("", trainer.DataSha256);
             if (trainer.Frozen is { } frozen) log?.Invoke(frozen.Describe());
             if (trainer.TrainsOwnModules) log?.Invoke(trainer.ModulesNote());
             if (CheckpointStore.Latest(t.OutputDir) is { } latest)
@@ -56,8 +71,12 @@ public sealed partial class Trainer
                 trainer.Resume(latest);
             }
             // records of steps after the checkpoint (all of them when starting from scratch) were never saved: drop them
-            int dropped = trainer._metrics.TruncateAfter(trainer.ResumedFrom is null ? -1 : trainer.Step);
-            if (dropped > 0) log?.Invoke($"{trainer._metrics.FilePath}: dropped {dropped} records of steps not in any checkpoint");
+            if (parallel.IsRoot)
+            {
+                int dropped = trainer._metrics.TruncateAfter(trainer.ResumedFrom is null ? -1 : trainer.Step);
+                if (dropped > 0) log?.Invoke($"{trainer._metrics.FilePath}: dropped {dropped} records of steps not in any checkpoint");
+            }
+            parallel.BroadcastFromRoot(trainer._trainable);    // every rank starts from rank 0's weights
             return trainer;
         }
         catch
@@ -195,9 +214,18 @@ public sealed partial class Trainer
     /// model directory, and its health is the trained weights being finite plus <see cref="IModuleTrainingMethod.CheckHealth"/>.
     /// </summary>
     /// <exception cref="TrainingDivergedException">The weights are broken; nothing was written.</exception>
+    /// <remarks>Data-parallel: every rank checks the weights (they are equal), rank 0 writes while the others wait, and
+    /// every rank fails when rank 0 could not write.</remarks>
     public string SaveCheckpoint(double? lastLoss = null)
     {
         EnsureHealthyWeights();
+        string saved = Path.Combine(Recipe.Train.OutputDir, CheckpointStore.NameOf(Step));
+        _parallel.RootFirst($"writing checkpoint {saved}", () => saved = WriteCheckpoint(lastLoss));
+        return saved;
+    }
+
+    string WriteCheckpoint(double? lastLoss)
+    {
         return CheckpointStore.Save(Recipe.Train.OutputDir, Step, Recipe.Train.KeepLast, dir =>
         {
             if (_modules is not null) _modules.Save(dir);
@@ -266,13 +294,15 @@ public sealed partial class Trainer
             // extras beside the bound; a non-finite value (e.g. a score of no samples) is written as null, not a broken line
             foreach (var (name, value) in e.Extras ?? new Dictionary<string, double>())
                 record["val_" + name] = double.IsFinite(value) ? value : null;
-            _metrics.Write(record);
+            if (_parallel.IsRoot) _metrics.Write(record);
             onEval?.Invoke(e);
             return e;
         }
-        bool Stopping() => cancel.IsCancellationRequested || abort.IsCancellationRequested;
+        // data-parallel: every rank takes the same decisions (a signal reaches the ranks at different moments; the time
+        // budget is read from rank 0's clock), one tiny all-reduce each
+        bool Stopping() => _parallel.Any(cancel.IsCancellationRequested || abort.IsCancellationRequested);
         long startStep = Step;
-        var first = ResumedFrom is null && !abort.IsCancellationRequested ? Eval() : null;
+        var first = ResumedFrom is null && !_parallel.Any(abort.IsCancellationRequested) ? Eval() : null;
         EvalResult? last = first;
         double loss = double.NaN;
         var window = Stopwatch.StartNew();
@@ -281,14 +311,14 @@ public sealed partial class Trainer
         while (Step < TotalSteps)
         {
             if (Stopping()) { interrupted = true; break; }
-            if (budget is { } b && Elapsed >= b) break;
+            if (_parallel.Any(false, rootDecides: budget is { } b && Elapsed >= b)) break;
             long before = TokensSeen;
             (loss, double norm) = TrainStep();
             windowTokens += TokensSeen - before;
             if (t.FitStepsToTime && budget is { } limit && Step == fitAfter)
             {
                 double perStep = Elapsed.TotalSeconds / Step;
-                TotalSteps = Math.Clamp(Step + (long)((limit - Elapsed).TotalSeconds / perStep), Step + 1, t.MaxSteps);
+                TotalSteps = _parallel.FromRoot(Math.Clamp(Step + (long)((limit - Elapsed).TotalSeconds / perStep), Step + 1, t.MaxSteps));
             }
             double tps = windowTokens / Math.Max(1e-9, window.Elapsed.TotalSeconds);
             if (Step % t.LogEvery == 0 || Step == TotalSteps)
@@ -299,19 +329,21 @@ public sealed partial class Trainer
                     ["tokens"] = TokensSeen, ["tokens_per_s"] = tps, ["elapsed_s"] = Elapsed.TotalSeconds,
                 };
                 foreach (var (name, value) in ReadStepMetrics()) record[name] = value;
-                _metrics.Write(record);
+                if (_parallel.IsDistributed) record["comm_s"] = LastStepCommunicationSeconds;
+                if (_parallel.IsRoot) _metrics.Write(record);
                 window.Restart(); windowTokens = 0;
             }
             var remaining = TimeSpan.FromSeconds(Elapsed.TotalSeconds / Step * (TotalSteps - Step));
             progress?.Report(new TrainProgress(Step, TotalSteps, loss, LearningRates.At(Step - 1), norm, tps, Elapsed, remaining));
-            if (t.EvalEvery > 0 && Step % t.EvalEvery == 0 && Step < TotalSteps && !Stopping()) last = Eval();
-            if (t.SaveEvery > 0 && Step % t.SaveEvery == 0 && Step < TotalSteps && !Stopping()) SaveCheckpoint(loss);
+            bool stopping = Stopping();
+            if (t.EvalEvery > 0 && Step % t.EvalEvery == 0 && Step < TotalSteps && !stopping) last = Eval();
+            if (t.SaveEvery > 0 && Step % t.SaveEvery == 0 && Step < TotalSteps && !stopping) SaveCheckpoint(loss);
         }
         if (Step < TotalSteps && Stopping()) interrupted = true;
         _clock.Stop();
         // resumed and nothing trained (the run was complete, or stopped at once): its checkpoint and metrics already hold this step
         if (Step == startStep && ResumedFrom is not null) return new TrainSummary(Step, first, last, ResumedFrom, Elapsed, interrupted);
-        if (!abort.IsCancellationRequested && last?.Step != Step) last = Eval();
+        if (!_parallel.Any(abort.IsCancellationRequested) && last?.Step != Step) last = Eval();
         var checkpoint = SaveCheckpoint(double.IsNaN(loss) ? null : loss);
         return new TrainSummary(Step, first, last, checkpoint, Elapsed, interrupted);
     }

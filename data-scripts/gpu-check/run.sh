@@ -12,6 +12,7 @@
 #   5. opendllm bench samplers     tokens/s of every sampler family on the bench model, on CUDA
 #   6. batched eval                eval humaneval on the step-3 checkpoint at --batch-size 1 and 8 (HumanEval bundled by
 #                                  pack.sh): generation seconds of each and the speedup, generated tokens only
+#   7. NCCL, world size 1          opendllm launch --nproc-per-node 1: bench collectives, then 10 training steps (CUDA only)
 # and writes OUTDIR/summary.json. Exit code 0 when every step passed.
 #
 # Environment: OPENDLLM_LIBTORCH (default auto: the torch of OPENDLLM_PYTHON, default python3),
@@ -140,6 +141,19 @@ PY
 )
 else
     echo "== eval-batch: skipped (no checkpoint, or HumanEval not bundled)" | tee "$out/eval-batch.log"
+fi
+
+# 7. NCCL at world size 1 (issue 17), CUDA only: a torchrun-style launch of one rank; the collectives checked and timed,
+#    then a few data-parallel training steps whose gradients go through ncclAllReduce ("world size 1 (nccl)")
+if [ "$device" = cuda ]; then
+    step nccl-collectives 600 "${cli[@]}" launch --nproc-per-node 1 --master-port 29531 -- bench collectives --device cuda \
+        --out "$out/nccl-collectives.json"
+    rm -rf "$out/nccl-train"
+    step nccl-train 900 "${cli[@]}" launch --nproc-per-node 1 --master-port 29532 -- train "$work/recipes/quickstart.yaml" \
+        --device cuda --train.max_steps=10 --train.fit_steps_to_time=false --train.max_minutes=10 --train.eval_every=0 \
+        --train.eval_batches=2 --train.save_every=0 --train.log_every=1 --train.output_dir="$out/nccl-train" \
+        --data.prepare_dir="$work/data/python-stdlib"
+    grep -q "world size 1 (nccl)" "$out/nccl-train.log" || { echo "   nccl-train: no 'world size 1 (nccl)' line" | tee -a "$out/nccl-train.log"; failed=1; }
 fi
 
 ok=$([ "$failed" -eq 0 ] && echo true || echo false)

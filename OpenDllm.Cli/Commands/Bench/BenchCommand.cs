@@ -76,6 +76,7 @@ public static partial class BenchCommand
         bench.Add(CreateSample(threads, output, device));
         bench.Add(CreateSamplers(threads, output, device));
         bench.Add(CreateLdlm(threads, output, device));
+        bench.Add(CreateCollectives(threads, output, device));
         return bench;
     }
 
@@ -101,7 +102,8 @@ public static partial class BenchCommand
     /// <c>--align-weight</c>) the step adds λ·L_align as <see cref="OpenDllm.Methods.A2d.A2dMethod"/> does (one sequence per row, no documents).
     /// </summary>
     static double MdlmTrainStep(Qwen2Model model, optim.Optimizer optimizer, Tensor x0, MdlmLossOptions loss, Generator data,
-                                Device device, bool denseHead, long chunkRows = 0, OpenDllm.Methods.A2d.FrozenTeacher? teacher = null, double alignWeight = 0)
+                                Device device, bool denseHead, long chunkRows = 0, OpenDllm.Methods.A2d.FrozenTeacher? teacher = null, double alignWeight = 0,
+                                Action? afterBackward = null)
     {
         using var scope = NewDisposeScope();
         long b = x0.shape[0], l = x0.shape[1];
@@ -125,6 +127,7 @@ public static partial class BenchCommand
         }
         optimizer.zero_grad();
         total.backward();
+        afterBackward?.Invoke();                 // data-parallel: the gradient all-reduce
         optimizer.step();
         return total.item<float>();
     }
@@ -137,7 +140,26 @@ public static partial class BenchCommand
     static int RunTrain(int threads, int steps, int warmup, string? output, string? deviceSpec, bool denseHead, TrainingPrecision precision,
                         OpenDllm.Lora.LoraOptions? lora = null, OpenDllm.Methods.A2d.A2dOptions? align = null)
     {
-        var (report, device) = Start(threads, output, "train", deviceSpec);
+        // under mpirun: data-parallel over the ranks, each training its share of the batch rows (rank 0 reports)
+        TorchRuntime.EnsureLoaded();
+        var requested = OpenDllm.Distributed.Collectives.LocalDevice(TorchRuntime.ParseDevice(deviceSpec));
+        var group = OpenDllm.Distributed.Collectives.FromEnvironment(requested);
+        var parallel = new OpenDllm.Distributed.DataParallel(group, group is OpenDllm.Distributed.NcclGroup ? requested : CPU);
+        if (Batch % parallel.WorldSize != 0) throw new ArgumentException($"the bench batch of {Batch} rows does not split over {parallel.WorldSize} ranks");
+        int rows = Batch / parallel.WorldSize;
+        var stdout = Console.Out;
+        if (!parallel.IsRoot) Console.SetOut(TextWriter.Null);
+        try
+        {
+            var (report, _) = Start(threads, parallel.IsRoot ? output : null, "train", deviceSpec);   // one file, rank 0's
+            return RunTrain(report, requested, parallel, rows, steps, warmup, denseHead, precision, lora, align);
+        }
+        finally { Console.SetOut(stdout); if (parallel.IsDistributed) group.Dispose(); }
+    }
+
+    static int RunTrain(BenchReport report, Device device, OpenDllm.Distributed.DataParallel parallel, int rows, int steps, int warmup, bool denseHead,
+                        TrainingPrecision precision, OpenDllm.Lora.LoraOptions? lora, OpenDllm.Methods.A2d.A2dOptions? align)
+    {
         var model = TrainingPrecisions.Apply(BenchModel(device), precision);
         using var teacher = align is { AlignWeight: > 0 } a ? OpenDllm.Methods.A2d.FrozenTeacher.CopyOf(model, a.TeacherDtype) : null;
         var adapters = lora is null ? null : OpenDllm.Lora.LoraAdapters.Attach(model, lora);   // base frozen, adapters trainable
@@ -146,11 +168,21 @@ public static partial class BenchCommand
         var optimizer = optim.AdamW(trainable, 3e-4, 0.9, 0.95, 1e-8, 0.01);
         var data = new Generator(1);
         var batches = Enumerable.Range(0, warmup + steps)
-            .Select(_ => randint(0, MaskId, [Batch, Seq], generator: data, dtype: ScalarType.Int64).to(device).DetachFromDisposeScope()).ToList();
+            .Select(_ => randint(0, MaskId, [Batch, Seq], generator: data, dtype: ScalarType.Int64)
+                .narrow(0, parallel.Rank * rows, rows).to(device).DetachFromDisposeScope()).ToList();   // this rank's rows
         var losses = new List<double>();
+        var communication = new List<double>();
         int next = 0;
         var loss = MdlmLossOptions.OpenDllmRelease with { MaskTokenId = MaskId };
-        void TrainStep() => losses.Add(MdlmTrainStep(model, optimizer, batches[next++], loss, data, device, denseHead, teacher: teacher, alignWeight: align?.AlignWeight ?? 0));
+        void AllReduce()
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            parallel.SumGradients(trainable);
+            using (no_grad()) foreach (var p in trainable) p.grad?.div_(parallel.WorldSize);   // the mean over the ranks' rows
+            communication.Add(clock.Elapsed.TotalSeconds);
+        }
+        void TrainStep() => losses.Add(MdlmTrainStep(model, optimizer, batches[next++], loss, data, device, denseHead, teacher: teacher,
+            alignWeight: align?.AlignWeight ?? 0, afterBackward: parallel.IsDistributed ? AllReduce : null));
         var times = BenchReport.Time(TrainStep, warmup, steps);
         var record = new JsonObject
         {
@@ -165,6 +197,16 @@ public static partial class BenchCommand
         foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
         record["tokens_per_s"] = Batch * Seq / BenchReport.Median(times);
         record["counted"] = BenchReport.CountedProcessed;
+        record["ranks"] = parallel.WorldSize;
+        record["backend"] = parallel.Group.Backend;
+        if (parallel.IsDistributed)
+        {
+            // the all-reduce's wall time per timed step, waiting for the slower rank included
+            var comm = communication.Skip(warmup).ToList();
+            record["rows_per_rank"] = rows;
+            record["comm_s_median"] = BenchReport.Median(comm);
+            record["comm_share"] = BenchReport.Median(comm) / BenchReport.Median(times);
+        }
         record["first_loss"] = losses[0];
         record["last_loss"] = losses[^1];
         report.Emit(record);
