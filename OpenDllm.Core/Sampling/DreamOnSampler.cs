@@ -1,5 +1,4 @@
 using OpenDllm.Attention;
-using OpenDllm.Methods.DreamOn;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,8 +7,8 @@ namespace OpenDllm.Sampling;
 /// <summary>The settings of <see cref="DreamOnSampler"/> (SPEC §5.7; the defaults are DreamOn's evaluation settings).</summary>
 public sealed record DreamOnSamplerOptions
 {
-    /// <summary>The <c>&lt;expand&gt;</c> / <c>&lt;delete&gt;</c> ids the checkpoint was trained with (<see cref="DreamOnTokens.FromCheckpoint"/>).</summary>
-    public required DreamOnTokens Tokens { get; init; }
+    /// <summary>The <c>&lt;expand&gt;</c> / <c>&lt;delete&gt;</c> ids the checkpoint was trained with (on the training side: <c>DreamOnTokens.FromCheckpoint</c>).</summary>
+    public required EditTokenIds Tokens { get; init; }
 
     /// <summary>
     /// The length budget: the middle never grows past this many positions, and at most this many expansions happen in all
@@ -50,7 +49,7 @@ public sealed record DreamOnSamplerOptions
     };
 
     /// <summary>The options from the generic sampler knobs (temperature, top_p, top_k, alg_temp, seed, trajectory) and a confidence sampler name.</summary>
-    public static DreamOnSamplerOptions From(SamplerSettings settings, string sampler, DreamOnTokens tokens, int maxMiddle) => new DreamOnSamplerOptions
+    public static DreamOnSamplerOptions From(SamplerSettings settings, string sampler, EditTokenIds tokens, int maxMiddle) => new DreamOnSamplerOptions
     {
         Tokens = tokens, MaxMiddle = maxMiddle, Confidence = ConfidenceFor(sampler), Temperature = settings.Temperature, TopP = settings.TopP,
         TopK = settings.TopK, AlgTemp = settings.AlgTemp, Seed = settings.Seed, RecordTrajectory = settings.RecordTrajectory,
@@ -110,7 +109,7 @@ public sealed class DreamOnSampler(DreamOnSamplerOptions options)
         if (initialMasks < 1 || initialMasks > o.MaxMiddle)
             throw new ArgumentOutOfRangeException(nameof(initialMasks), initialMasks, $"initial middle length {initialMasks} must be in [1, max_middle = {o.MaxMiddle}]");
         long maskId = denoiser.MaskId;
-        foreach (var (name, id) in new[] { (DreamOnTokens.ExpandName, o.Tokens.Expand), (DreamOnTokens.DeleteName, o.Tokens.Delete) })
+        foreach (var (name, id) in new[] { (EditTokenIds.ExpandName, o.Tokens.Expand), (EditTokenIds.DeleteName, o.Tokens.Delete) })
             if (id >= denoiser.VocabSize) throw new ArgumentException($"the {name} id {id} does not fit the model's vocab_size {denoiser.VocabSize}");
         device ??= CPU;
         var canvas = new List<long>(prefix.Count + o.MaxMiddle + suffix.Count);

@@ -14,11 +14,14 @@ namespace OpenDllm.Methods.DreamOn;
 /// </summary>
 public sealed record DreamOnTokens(long Expand, long Delete)
 {
+    /// <summary>The ids as the sampler reads them (<see cref="Sampling.DreamOnSampler"/> does not depend on training code).</summary>
+    public static implicit operator Sampling.EditTokenIds(DreamOnTokens tokens) => new(tokens.Expand, tokens.Delete);
+
     /// <summary>The name DreamOn gives the expand token (as text in logs and docs).</summary>
-    public const string ExpandName = "<expand>";
+    public const string ExpandName = Sampling.EditTokenIds.ExpandName;
 
     /// <summary>The name of the delete token.</summary>
-    public const string DeleteName = "<delete>";
+    public const string DeleteName = Sampling.EditTokenIds.DeleteName;
 
     /// <summary>
     /// The ids <paramref name="options"/> names, or the defaults (tokenizer vocabulary size and the one after). Refuses ids

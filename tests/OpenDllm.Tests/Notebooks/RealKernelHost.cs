@@ -103,3 +103,15 @@ public sealed class RealKernelHost : IDisposable
 
     public void Dispose() => Kernel.Dispose();
 }
+
+/// <summary>
+/// Tests that run whole notebooks in the in-process kernel. They run alone, after every parallel collection: they capture
+/// the console (as the "Console" collection does), and a Roslyn-compiling kernel allocates heavily enough to make the GCs
+/// that expose TorchSharp's implicit-Scalar finalizer race (see the closing notes) far more frequent in training tests
+/// running beside them.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RealKernelCollection
+{
+    public const string Name = "RealKernel";
+}

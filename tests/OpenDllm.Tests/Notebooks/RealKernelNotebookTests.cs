@@ -9,7 +9,7 @@ namespace OpenDllm.Tests.Notebooks;
 /// parameters; where OpenDllm's own HTML renderers drew something (tensors, trajectories: <c>class="odl-…"</c>), the
 /// two must be byte-identical, cell by cell, and a cell with a Plotly chart in one has one in the other.
 /// </summary>
-[Collection("Console")]
+[Collection(RealKernelCollection.Name)]
 public sealed class RealKernelNotebookTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("opendllm-realkernel-").FullName;
@@ -71,7 +71,18 @@ public sealed class RealKernelNotebookTests : IDisposable
         }
     }
 
-    static List<string> Ours(IEnumerable<string> html) => html.Where(h => h.Contains("class=\"odl-", StringComparison.Ordinal)).ToList();
+    /// <summary>
+    /// OpenDllm's own renderings, with their element ids (<c>odl-traj-7-3fa2c1</c>: a per-process counter and a random
+    /// suffix, unique per page by design) replaced by their order of appearance, so equal renderings compare equal.
+    /// </summary>
+    static List<string> Ours(IEnumerable<string> html) => html.Where(h => h.Contains("class=\"odl-", StringComparison.Ordinal)).Select(StableIds).ToList();
+
+    static string StableIds(string html)
+    {
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        return System.Text.RegularExpressions.Regex.Replace(html, @"\bodl-([a-z][a-z-]*)-\d+-[0-9a-f]{6}\b",
+            m => seen.TryGetValue(m.Value, out var id) ? id : seen[m.Value] = $"odl-{m.Groups[1].Value}-#{seen.Count + 1}");
+    }
 
     static bool IsPlotly(string html) => html.Contains("Plotly.newPlot", StringComparison.Ordinal);
 
