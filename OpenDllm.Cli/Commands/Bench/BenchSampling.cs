@@ -116,7 +116,7 @@ public static partial class BenchCommand
                 if (rowSettings.RefreshInterval is { } interval) record["refresh_interval"] = interval;
                 foreach (var (k, v) in BenchReport.Summary(times)) record[k] = v?.DeepClone();
                 record["tokens_per_s"] = n / BenchReport.Median(times);
-                record["tokens_counted"] = "generated (gen_len per run, prompt excluded)";
+                record["counted"] = "generated";                                         // generated tokens only, never the prompt
                 if (name == "fast-dllm-nocache") uncached = generated;
                 if (fast && uncached is not null)
                     record["token_match_vs_nocache"] = (double)generated!.Zip(uncached, (a, b) => a == b ? 1 : 0).Sum() / n;   // greedy (temperature 0)
@@ -169,7 +169,7 @@ public static partial class BenchCommand
                 ["bench"] = "infill_quality", ["sampler"] = name, ["context"] = context, ["model"] = label, ["tasks"] = rows.Count,
                 ["exact_match"] = rows.Count == 0 ? 0 : (double)exact / rows.Count,
                 ["forwards"] = forwards, ["tokens"] = tokens, ["tokens_per_s"] = tokens / clock.Elapsed.TotalSeconds,
-                ["tokens_counted"] = "generated (the reference middles' token counts)",
+                ["counted"] = "generated",
             };
             if (interval is { } r) record["refresh_interval"] = r;
             report.Emit(record);
