@@ -74,6 +74,33 @@ public class DelayedKvCacheTests
                 if (before[r][j] != denoiser.MaskId) Assert.Equal(before[r][j], after[r][j]);
     }
 
+    static readonly Lazy<Qwen2Model> Model64 = new(() =>
+        new Qwen2Model(ModelConfig.Tiny with { MaskTokenId = 98 }, dtype: ScalarType.Float64).InitializeWeights(seed: 31, std: 0.3));
+
+    /// <summary>
+    /// Ragged completion batch on a two-layer model (float64, so padding changes no comparison): with τ = 1 every row commits one
+    /// token per step, so the rows share the step count and the refresh schedule, and each row decodes as it does alone.
+    /// (With τ &lt; 1 rows can need different step counts per block; the shared schedule then makes batch ≠ alone.)
+    /// </summary>
+    [Theory]
+    [InlineData(false, 3)]
+    [InlineData(true, 2)]
+    [InlineData(true, 1000)]
+    public void WithOneTokenPerStepEveryRowOfARaggedBatchDecodesAsAlone(bool shifted, int refresh)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var denoiser = new ModelDenoiser(Model64.Value, 98, shifted);
+        long[][] prompts = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]];
+        var sampler = new FastDllmSampler(new() { BlockLength = 4, Threshold = 1.0, Cache = FastDllmCache.Delayed, RefreshInterval = refresh });
+        var together = SamplingFixtures.Rows(sampler.Sample(denoiser, Canvas.ForCompletion(prompts.Select(p => (IReadOnlyList<long>)p).ToList(), 10, 98, 97)).Sequences);
+        for (int r = 0; r < prompts.Length; r++)
+        {
+            var alone = SamplingFixtures.Rows(sampler.Sample(denoiser, Canvas.ForCompletion([prompts[r]], 10, 98, 97)).Sequences)[0];
+            Assert.Equal(alone, together[r].Skip(5 - prompts[r].Length).ToArray());
+        }
+    }
+
     [Fact]
     public void TheFactoryBuildsItByNameWithItsRefreshInterval()
     {
