@@ -22,6 +22,7 @@ public static class SampleCommand
         public readonly Option<double> AlgTemp = new("--alg-temp") { Description = "Sample positions by confidence / alg_temp instead of top-k (0 = top-k).", DefaultValueFactory = _ => 0.0 };
         public readonly Option<int> BlockLength = new("--block-length") { Description = "Block length (Fast-dLLM, LLaDA, block).", DefaultValueFactory = _ => 32 };
         public readonly Option<double> Threshold = new("--threshold") { Description = "Fast-dLLM confidence threshold.", DefaultValueFactory = _ => 0.9 };
+        public readonly Option<int?> RefreshInterval = new("--refresh-interval") { Description = $"fast-dllm-dkv: a full forward every N steps (default {FastDllmOptions.DefaultRefreshInterval}; 1 = uncached)." };
         public readonly Option<long> Seed = new("--seed") { Description = "Random seed.", DefaultValueFactory = _ => 0L };
         public readonly Option<string?> Trajectory = new("--trajectory") { Description = "Write the denoising trajectory (JSON) here." };
         public readonly Option<bool> Force = new("--force") { Description = "Allow --trajectory to overwrite a file of the checkpoint." };
@@ -36,7 +37,7 @@ public static class SampleCommand
         public void AddTo(Command c)
         {
             c.Add(Checkpoint);
-            foreach (var o in new Option[] { Sampler, Steps, Temperature, TopP, TopK, AlgTemp, BlockLength, Threshold, Seed, Trajectory, Force, Live }) c.Add(o);
+            foreach (var o in new Option[] { Sampler, Steps, Temperature, TopP, TopK, AlgTemp, BlockLength, Threshold, RefreshInterval, Seed, Trajectory, Force, Live }) c.Add(o);
             Model.AddTo(c);
             Adapter.AddTo(c);
         }
@@ -56,7 +57,7 @@ public static class SampleCommand
         {
             Steps = p.GetValue(Steps), Temperature = p.GetValue(Temperature), TopP = p.GetValue(TopP), TopK = p.GetValue(TopK),
             AlgTemp = p.GetValue(AlgTemp), BlockLength = p.GetValue(BlockLength), Threshold = p.GetValue(Threshold),
-            Seed = p.GetValue(Seed), RecordTrajectory = p.GetValue(Trajectory) is not null || p.GetValue(Live),
+            RefreshInterval = p.GetValue(RefreshInterval), Seed = p.GetValue(Seed), RecordTrajectory = p.GetValue(Trajectory) is not null || p.GetValue(Live),
         });
 
         /// <summary>

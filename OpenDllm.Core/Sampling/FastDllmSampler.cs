@@ -15,6 +15,10 @@ public enum FastDllmCache
     Prefix,
     /// <summary>Keys/values of every position, refreshed at each block start; only the block is re-fed (its entries recomputed).</summary>
     Dual,
+    /// <summary>dKV-Cache-Decode (<see cref="DelayedKvCache"/>): keys/values of every column; each step re-feeds the masked
+    /// columns and the ones decoded at the previous step (so a token is cached one step after it is decoded); a full forward
+    /// every <see cref="FastDllmOptions.RefreshInterval"/> steps.</summary>
+    Delayed,
 }
 
 /// <summary>Options of <see cref="FastDllmSampler"/> (defaults of Fast-dLLM: block 32, τ = 0.9).</summary>
@@ -26,6 +30,13 @@ public sealed record FastDllmOptions
     /// <summary>Factor rule: accept the longest prefix of sorted confidences with (r+1)(1 − c(r)) ≤ f (has priority).</summary>
     public double? Factor { get; init; }
     public FastDllmCache Cache { get; init; } = FastDllmCache.Dual;
+    /// <summary>
+    /// <see cref="FastDllmCache.Delayed"/> only: a full forward (which refreshes every cached key/value) every this many
+    /// steps, counted over the whole sample (not per block); 1 = a full forward every step (the uncached sampler).
+    /// </summary>
+    public int RefreshInterval { get; init; } = DefaultRefreshInterval;
+    /// <summary>The default <see cref="RefreshInterval"/>: our choice, not the paper's (see README, bench samplers).</summary>
+    public const int DefaultRefreshInterval = 8;
     public double Temperature { get; init; }
     public double? TopP { get; init; }
     public int? TopK { get; init; }
@@ -37,6 +48,9 @@ public sealed record FastDllmOptions
     public FastDllmOptions Validate()
     {
         SamplerOptionChecks.Positive("block_length", BlockLength);
+        SamplerOptionChecks.Positive("refresh_interval", RefreshInterval);
+        if (Cache != FastDllmCache.Delayed && RefreshInterval != DefaultRefreshInterval)
+            throw new ArgumentException($"refresh_interval = {RefreshInterval} is used only by the delayed (dKV) cache, not by the {Cache} cache; leave it unset");
         SamplerOptionChecks.Threshold(Threshold);
         SamplerOptionChecks.Factor(Factor);
         SamplerOptionChecks.Temperature(Temperature);
@@ -53,15 +67,20 @@ public sealed record FastDllmOptions
 /// the block are computed once per block. Positions and shifted logits are handled explicitly: the cache stores post-RoPE
 /// keys and every fed segment gets its absolute positions. For a model with more than one layer the caches are Fast-dLLM's
 /// approximation (hidden states outside the block are frozen while the block changes); with one layer they are exact.
+/// The delayed cache (<see cref="FastDllmCache.Delayed"/>, dKV-Cache-Decode, <see cref="DelayedKvCache"/>) is not from
+/// Fast-dLLM: SPEC §5.4 covers only the prefix and dual caches, so these choices are ours — it runs inside Fast-dLLM's block
+/// loop and acceptance rule (so the caches differ only in what they recompute), its refresh counts steps over the whole
+/// sample instead of refreshing at each block start, and masked columns of later blocks are recomputed every step.
 /// </summary>
 public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
 {
     public FastDllmOptions Options { get; } = (options ?? new FastDllmOptions()).Validate();
 
-    /// <summary>The <see cref="SamplerFactory"/> name of the cache: fast-dllm-dual, fast-dllm-prefix or fast-dllm-nocache.</summary>
+    /// <summary>The <see cref="SamplerFactory"/> name of the cache: fast-dllm-dual, fast-dllm-prefix, fast-dllm-dkv or fast-dllm-nocache.</summary>
     public string Name => Options.Cache switch
     {
         FastDllmCache.Dual => "fast-dllm-dual",
+        FastDllmCache.Delayed => "fast-dllm-dkv",
         FastDllmCache.Prefix => "fast-dllm-prefix",
         _ => "fast-dllm-nocache",
     };
@@ -81,6 +100,8 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
         using var generator = SeededDraws.ForSeed(o.Seed);
         int shift = denoiser.ShiftedLogits ? 1 : 0;
         int forwards = 0;
+        bool delayed = o.Cache == FastDllmCache.Delayed;
+        using var dkv = delayed ? new DelayedKvCache() : null;
 
         for (long s = first; s < last; s += o.BlockLength)
         {
@@ -92,12 +113,17 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
             {
                 using var scope = NewDisposeScope();
                 Tensor blockLogits;                                                      // [B, e − s, V]
-                if (refresh || o.Cache == FastDllmCache.None)
+                if (delayed ? forwards % o.RefreshInterval == 0 : refresh || o.Cache == FastDllmCache.None)
                 {
                     var full = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, positions, canvas.KeyPadding,
                         ReturnCache: o.Cache != FastDllmCache.None, OutputPositions: Columns(x, width, fedStart, e - s)));
                     blockLogits = full.Logits.reshape(x.shape[0], e - s, -1);
-                    if (full.Cache is not null)
+                    if (delayed)
+                    {
+                        dkv!.Refresh(full.Cache!);
+                        full.Cache!.Dispose();
+                    }
+                    else if (full.Cache is not null)
                     {
                         var kept = o.Cache == FastDllmCache.Prefix ? full.Cache.Truncate(fedStart) : full.Cache;
                         cache = kept.DetachFromDisposeScope();   // the dual cache keeps every position; disposed after the block
@@ -105,6 +131,8 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
                     }
                     refresh = false;
                 }
+                else if (delayed)
+                    blockLogits = dkv!.Step(denoiser, x, positions, canvas.KeyPadding, fedStart, e - s);
                 else
                 {
                     long fedEnd = o.Cache == FastDllmCache.Prefix ? width : e;
@@ -115,6 +143,7 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
                 }
                 forwards++;
                 if (o.SuppressMaskToken) blockLogits = SamplingGuards.SuppressToken(blockLogits, maskId);
+                dkv?.BeforeCommit(x, maskId);
                 var before = recorder is null ? null : x.clone();
                 var confidence = DecodeBlock(x, s, e, blockLogits, maskId, generator);
                 recorder?.Record(before!, x, confidence);

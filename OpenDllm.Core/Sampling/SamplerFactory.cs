@@ -11,6 +11,8 @@ public sealed record SamplerSettings
     public int BlockLength { get; init; } = 32;
     public double Threshold { get; init; } = 0.9;
     public double? Factor { get; init; }
+    /// <summary>fast-dllm-dkv only: a full forward every this many steps (null = <see cref="FastDllmOptions.DefaultRefreshInterval"/>).</summary>
+    public int? RefreshInterval { get; init; }
     public long Seed { get; init; }
     public bool RecordTrajectory { get; init; }
     /// <summary>End-of-sequence id: AR and block samplers stop a row after it.</summary>
@@ -34,6 +36,7 @@ public sealed record SamplerSettings
         SamplerOptionChecks.AlgTemp(AlgTemp);
         SamplerOptionChecks.Threshold(Threshold);
         SamplerOptionChecks.Factor(Factor);
+        if (RefreshInterval is { } r) SamplerOptionChecks.Positive("refresh_interval", r);
         return this;
     }
 }
@@ -45,7 +48,7 @@ public sealed record SamplerSettings
 /// <list type="bullet">
 /// <item>a name is the algorithm plus the variant that changes which computation runs: the KV cache (<c>-nocache</c>:
 /// a full forward every step; <c>fast-dllm-dual</c> / <c>-prefix</c>: which keys/values Fast-dLLM keeps, which changes the
-/// tokens for a model of more than one layer) and LLaDA's remasking (<c>llada-random</c>);</item>
+/// tokens for a model of more than one layer; <c>fast-dllm-dkv</c>: dKV-Cache's delayed cache inside Fast-dLLM's decoding) and LLaDA's remasking (<c>llada-random</c>);</item>
 /// <item><c>ar</c> and <c>block</c> use their cache (exact: same tokens as <c>-nocache</c>, fewer FLOPs);</item>
 /// <item>numeric knobs (steps, block length, threshold, factor, temperature, …) are not part of a name: they are
 /// <see cref="SamplerSettings"/>, recorded next to the name.</item>
@@ -56,8 +59,8 @@ public static class SamplerFactory
     /// <summary>The canonical names <see cref="Create"/> accepts, each the <see cref="ISampler.Name"/> of what it builds.</summary>
     public static readonly IReadOnlyList<string> Names =
     [
-        "maskgit_plus", "origin", "topk_margin", "entropy", "p2", "fast-dllm-dual", "fast-dllm-prefix", "fast-dllm-nocache",
-        "llada", "llada-random", "block", "block-nocache", "ar", "ar-nocache",
+        "maskgit_plus", "origin", "topk_margin", "entropy", "p2", "fast-dllm-dual", "fast-dllm-prefix", "fast-dllm-dkv",
+        "fast-dllm-nocache", "llada", "llada-random", "block", "block-nocache", "ar", "ar-nocache",
     ];
 
     /// <summary>
@@ -80,7 +83,7 @@ public static class SamplerFactory
     /// The sampler <paramref name="name"/> (a name of <see cref="Names"/> or an alias) with <paramref name="settings"/>;
     /// its <see cref="ISampler.Name"/> is the canonical name. A knob the sampler would ignore is refused
     /// when it is set away from its "off" value (top_p / top_k for llada and block, alg_temp outside maskgit_plus,
-    /// topk_margin and entropy, factor outside fast-dllm), so no setting silently leaves the numbers unchanged.
+    /// topk_margin and entropy, factor outside fast-dllm, refresh_interval outside fast-dllm-dkv), so no setting silently leaves the numbers unchanged.
     /// </summary>
     public static ISampler Create(string name, SamplerSettings? settings = null)
     {
@@ -95,6 +98,7 @@ public static class SamplerFactory
         FastDllmSampler Fast(FastDllmCache cache) => new(new FastDllmOptions
         {
             BlockLength = s.BlockLength, Threshold = s.Threshold, Factor = s.Factor, Cache = cache, Temperature = s.Temperature,
+            RefreshInterval = s.RefreshInterval ?? FastDllmOptions.DefaultRefreshInterval,
             TopP = s.TopP, TopK = s.TopK, Seed = s.Seed, RecordTrajectory = s.RecordTrajectory,
         });
         LladaSampler Llada(RemaskingStrategy remasking) => new(new LladaOptions
@@ -120,6 +124,7 @@ public static class SamplerFactory
             "p2" => Masked(UnmaskingAlgorithm.P2),
             "fast-dllm-dual" => Fast(FastDllmCache.Dual),
             "fast-dllm-prefix" => Fast(FastDllmCache.Prefix),
+            "fast-dllm-dkv" => Fast(FastDllmCache.Delayed),
             "fast-dllm-nocache" => Fast(FastDllmCache.None),
             // one block (LLaDA's default, block = generation length): any length works; semi-AR blocks need LladaSampler directly
             "llada" => Llada(RemaskingStrategy.LowConfidence),
@@ -142,5 +147,6 @@ public static class SamplerFactory
         if (!filters && s.TopK is { } k) Refuse("top_k", k.ToString(System.Globalization.CultureInfo.InvariantCulture), "the masked-diffusion, fast-dllm and ar samplers");
         if (!confident && s.AlgTemp != 0) Refuse("alg_temp", SamplerOptionChecks.Show(s.AlgTemp), "maskgit_plus, topk_margin and entropy");
         if (!name.StartsWith("fast-dllm", StringComparison.Ordinal) && s.Factor is { } f) Refuse("factor", SamplerOptionChecks.Show(f), "the fast-dllm samplers");
+        if (name != "fast-dllm-dkv" && s.RefreshInterval is { } r) Refuse("refresh_interval", r.ToString(System.Globalization.CultureInfo.InvariantCulture), "fast-dllm-dkv");
     }
 }
