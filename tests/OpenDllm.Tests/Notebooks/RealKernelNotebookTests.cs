@@ -52,11 +52,12 @@ public sealed class RealKernelNotebookTests : IDisposable
         using (var host = await RealKernelHost.StartAsync())
             kernelCells = await host.RunNotebookAsync(notebook, overrides);
 
-        var output = Path.Combine(_dir, name + ".ipynb");
-        var args = new List<string> { "notebook", "run", notebook, "--output", output, "--timeout-seconds", "600" };
-        foreach (var (k, v) in overrides) args.AddRange(["--param", $"{k}={v}"]);
-        var (code, text, err) = OpenDllm.Tests.Cli.CliCapture.Run([.. args]);
-        Assert.True(code == 0, text + err);
+        // CI has just run every notebook through `opendllm notebook run` with the same CI parameters (.ci/notebooks.sh);
+        // its executed copies are reused when OPENDLLM_RUNNER_NOTEBOOKS names them, otherwise the runner runs here.
+        var output = Environment.GetEnvironmentVariable("OPENDLLM_RUNNER_NOTEBOOKS") is { Length: > 0 } executed
+                     && File.Exists(Path.Combine(executed, name + ".ipynb"))
+            ? Path.Combine(executed, name + ".ipynb")
+            : RunTheRunner(notebook, name, overrides);
         var runnerCells = JsonNode.Parse(File.ReadAllText(output))!["cells"]!.AsArray()
             .Where(c => (string?)c!["cell_type"] == "code" && !(c["metadata"]?["tags"]?.AsArray().Any(t => (string?)t == "injected-parameters") ?? false))
             .Select(c => c!["outputs"]!.AsArray().Select(o => Html(o!["data"]?["text/html"])).OfType<string>().ToList())
@@ -69,6 +70,16 @@ public sealed class RealKernelNotebookTests : IDisposable
             Assert.Equal(Ours(runnerCells[i]), Ours(kernelHtml));
             Assert.Equal(runnerCells[i].Any(IsPlotly), kernelHtml.Any(IsPlotly));
         }
+    }
+
+    string RunTheRunner(string notebook, string name, Dictionary<string, string> overrides)
+    {
+        var output = Path.Combine(_dir, name + ".ipynb");
+        var args = new List<string> { "notebook", "run", notebook, "--output", output, "--timeout-seconds", "600" };
+        foreach (var (k, v) in overrides) args.AddRange(["--param", $"{k}={v}"]);
+        var (code, text, err) = OpenDllm.Tests.Cli.CliCapture.Run([.. args]);
+        Assert.True(code == 0, text + err);
+        return output;
     }
 
     /// <summary>
