@@ -34,6 +34,7 @@ public sealed class EvalKnobOptions(bool infill)
     readonly Option<int?> _blockLength = new("--block-length") { Description = "Block length of the fast-dllm and block samplers (default 32)." };
     readonly Option<double?> _threshold = new("--threshold") { Description = "Fast-dLLM confidence threshold (default 0.9)." };
     readonly Option<double?> _factor = new("--factor") { Description = "Fast-dLLM factor rule f (replaces the threshold rule when given)." };
+    readonly Option<int?> _refreshInterval = new("--refresh-interval") { Description = "fast-dllm-dkv: a full forward every this many steps (default 8)." };
     readonly Option<long?> _seed = new("--seed") { Description = "Sampling seed (sample i uses seed + i; default 0)." };
     readonly Option<int?> _samples = new("--samples") { Description = "Samples per problem (n; default 1)." };
     readonly Option<string?> _k = new("--k") { Description = "pass@k to report, comma-separated (default 1)." };
@@ -58,7 +59,7 @@ public sealed class EvalKnobOptions(bool infill)
     {
         _eos.AcceptOnlyFromAmong("cut", "strip");
         _stopStrings.AcceptOnlyFromAmong("on", "off");
-        foreach (var o in new Option[] { _preset, _sampler, _steps, _temperature, _topP, _topK, _algTemp, _blockLength, _threshold, _factor, _seed, _samples, _k, _maxLength, _eos })
+        foreach (var o in new Option[] { _preset, _sampler, _steps, _temperature, _topP, _topK, _algTemp, _blockLength, _threshold, _factor, _refreshInterval, _seed, _samples, _k, _maxLength, _eos })
             command.Add(o);
         if (infill) command.Add(_lengths);
         else { command.Add(_maxNewTokens); command.Add(_stopStrings); }
@@ -72,7 +73,7 @@ public sealed class EvalKnobOptions(bool infill)
     {
         Sampler = p.GetValue(_sampler), Steps = p.GetValue(_steps), Temperature = p.GetValue(_temperature), TopP = p.GetValue(_topP),
         TopK = p.GetValue(_topK), AlgTemp = p.GetValue(_algTemp), BlockLength = p.GetValue(_blockLength), Threshold = p.GetValue(_threshold),
-        Factor = p.GetValue(_factor), Seed = p.GetValue(_seed), SamplesPerTask = p.GetValue(_samples), K = p.GetValue(_k),
+        Factor = p.GetValue(_factor), RefreshInterval = p.GetValue(_refreshInterval), Seed = p.GetValue(_seed), SamplesPerTask = p.GetValue(_samples), K = p.GetValue(_k),
         MaxNewTokens = infill ? null : p.GetValue(_maxNewTokens), MaxLength = p.GetValue(_maxLength), Lengths = infill ? p.GetValue(_lengths) : null,
         Eos = p.GetValue(_eos) switch { null => null, "strip" => EosRule.Strip, _ => EosRule.Cut },
         StopStrings = infill ? null : p.GetValue(_stopStrings) switch { null => null, "off" => false, _ => true },
@@ -108,7 +109,7 @@ public sealed class EvalKnobOptions(bool infill)
         {
             Steps = k.Steps ?? (infill ? GenerationEvalOptions.StepsPerToken : maxNew), Temperature = k.Temperature!.Value, TopP = k.TopP,
             TopK = k.TopK, AlgTemp = k.AlgTemp ?? 0, BlockLength = k.BlockLength ?? new SamplerSettings().BlockLength,
-            Threshold = k.Threshold ?? new SamplerSettings().Threshold, Factor = k.Factor, Seed = k.Seed!.Value,
+            Threshold = k.Threshold ?? new SamplerSettings().Threshold, Factor = k.Factor, RefreshInterval = k.RefreshInterval, Seed = k.Seed!.Value,
         };
         // NaN, ±∞, out-of-range values and knobs this sampler ignores: one line naming the option, before any model work
         SamplerFactory.Create(k.Sampler!, settings with { Steps = Math.Max(1, settings.Steps) });

@@ -32,6 +32,8 @@ public sealed record EvalKnobs
     public int? BlockLength { get; init; }
     public double? Threshold { get; init; }
     public double? Factor { get; init; }
+    /// <summary>fast-dllm-dkv: a full forward every this many steps (unset: <see cref="FastDllmOptions.DefaultRefreshInterval"/>).</summary>
+    public int? RefreshInterval { get; init; }
     public long? Seed { get; init; }
     /// <summary>Completion length (HumanEval/MBPP).</summary>
     public int? MaxNewTokens { get; init; }
@@ -53,7 +55,7 @@ public sealed record EvalKnobs
     {
         Sampler = top.Sampler ?? Sampler, Steps = top.Steps ?? Steps, Temperature = top.Temperature ?? Temperature, TopP = top.TopP ?? TopP,
         TopK = top.TopK ?? TopK, AlgTemp = top.AlgTemp ?? AlgTemp, BlockLength = top.BlockLength ?? BlockLength,
-        Threshold = top.Threshold ?? Threshold, Factor = top.Factor ?? Factor, Seed = top.Seed ?? Seed,
+        Threshold = top.Threshold ?? Threshold, Factor = top.Factor ?? Factor, RefreshInterval = top.RefreshInterval ?? RefreshInterval, Seed = top.Seed ?? Seed,
         MaxNewTokens = top.MaxNewTokens ?? MaxNewTokens, MaxLength = top.MaxLength ?? MaxLength, SamplesPerTask = top.SamplesPerTask ?? SamplesPerTask,
         K = top.K ?? K, Lengths = top.Lengths ?? Lengths, Eos = top.Eos ?? Eos, StopStrings = top.StopStrings ?? StopStrings,
     };
@@ -67,7 +69,8 @@ public sealed record EvalKnobs
             if (value is not null) list.Add((flag, Text(value)));
         }
         Add("--sampler", Sampler); Add("--steps", Steps); Add("--temperature", Temperature); Add("--top-p", TopP); Add("--top-k", TopK);
-        Add("--alg-temp", AlgTemp); Add("--block-length", BlockLength); Add("--threshold", Threshold); Add("--factor", Factor); Add("--seed", Seed);
+        Add("--alg-temp", AlgTemp); Add("--block-length", BlockLength); Add("--threshold", Threshold); Add("--factor", Factor);
+        Add("--refresh-interval", RefreshInterval); Add("--seed", Seed);
         Add("--max-new-tokens", MaxNewTokens); Add("--max-length", MaxLength); Add("--samples", SamplesPerTask); Add("--k", K);
         Add("--lengths", Lengths); Add("--eos", Eos?.ToString().ToLowerInvariant()); Add("--stop-strings", StopStrings is { } s ? (s ? "on" : "off") : null);
         return list;
@@ -85,7 +88,7 @@ public sealed record EvalKnobs
     /// The set sampler knobs that <paramref name="sampler"/> would ignore, by flag: <c>--steps</c> for fast-dllm and ar
     /// (fast-dllm's steps follow from its threshold per block; ar makes one step per token), <c>--top-p</c>/<c>--top-k</c>
     /// for llada and block, <c>--alg-temp</c> outside maskgit_plus/topk_margin/entropy, <c>--block-length</c> outside
-    /// fast-dllm and block, <c>--threshold</c>/<c>--factor</c> outside fast-dllm.
+    /// fast-dllm and block, <c>--threshold</c>/<c>--factor</c> outside fast-dllm, <c>--refresh-interval</c> outside fast-dllm-dkv.
     /// </summary>
     public IReadOnlyList<string> Unused(string sampler)
     {
@@ -102,6 +105,7 @@ public sealed record EvalKnobs
         if (BlockLength is not null && !(fast || block)) unused.Add("--block-length");
         if (Threshold is not null && !fast) unused.Add("--threshold");
         if (Factor is not null && !fast) unused.Add("--factor");
+        if (RefreshInterval is not null && sampler != "fast-dllm-dkv") unused.Add("--refresh-interval");
         return unused;
     }
 

@@ -261,7 +261,7 @@ public static class GenerationEvaluation
     {
         var s = o.Settings;
         // a knob the sampler does not read is recorded as null, so the record lists only what shaped the samples
-        var unused = new EvalKnobs { Steps = s.Steps, AlgTemp = s.AlgTemp, BlockLength = s.BlockLength, Threshold = s.Threshold }.Unused(o.Sampler);
+        var unused = new EvalKnobs { Steps = s.Steps, AlgTemp = s.AlgTemp, BlockLength = s.BlockLength, Threshold = s.Threshold, RefreshInterval = 1 }.Unused(o.Sampler);
         T? Used<T>(string flag, T value) where T : struct => unused.Contains(flag) ? null : value;
         var record = new JsonObject
         {
@@ -274,6 +274,7 @@ public static class GenerationEvaluation
             ["steps_rule"] = unused.Contains("--steps") ? null : s.Steps == GenerationEvalOptions.StepsPerToken ? "one step per token to fill" : "fixed",
             ["alg_temp"] = Used("--alg-temp", s.AlgTemp), ["block_length"] = Used("--block-length", s.BlockLength),
             ["threshold"] = Used("--threshold", s.Threshold), ["factor"] = s.Factor,
+            ["refresh_interval"] = Used("--refresh-interval", s.RefreshInterval ?? FastDllmOptions.DefaultRefreshInterval),
             ["eos_id"] = s.EosId, ["seed"] = s.Seed, ["eos_rule"] = o.Eos.ToString().ToLowerInvariant(),
             ["stop_strings"] = o.Task.IsInfill() ? null : o.StopStrings, ["preset"] = o.Preset,
             ["preset_overrides"] = new JsonArray(o.PresetOverrides.Select(f => (JsonNode)JsonValue.Create(f)!).ToArray()),

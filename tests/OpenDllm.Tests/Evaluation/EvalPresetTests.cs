@@ -65,6 +65,8 @@ public sealed class EvalPresetTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("--block-length", Refusal(null, new EvalKnobs { Sampler = "p2", BlockLength = 16 }));
         Assert.Contains("--top-k", Refusal(null, new EvalKnobs { Sampler = "llada", TopK = 5 }));
         Assert.Contains("--steps", Refusal(null, new EvalKnobs { Sampler = "ar", Steps = 5 }));
+        Assert.Contains("--refresh-interval", Refusal(null, new EvalKnobs { Sampler = "fast-dllm-dual", RefreshInterval = 4 }));
+        Assert.Contains("--refresh-interval", Refusal(EvalPresets.FastDllmHumanEval, new EvalKnobs { RefreshInterval = 4 }));
         // a preset's knob the sampler given with --sampler would ignore: named with the preset
         var fromPreset = Refusal(EvalPresets.OpenDllmInfill, new EvalKnobs { Sampler = "llada" }, BenchmarkTask.HumanEvalInfillSingleLine);
         Assert.Contains("--top-p 0.95 from preset open-dllm-infill", fromPreset);
@@ -73,6 +75,7 @@ public sealed class EvalPresetTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("unknown preset 'dream'", Assert.Throws<ArgumentException>(() => EvalPresets.Find("dream")).Message);
         // what every sampler uses is accepted
         EvalPresets.Resolve(null, new EvalKnobs { Sampler = "fast-dllm-prefix", BlockLength = 8, Threshold = 0.5, Factor = 1, TopP = 0.9 }, BenchmarkTask.HumanEval);
+        EvalPresets.Resolve(EvalPresets.FastDllmHumanEval, new EvalKnobs { Sampler = "fast-dllm-dkv", RefreshInterval = 4 }, BenchmarkTask.HumanEval);
         EvalPresets.Resolve(null, new EvalKnobs { Sampler = "entropy", AlgTemp = 0.3, Steps = 4, TopK = 3 }, BenchmarkTask.HumanEval);
     }
 
