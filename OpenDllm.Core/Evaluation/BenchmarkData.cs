@@ -43,7 +43,7 @@ public static class BenchmarkData
     /// <summary>
     /// The data file of <paramref name="task"/> under <paramref name="directory"/>: the shipped layout
     /// (<c>humaneval/HumanEval.jsonl.gz</c>) or the bare file name directly in the folder.
-    /// Throws <see cref="InvalidDataException"/> naming the expected path when neither exists.
+    /// Throws <see cref="InvalidDataException"/> naming the expected path and the download URL when neither exists.
     /// </summary>
     public static string FileFor(BenchmarkTask task, string directory)
     {
@@ -51,6 +51,7 @@ public static class BenchmarkData
         if (File.Exists(nested)) return nested;
         var flat = Path.Combine(directory, task.FileName());
         if (File.Exists(flat)) return flat;
-        throw new InvalidDataException($"{nested}: benchmark file for '{task.Name()}' not found (nor {flat})");
+        throw new InvalidDataException($"{nested}: benchmark file for '{task.Name()}' not found (nor {flat}); download it from " +
+                                       $"{task.DownloadUrl()} (data-scripts/benchmarks.md)");
     }
 }

@@ -57,6 +57,16 @@ public static class BenchmarkTasks
     /// <summary>The data file's name as shipped upstream.</summary>
     public static string FileName(this BenchmarkTask task) => Row(task).File;
 
+    /// <summary>Where the data file is published (the URLs of data-scripts/benchmarks.md), for "file not found" errors.</summary>
+    public static string DownloadUrl(this BenchmarkTask task) => task switch
+    {
+        BenchmarkTask.HumanEvalPlus => "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
+        BenchmarkTask.MbppPlus => "https://github.com/evalplus/mbppplus_release/releases/download/v0.2.0/MbppPlus.jsonl.gz",
+        _ when task.IsMbpp() => "https://github.com/google-research/google-research/raw/master/mbpp/" + task.FileName(),
+        _ when task.IsInfill() => "https://github.com/openai/human-eval-infilling/raw/master/data/" + task.FileName(),
+        _ => "https://github.com/openai/human-eval/raw/master/data/" + task.FileName(),
+    };
+
     /// <summary>The number of rows the shipped file holds (a loader check, not a requirement).</summary>
     public static int ExpectedRows(this BenchmarkTask task) => Row(task).Rows;
 

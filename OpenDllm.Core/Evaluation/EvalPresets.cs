@@ -18,7 +18,7 @@ public static class EvalPresets
 {
     /// <summary>Open-dLLM <c>eval/eval_completion/run_eval.sh</c>: HumanEval(+)/MBPP(+) for Open-dCoder.</summary>
     public static EvalPreset OpenDllmCompletion { get; } = new(
-        "open-dllm-completion", ["humaneval", "mbpp", "mbpp-sanitized"],
+        "open-dllm-completion", ["humaneval", "mbpp", "mbpp-sanitized", "humaneval-plus", "mbpp-plus"],
         new EvalKnobs
         {
             Sampler = "p2", MaxNewTokens = 128, Steps = 128, Temperature = 0.8, TopK = 200, MaxLength = 2048,

@@ -98,6 +98,7 @@ public static class GenerationEvaluation
             throw new ArgumentException("variable-length infilling needs an infill task, the checkpoint's DreamOn tokens, and no fixed lengths");
         var lengths = options.Task.IsInfill() ? ((options.VariableLengths ?? options.FixedLengths)?.Select(n => (int?)n).ToList() ?? [null]) : [null];
         var sanitizer = new CodeSanitizer();
+        var prompt = options.Task.IsInfill() ? null : PromptFormats.CompletionPrompts(options.Task, problems, options.DataDirectory);
         var results = new List<LengthResult>();
         foreach (var fixedLength in lengths)
         {
@@ -107,7 +108,7 @@ public static class GenerationEvaluation
             foreach (var file in new[] { samplesPath, resultsPath, Path.Combine(outputDir, "results.json") })
                 OutputGuard.EnsureSafe(file, "output file", options.Force, checkpoint, dataDir, adapterDir);
             var generationClock = Stopwatch.StartNew();
-            var generated = GenerateAll(pipeline, problems, options, fixedLength, sanitizer, tag, clock, log);
+            var generated = GenerateAll(pipeline, problems, options, fixedLength, sanitizer, prompt, tag, clock, log);
             double generationSeconds = generationClock.Elapsed.TotalSeconds;
             var lines = problems.SelectMany((problem, i) => generated[i].Select(g =>
                 JsonSerializer.Serialize(new Dictionary<string, string> { ["task_id"] = problem.TaskId, ["completion"] = g.Completion }))).ToList();
@@ -168,13 +169,14 @@ public static class GenerationEvaluation
     /// width; the result keeps the benchmark's order.
     /// </summary>
     static (string Completion, bool Truncated, int Tokens)[][] GenerateAll(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
-        GenerationEvalOptions o, int? fixedLength, CodeSanitizer sanitizer, string tag, Stopwatch clock, Action<string>? log)
+        GenerationEvalOptions o, int? fixedLength, CodeSanitizer sanitizer, Func<BenchmarkProblem, string>? prompt, string tag, Stopwatch clock,
+        Action<string>? log)
     {
         var generated = problems.Select(_ => new (string, bool, int)[o.SamplesPerTask]).ToArray();
         int batch = o.Task.IsInfill() ? 1 : o.BatchSize;
         var order = Enumerable.Range(0, problems.Count).ToArray();
         if (batch > 1)
-            order = order.OrderBy(i => pipeline.TokenCount(o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problems[i]) : PromptFormats.HumanEvalPrompt(problems[i]))).ToArray();
+            order = order.OrderBy(i => pipeline.TokenCount(prompt!(problems[i]))).ToArray();
         for (int start = 0; start < problems.Count; start += batch)
         {
             var chunk = order.Skip(start).Take(batch).Select(i => problems[i]).ToList();
@@ -183,7 +185,7 @@ public static class GenerationEvaluation
                 var settings = o.Settings with { Seed = o.Settings.Seed + s };
                 var outputs = o.Task.IsInfill()
                     ? [Infill(pipeline, chunk[0], o, fixedLength, settings)]
-                    : Complete(pipeline, chunk, o, settings, sanitizer);
+                    : Complete(pipeline, chunk, o, settings, sanitizer, prompt!);
                 for (int i = 0; i < chunk.Count; i++) generated[order[start + i]][s] = outputs[i];
             }
             int done = start + chunk.Count;
@@ -219,22 +221,23 @@ public static class GenerationEvaluation
     /// (<see cref="DiffusionPipeline.CompleteBatch"/>), each with whether its prompt had to be cut to fit <see cref="ContextWindow.Budget"/>.
     /// </summary>
     static (string Completion, bool Truncated, int Tokens)[] Complete(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
-                                                                      GenerationEvalOptions o, SamplerSettings settings, CodeSanitizer sanitizer)
+                                                                      GenerationEvalOptions o, SamplerSettings settings, CodeSanitizer sanitizer,
+                                                                      Func<BenchmarkProblem, string> prompt)
     {
         int budget = ContextWindow.Budget(pipeline, o.MaxLength);
-        var fitted = problems.Select(problem => ContextWindow.FitCompletion(pipeline,
-            o.Task.IsMbpp() ? PromptFormats.MbppPrompt(problem) : PromptFormats.HumanEvalPrompt(problem), o.MaxNewTokens, budget)).ToList();
+        var fitted = problems.Select(problem => ContextWindow.FitCompletion(pipeline, prompt(problem), o.MaxNewTokens, budget)).ToList();
         var texts = pipeline.CompleteBatch(fitted.Select(f => f.Prefix).ToList(), o.MaxNewTokens, Sampler(o, settings, o.MaxNewTokens));
         return problems.Select((problem, i) => (PostProcess(problem, ApplyEosRule(pipeline, texts[i], i, o.MaxNewTokens, 0, o.Eos), o, sanitizer),
                                                 fitted[i].Truncated, o.MaxNewTokens)).ToArray();
     }
 
-    /// <summary>MBPP: the reference's post-processing. HumanEval: the sanitized program contains the prompt; the official format
+    /// <summary>MBPP and MBPP+: the reference's post-processing (the completion is the whole code; MBPP+ runs it after its
+    /// docstring prompt). HumanEval(+): the sanitized program contains the prompt; the official format
     /// wants what follows the prompt, so the samples file stores the sanitized program's body after the prompt when it
     /// starts with it, else the whole program.</summary>
     static string PostProcess(BenchmarkProblem problem, string text, GenerationEvalOptions o, CodeSanitizer sanitizer)
     {
-        if (o.Task.IsMbpp())
+        if (PromptFormats.UsesMbppFormat(o.Task))
             return o.StopStrings ? PromptFormats.MbppPostProcess(text) : text.Trim().Replace("```", "", StringComparison.Ordinal);
         var program = o.StopStrings ? PromptFormats.HumanEvalPostProcess(problem, text, sanitizer)
             : sanitizer.Sanitize(problem.Prompt + "\n" + text, problem.EntryPoint);   // Fast-dLLM/Dream: escape_until, sanitize only
@@ -276,7 +279,7 @@ public static class GenerationEvaluation
             ["threshold"] = Used("--threshold", s.Threshold), ["factor"] = s.Factor,
             ["refresh_interval"] = Used("--refresh-interval", s.RefreshInterval ?? FastDllmOptions.DefaultRefreshInterval),
             ["eos_id"] = s.EosId, ["seed"] = s.Seed, ["eos_rule"] = o.Eos.ToString().ToLowerInvariant(),
-            ["stop_strings"] = o.Task.IsInfill() ? null : o.StopStrings, ["preset"] = o.Preset,
+            ["stop_strings"] = o.Task.IsInfill() ? null : o.StopStrings, ["prompt_format"] = PromptFormatName(o.Task), ["preset"] = o.Preset,
             ["preset_overrides"] = new JsonArray(o.PresetOverrides.Select(f => (JsonNode)JsonValue.Create(f)!).ToArray()),
             ["preset_source"] = o.Preset is { } preset ? EvalPresets.Find(preset).Source : null, ["batch_size"] = o.BatchSize,
             ["max_new_tokens"] = o.Task.IsInfill() ? null : o.MaxNewTokens, ["max_length"] = o.MaxLength,
@@ -309,6 +312,11 @@ public static class GenerationEvaluation
             WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         }));
     }
+
+    /// <summary>The completion prompt format recorded in results.json (null for infill).</summary>
+    static string? PromptFormatName(BenchmarkTask task) => task.IsInfill() ? null
+        : task == BenchmarkTask.MbppPlus ? "mbpp (text and first three asserts of sanitized-mbpp.json's task N for Mbpp/N)"
+        : PromptFormats.UsesMbppFormat(task) ? "mbpp" : "humaneval";
 
     /// <summary>Adds <c>batch_size</c> to a provenance when it is not 1 (batching can change sampled completions), so
     /// batch-1 runs written before the option existed still resume.</summary>

@@ -27,6 +27,25 @@ public static class PromptFormats
         return $"{problem.Prompt} Your code should pass these tests:\n\n{string.Join("\n", tests.Take(3))}```python\n";
     }
 
+    /// <summary>True when <paramref name="task"/> is prompted and post-processed as MBPP: full and sanitized MBPP, and MBPP+
+    /// (SPEC §7.2 "MBPP(+)"; <see cref="MbppPlusPrompts"/>). HumanEval and HumanEval+ use the HumanEval format.</summary>
+    public static bool UsesMbppFormat(BenchmarkTask task) => task.IsMbpp() || task == BenchmarkTask.MbppPlus;
+
+    /// <summary>
+    /// The completion prompt of each of <paramref name="problems"/> (of <paramref name="task"/>): <see cref="MbppPrompt"/> for
+    /// MBPP, the same built from sanitized MBPP's text and tests for MBPP+ (<see cref="MbppPlusPrompts"/>, read from
+    /// <paramref name="dataDirectory"/>), else <see cref="HumanEvalPrompt"/>.
+    /// </summary>
+    public static Func<BenchmarkProblem, string> CompletionPrompts(BenchmarkTask task, IReadOnlyList<BenchmarkProblem> problems, string? dataDirectory)
+    {
+        if (task == BenchmarkTask.MbppPlus)
+        {
+            var prompts = MbppPlusPrompts.Load(problems, dataDirectory);
+            return problem => prompts[problem.TaskId];
+        }
+        return task.IsMbpp() ? MbppPrompt : HumanEvalPrompt;
+    }
+
     /// <summary>The text before the first occurrence of any stop string (the whole text when none occurs).</summary>
     public static string TruncateAtStops(string text, IEnumerable<string> stops)
     {

@@ -1,5 +1,6 @@
-using System.IO.Compression;
+using System.Text.Json.Nodes;
 using OpenDllm.Evaluation;
+using OpenDllm.Tests.Cli;
 using Xunit.Abstractions;
 
 namespace OpenDllm.Tests.Evaluation;
@@ -15,24 +16,11 @@ public sealed class EvalPlusTests(ITestOutputHelper output) : IDisposable
     readonly string _dir = Directory.CreateTempSubdirectory("opendllm-evalplus-").FullName;
     public void Dispose() => Directory.Delete(_dir, true);
 
-    static string FixtureFile(string name) => Fixture.PathOf("evalplus", name);
+    static string FixtureFile(string name) => EvalPlusFixtureData.File(name);
     static IReadOnlyList<BenchmarkProblem> HumanEvalPlus => EvalPlusLoader.Load(BenchmarkTask.HumanEvalPlus, FixtureFile("HumanEvalPlus.jsonl"));
     static IReadOnlyList<BenchmarkProblem> MbppPlus => EvalPlusLoader.Load(BenchmarkTask.MbppPlus, FixtureFile("MbppPlus.jsonl"));
 
-    /// <summary>A data folder in the release layout (evalplus/*.jsonl.gz) made from the fixtures.</summary>
-    string DataFolder()
-    {
-        var folder = Path.Combine(_dir, "data", "evalplus");
-        Directory.CreateDirectory(folder);
-        foreach (var name in new[] { "HumanEvalPlus.jsonl", "MbppPlus.jsonl" })
-        {
-            using var target = File.Create(Path.Combine(folder, name + ".gz"));
-            using var gzip = new GZipStream(target, CompressionLevel.Fastest);
-            using var source = File.OpenRead(FixtureFile(name));
-            source.CopyTo(gzip);
-        }
-        return Path.Combine(_dir, "data");
-    }
+    string DataFolder() => EvalPlusFixtureData.Create(_dir);
 
     ExecutionResult Run(BenchmarkProblem problem, string completion, EvalPlusLimits? limits = null, double clock = 60)
     {
@@ -53,7 +41,7 @@ public sealed class EvalPlusTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("Infinity", he[0].EvalPlusRow);                        // Python's json writes inf so; kept for Python to read
         Assert.Equal(File.ReadLines(FixtureFile("HumanEvalPlus.jsonl")).First(), he[0].EvalPlusRow);
         Assert.All(he, p => Assert.True(p.HasTests));
-        Assert.Equal(["Mbpp/2", "Mbpp/990"], MbppPlus.Select(p => p.TaskId));
+        Assert.Equal(["Mbpp/2", "Mbpp/787"], MbppPlus.Select(p => p.TaskId));
         var viaTask = BenchmarkLoader.Load(BenchmarkTask.MbppPlus, DataFolder());
         Assert.Equal(MbppPlus.Select(p => p.EvalPlusRow), viaTask.Select(p => p.EvalPlusRow));
         Assert.Equal(BenchmarkTask.HumanEvalPlus, BenchmarkTasks.Parse("humaneval-plus"));
@@ -146,11 +134,60 @@ public sealed class EvalPlusTests(ITestOutputHelper output) : IDisposable
         var data = DataFolder();
         var problems = BenchmarkLoader.Load(BenchmarkTask.HumanEvalPlus, data);
         var samples = BenchmarkTestData.WriteSamples(_dir, "samples.jsonl", problems, p => p.TaskId == "HumanEval/901" ? "    return 0\n" : p.CanonicalSolution);
-        var (code, text, err) = OpenDllm.Tests.Cli.CliCapture.Run("eval", "score", samples, "--task", "humaneval-plus", "--data", data,
+        var (code, text, err) = CliCapture.Run("eval", "score", samples, "--task", "humaneval-plus", "--data", data,
             "--out", Path.Combine(_dir, "results.jsonl"));
         output.WriteLine(text + err);
         Assert.Equal(0, code);
         Assert.Contains("humaneval-plus: pass@1 = 66.67% (2/3 tasks passed", text);
         Assert.Contains("timeout 191 s", text);
+    }
+
+    /// <summary>The MBPP+ samples file path (<c>eval score --task mbpp-plus</c>): a completion is the whole code, run after the
+    /// release's docstring prompt; the canonical solution passes, and code right on every base input fails on a plus input.</summary>
+    [Fact]
+    public void MbppPlusSamplesPassOnlyWhenThePlusInputsPassToo()
+    {
+        var data = DataFolder();
+        var problems = BenchmarkLoader.Load(BenchmarkTask.MbppPlus, data);
+        const string plusOnlyWrong = "def similar_elements(a, b):\n  if len(a) == 0:\n    return None\n  return tuple(set(a) & set(b))\n";
+        var samples = BenchmarkTestData.WriteSamples(_dir, "samples.jsonl", problems, p => p.TaskId == "Mbpp/2" ? plusOnlyWrong : p.CanonicalSolution);
+        var results = Path.Combine(_dir, "results.jsonl");
+        var (code, text, err) = CliCapture.Run("eval", "score", samples, "--task", "mbpp-plus", "--data", data, "--out", results);
+        output.WriteLine(text + err);
+        Assert.Equal(0, code);
+        Assert.Contains("mbpp-plus: pass@1 = 50.00% (1/2 tasks passed", text);
+        var rows = File.ReadLines(results).Select(l => JsonNode.Parse(l)!).Where(r => (string?)r["type"] == "sample").ToList();
+        var wrong = rows.Single(r => (string?)r["task_id"] == "Mbpp/2");
+        Assert.False((bool)wrong["passed"]!);
+        Assert.Contains("plus_input input 1", (string?)wrong["stderr"]);              // every base input passed
+        Assert.True((bool)rows.Single(r => (string?)r["task_id"] == "Mbpp/787")["passed"]!);
+    }
+
+    /// <summary>MBPP+ generation prompts as MBPP generation does for the same task number: sanitized MBPP's text and its
+    /// first three asserts in the MBPP format (the anchors' mbpp_plus task), not the release's docstring.</summary>
+    [Fact]
+    public void MbppPlusPromptsAreSanitizedMbppPromptsOfTheSameTask()
+    {
+        var data = DataFolder();
+        var problems = BenchmarkLoader.Load(BenchmarkTask.MbppPlus, data);
+        var prompt = PromptFormats.CompletionPrompts(BenchmarkTask.MbppPlus, problems, data);
+        Assert.Equal("Write a function to find the shared elements from the given two lists. Your code should pass these tests:\n\n"
+                     + "assert set(similar_elements((3, 4, 5, 6),(5, 7, 4, 10))) == set((4, 5))\n"
+                     + "assert set(similar_elements((1, 2, 3, 4),(5, 4, 3, 7))) == set((3, 4))\n"
+                     + "assert set(similar_elements((11, 12, 14, 13),(17, 15, 14, 13))) == set((13, 14))```python\n", prompt(problems[0]));
+        var sanitized = BenchmarkLoader.Load(BenchmarkTask.MbppSanitized, data);
+        Assert.Equal(PromptFormats.MbppPrompt(sanitized.Single(p => p.TaskId == "787")), prompt(problems[1]));   // 4 asserts there: the first 3
+        Assert.DoesNotContain("caacabbbba", prompt(problems[1]));
+        Assert.True(PromptFormats.UsesMbppFormat(BenchmarkTask.MbppPlus));
+        Assert.False(PromptFormats.UsesMbppFormat(BenchmarkTask.HumanEvalPlus));
+        Assert.Equal(2, MbppPlusPrompts.TaskNumber("Mbpp/2"));
+        Assert.Contains("not of the form Mbpp/N", Assert.Throws<InvalidDataException>(() => MbppPlusPrompts.Build(
+            [problems[0] with { TaskId = "HumanEval/2" }], sanitized, "sanitized-mbpp.json")).Message);
+        var missing = Assert.Throws<InvalidDataException>(() => MbppPlusPrompts.Build(problems, sanitized.Where(p => p.TaskId != "787").ToList(), "S.json"));
+        Assert.Equal("S.json: no task_id 787, which MBPP+ Mbpp/787 takes its prompt text and tests from", missing.Message);
+        var noSanitized = EvalPlusFixtureData.Create(Path.Combine(_dir, "bare"), sanitizedMbpp: false);
+        var absent = Assert.Throws<InvalidDataException>(() => PromptFormats.CompletionPrompts(BenchmarkTask.MbppPlus, problems, noSanitized));
+        Assert.Contains(Path.Combine(noSanitized, "mbpp", "sanitized-mbpp.json"), absent.Message);
+        Assert.Contains("google-research/raw/master/mbpp/sanitized-mbpp.json", absent.Message);
     }
 }
