@@ -6,7 +6,7 @@ using OpenDllm.Sampling;
 namespace OpenDllm.Cli.Commands;
 
 /// <summary>
-/// The options of <c>opendllm eval humaneval|mbpp|mbpp-sanitized|humaneval-infill</c> that can change a score
+/// The options of <c>opendllm eval humaneval|mbpp|mbpp-sanitized|humaneval-plus|mbpp-plus|humaneval-infill</c> that can change a score
 /// (<see cref="EvalKnobs"/>), plus <c>--preset NAME</c> (<see cref="EvalPresets"/>). Every option is unset unless given, so
 /// a preset's value is replaced only by a flag the user typed; the defaults of a run without a preset are
 /// <see cref="Defaults"/>. A knob the resolved sampler would ignore is refused.

@@ -227,21 +227,8 @@ public static class GenerationEvaluation
         int budget = ContextWindow.Budget(pipeline, o.MaxLength);
         var fitted = problems.Select(problem => ContextWindow.FitCompletion(pipeline, prompt(problem), o.MaxNewTokens, budget)).ToList();
         var texts = pipeline.CompleteBatch(fitted.Select(f => f.Prefix).ToList(), o.MaxNewTokens, Sampler(o, settings, o.MaxNewTokens));
-        return problems.Select((problem, i) => (PostProcess(problem, ApplyEosRule(pipeline, texts[i], i, o.MaxNewTokens, 0, o.Eos), o, sanitizer),
+        return problems.Select((problem, i) => (PromptFormats.SampleCompletion(problem, ApplyEosRule(pipeline, texts[i], i, o.MaxNewTokens, 0, o.Eos), o.StopStrings, sanitizer),
                                                 fitted[i].Truncated, o.MaxNewTokens)).ToArray();
-    }
-
-    /// <summary>MBPP and MBPP+: the reference's post-processing (the completion is the whole code; MBPP+ runs it after its
-    /// docstring prompt). HumanEval(+): the sanitized program contains the prompt; the official format
-    /// wants what follows the prompt, so the samples file stores the sanitized program's body after the prompt when it
-    /// starts with it, else the whole program.</summary>
-    static string PostProcess(BenchmarkProblem problem, string text, GenerationEvalOptions o, CodeSanitizer sanitizer)
-    {
-        if (PromptFormats.UsesMbppFormat(o.Task))
-            return o.StopStrings ? PromptFormats.MbppPostProcess(text) : text.Trim().Replace("```", "", StringComparison.Ordinal);
-        var program = o.StopStrings ? PromptFormats.HumanEvalPostProcess(problem, text, sanitizer)
-            : sanitizer.Sanitize(problem.Prompt + "\n" + text, problem.EntryPoint);   // Fast-dLLM/Dream: escape_until, sanitize only
-        return program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program;
     }
 
     /// <summary>

@@ -70,4 +70,20 @@ public static class PromptFormats
     /// <summary>MBPP post-processing: cut at <see cref="MbppStops"/>, strip, and remove every "```".</summary>
     public static string MbppPostProcess(string continuation) =>
         TruncateAtStops(continuation, MbppStops).Trim().Replace("```", "", StringComparison.Ordinal);
+
+    /// <summary>
+    /// The <c>completion</c> a samples file stores for the generated continuation <paramref name="text"/> of
+    /// <paramref name="problem"/>. MBPP and MBPP+ (<see cref="UsesMbppFormat"/>): <see cref="MbppPostProcess"/>, the whole code
+    /// (MBPP+ runs it after its docstring prompt); with <paramref name="stopStrings"/> off only stripped and freed of fences.
+    /// HumanEval(+): <see cref="HumanEvalPostProcess"/> (stop strings off: sanitize only, Fast-dLLM/Dream's escape_until);
+    /// the sanitized program contains the prompt and the official format wants what follows it, so this is the program after
+    /// the prompt when it starts with it, else the whole program.
+    /// </summary>
+    public static string SampleCompletion(BenchmarkProblem problem, string text, bool stopStrings, CodeSanitizer sanitizer)
+    {
+        if (UsesMbppFormat(problem.Task))
+            return stopStrings ? MbppPostProcess(text) : text.Trim().Replace("```", "", StringComparison.Ordinal);
+        var program = stopStrings ? HumanEvalPostProcess(problem, text, sanitizer) : sanitizer.Sanitize(problem.Prompt + "\n" + text, problem.EntryPoint);
+        return program.StartsWith(problem.Prompt, StringComparison.Ordinal) ? program[problem.Prompt.Length..] : program;
+    }
 }

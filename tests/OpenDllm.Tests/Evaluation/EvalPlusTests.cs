@@ -163,6 +163,19 @@ public sealed class EvalPlusTests(ITestOutputHelper output) : IDisposable
         Assert.True((bool)rows.Single(r => (string?)r["task_id"] == "Mbpp/787")["passed"]!);
     }
 
+    /// <summary>An MBPP+ completion is post-processed as MBPP's (the whole code, cut at MBPP's stop strings, stripped, fences
+    /// removed), not sanitized against the docstring prompt as HumanEval(+)'s.</summary>
+    [Fact]
+    public void MbppPlusCompletionsArePostProcessedAsMbpp()
+    {
+        const string generated = "def similar_elements(a, b):\n  return tuple(set(a) & set(b))\n```\n\nprint(similar_elements((1,), (1,)))";
+        var sanitizer = new CodeSanitizer();
+        Assert.Equal("def similar_elements(a, b):\n  return tuple(set(a) & set(b))\n",
+            PromptFormats.SampleCompletion(MbppPlus[0], generated, stopStrings: true, sanitizer));
+        Assert.Equal("def similar_elements(a, b):\n  return tuple(set(a) & set(b))\n\n\nprint(similar_elements((1,), (1,)))",
+            PromptFormats.SampleCompletion(MbppPlus[0], generated, stopStrings: false, sanitizer));
+    }
+
     /// <summary>MBPP+ generation prompts as MBPP generation does for the same task number: sanitized MBPP's text and its
     /// first three asserts in the MBPP format (the anchors' mbpp_plus task), not the release's docstring.</summary>
     [Fact]
