@@ -24,7 +24,7 @@ public static class EvalPresets
             Sampler = "p2", MaxNewTokens = 128, Steps = 128, Temperature = 0.8, TopK = 200, MaxLength = 2048,
             SamplesPerTask = 10, K = "1,10", Eos = EosRule.Strip, StopStrings = true,
         },
-        "pengzhangzhi/Open-dLLM:eval/eval_completion/run_eval.sh + eval.py (custom_coder) + lm-eval humaneval/mbpp task yaml",
+        "pengzhangzhi/Open-dLLM:eval/eval_completion/run_eval.sh + eval.py (custom_coder) + lm-eval humaneval(_plus)/mbpp(_plus) task yaml",
         "top_p=0.95 in run_eval.sh is swallowed by the custom_coder wrapper's **kwargs, so the effective filter is its top_k=200 " +
         "(SPEC §7.2, §11.4); the preset sets top_k=200 and no top_p. Its alg_temp=0.5 is not read by p2. Upstream adds a BOS " +
         "token (add_bos_token=true) that OpenDllm's tokenizers do not have, runs batch 10 with left padding on 4 GPUs (OpenDllm " +
