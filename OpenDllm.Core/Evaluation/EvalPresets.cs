@@ -28,7 +28,7 @@ public static class EvalPresets
         "top_p=0.95 in run_eval.sh is swallowed by the custom_coder wrapper's **kwargs, so the effective filter is its top_k=200 " +
         "(SPEC §7.2, §11.4); the preset sets top_k=200 and no top_p. Its alg_temp=0.5 is not read by p2. Upstream adds a BOS " +
         "token (add_bos_token=true) that OpenDllm's tokenizers do not have, runs batch 10 with left padding on 4 GPUs (OpenDllm " +
-        "decodes each prompt alone), and takes the decoded text with skip_special_tokens (the strip EOS rule).");
+        "decodes batch 1 by default, left-padded batches with --batch-size N), and takes the decoded text with skip_special_tokens (the strip EOS rule).");
 
     /// <summary>Open-dLLM <c>eval/eval_infill/run_eval.sh</c>: HumanEval-Infill single-line, oracle middle length.</summary>
     public static EvalPreset OpenDllmInfill { get; } = new(
