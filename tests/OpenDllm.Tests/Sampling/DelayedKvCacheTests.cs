@@ -11,9 +11,16 @@ public class DelayedKvCacheTests
     static readonly Lazy<Qwen2Model> OneLayer = new(() =>
         new Qwen2Model(ModelConfig.Tiny with { NumHiddenLayers = 1, MaskTokenId = 98 }).InitializeWeights(seed: 8, std: 0.3));
 
-    static Canvas RaggedCompletion(long maskId) => Canvas.ForCompletion([[5, 6, 7, 8, 9], [10, 11]], 24, maskId, padId: 97);
+    static readonly long[][] CompletionPrompts = [[5, 6, 7, 8, 9], [10, 11]];
+    static readonly (IReadOnlyList<long>, int, IReadOnlyList<long>)[] InfillRows = [([1, 2, 3], 12, [4, 5]), ([6], 7, [7, 8, 9])];
 
-    static Canvas RaggedInfill(long maskId) => Canvas.ForInfill([([1, 2, 3], 12, [4, 5]), ([6], 7, [7, 8, 9])], maskId, padId: 97);
+    static Canvas RaggedCompletion(long maskId) => Canvas.ForCompletion(CompletionPrompts, 24, maskId, padId: 97);
+
+    static Canvas RaggedInfill(long maskId) => Canvas.ForInfill(InfillRows, maskId, padId: 97);
+
+    /// <summary>Row <paramref name="r"/> of <see cref="RaggedCompletion"/> or <see cref="RaggedInfill"/>, alone (batch 1).</summary>
+    static Canvas Alone(bool infill, int r, long maskId) =>
+        infill ? Canvas.ForInfill([InfillRows[r]], maskId, padId: 97) : Canvas.ForCompletion([CompletionPrompts[r]], 24, maskId, padId: 97);
 
     static SamplerOutput Run(IDenoiser denoiser, Canvas canvas, FastDllmCache cache, double threshold, int refresh = FastDllmOptions.DefaultRefreshInterval) =>
         new FastDllmSampler(new() { BlockLength = 8, Threshold = threshold, Cache = cache, RefreshInterval = refresh }).Sample(denoiser, canvas);
@@ -21,7 +28,9 @@ public class DelayedKvCacheTests
     /// <summary>
     /// One layer: a column's keys/values depend only on its token and position, so the cache is stale only if a decoded
     /// token's entry still holds the keys/values it had as a mask. The delay re-feeds it once, so decoding equals the
-    /// uncached sampler at every refresh interval (caching a token in the step that decodes it fails this test).
+    /// uncached sampler at every refresh interval (caching a token in the step that decodes it fails this test). Alone
+    /// (batch 1) each row also takes as many forwards; in a batch a step where some rows refresh and others read their caches
+    /// takes two (sub-batch) forwards, so only the batch-1 counts are compared.
     /// </summary>
     [Theory]
     [InlineData(false, 1.0, 2, false)]
@@ -38,18 +47,28 @@ public class DelayedKvCacheTests
         var plain = Run(denoiser, canvas, FastDllmCache.None, threshold);
         var delayed = Run(denoiser, canvas, FastDllmCache.Delayed, threshold, refresh);
         Assert.Equal(SamplingFixtures.Rows(plain.Sequences), SamplingFixtures.Rows(delayed.Sequences));
-        Assert.Equal(plain.Forwards, delayed.Forwards);
+        for (int r = 0; r < 2; r++)
+        {
+            var alone = Alone(infill, r, 98);
+            var plainAlone = Run(denoiser, alone, FastDllmCache.None, threshold);
+            var delayedAlone = Run(denoiser, alone, FastDllmCache.Delayed, threshold, refresh);
+            Assert.Equal(SamplingFixtures.Rows(plainAlone.Sequences), SamplingFixtures.Rows(delayedAlone.Sequences));
+            Assert.Equal(plainAlone.Forwards, delayedAlone.Forwards);
+        }
     }
 
-    /// <summary>Refresh every step: every forward is a full one, so any depth decodes exactly as the uncached sampler.</summary>
+    /// <summary>Refresh every step: every forward is a full one, so any depth decodes exactly as the uncached sampler, in a
+    /// ragged batch and at batch 1 (token for token and forward for forward).</summary>
     [Theory]
-    [InlineData(false, 1.0)]
-    [InlineData(true, 0.3)]
-    public void RefreshEveryStepEqualsUncachedOnADeeperModel(bool shifted, double threshold)
+    [InlineData(false, 1.0, false)]
+    [InlineData(true, 0.3, false)]
+    [InlineData(false, 0.3, true)]
+    [InlineData(true, 0.6, true)]
+    public void RefreshEveryStepEqualsUncachedOnADeeperModel(bool shifted, double threshold, bool batchOfOne)
     {
         using var scope = NewDisposeScope();
         var denoiser = SamplingFixtures.RandomTiny(shifted);
-        var canvas = RaggedInfill(denoiser.MaskId);
+        var canvas = batchOfOne ? Alone(infill: false, 0, denoiser.MaskId) : RaggedInfill(denoiser.MaskId);
         var plain = Run(denoiser, canvas, FastDllmCache.None, threshold);
         var delayed = Run(denoiser, canvas, FastDllmCache.Delayed, threshold, refresh: 1);
         Assert.Equal(SamplingFixtures.Rows(plain.Sequences), SamplingFixtures.Rows(delayed.Sequences));
