@@ -98,8 +98,9 @@ public class DelayedKvCacheTests
 
     /// <summary>
     /// Ragged completion batch on a two-layer model (float64, so padding changes no comparison): with τ = 1 every row commits one
-    /// token per step, so the rows share the step count and the refresh schedule, and each row decodes as it does alone.
-    /// (With τ &lt; 1 rows can need different step counts per block; the shared schedule then makes batch ≠ alone.)
+    /// token per step, so the rows share the step count and the refresh schedule, each row decodes as it does alone and the
+    /// batch takes one forward per step, as one row alone does (no step is split into sub-batches). τ &lt; 1, where rows fall out
+    /// of step, is <see cref="RaggedBatchPropertyTests.FastDllmDelayedCacheBatchEqualsRowsAtAnyThreshold"/>.
     /// </summary>
     [Theory]
     [InlineData(false, 3)]
@@ -112,12 +113,31 @@ public class DelayedKvCacheTests
         var denoiser = new ModelDenoiser(Model64.Value, 98, shifted);
         long[][] prompts = [[5, 6, 7, 8, 9], [10, 11], [12, 13, 14]];
         var sampler = new FastDllmSampler(new() { BlockLength = 4, Threshold = 1.0, Cache = FastDllmCache.Delayed, RefreshInterval = refresh });
-        var together = SamplingFixtures.Rows(sampler.Sample(denoiser, Canvas.ForCompletion(prompts.Select(p => (IReadOnlyList<long>)p).ToList(), 10, 98, 97)).Sequences);
+        var batch = sampler.Sample(denoiser, Canvas.ForCompletion(prompts.Select(p => (IReadOnlyList<long>)p).ToList(), 10, 98, 97));
+        var together = SamplingFixtures.Rows(batch.Sequences);
         for (int r = 0; r < prompts.Length; r++)
         {
-            var alone = SamplingFixtures.Rows(sampler.Sample(denoiser, Canvas.ForCompletion([prompts[r]], 10, 98, 97)).Sequences)[0];
-            Assert.Equal(alone, together[r].Skip(5 - prompts[r].Length).ToArray());
+            var alone = sampler.Sample(denoiser, Canvas.ForCompletion([prompts[r]], 10, 98, 97));
+            Assert.Equal(SamplingFixtures.Rows(alone.Sequences)[0], together[r].Skip(5 - prompts[r].Length).ToArray());
+            Assert.Equal(alone.Forwards, batch.Forwards);        // rows in step: every step is one forward over the whole batch
         }
+    }
+
+    /// <summary>
+    /// Rows that fall out of step (τ &lt; 1) refresh at different steps: a step where some rows refresh and others read their
+    /// caches runs two sub-batch forwards, each counted, so the batch reports more forwards than steps, never more than two
+    /// per step. (That each row still decodes as alone is <see cref="RaggedBatchPropertyTests.FastDllmDelayedCacheBatchEqualsRowsAtAnyThreshold"/>.)
+    /// </summary>
+    [Fact]
+    public void AStepWhereSomeRowsRefreshAndOthersReadTheirCachesIsTwoSubBatchForwards()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var canvas = Canvas.ForCompletion([[1, 2, 3], [4, 5, 6, 7, 8]], 12, 98, 97);
+        var output = new FastDllmSampler(new() { BlockLength = 4, Threshold = 0.3, Cache = FastDllmCache.Delayed, RefreshInterval = 3, RecordTrajectory = true })
+            .Sample(SamplingFixtures.RandomTiny(), canvas);
+        int steps = output.Trajectory!.Steps.Count;
+        Assert.InRange(output.Forwards, steps + 1, 2 * steps);
     }
 
     [Fact]
