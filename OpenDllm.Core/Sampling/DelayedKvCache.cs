@@ -22,40 +22,56 @@ namespace OpenDllm.Sampling;
 /// "cache = K/V of the inactive columns (gathered), queries = the active columns (appended)", with per-row counts padded to
 /// the batch maximum and the padding hidden by the key-padding mask. Rows never see each other's active sets.
 /// </para>
+/// <para>
+/// Everything is per row: a step passes the sub-batch of rows that take it (<c>rows</c>, their indices in the cache's batch),
+/// and only those rows' entries and "decoded at the previous step" sets change. So a row of a batch that waits for the others
+/// to finish a block, or that refreshes while the others read their caches, keeps the state it would have alone.
+/// </para>
 /// <para>Exact cases: with one layer a column's keys/values depend only on its own token and position, so the cache always
 /// holds what a full forward would compute and decoding equals the uncached sampler at every refresh interval; with a
 /// refresh every step every forward is full and decoding equals the uncached sampler for any depth.</para>
 /// </summary>
-internal sealed class DelayedKvCache : IDisposable
+internal sealed class DelayedKvCache(long batch, long width) : IDisposable
 {
     List<LayerKv>? _layers;            // [B, H_kv, T + 1, d] each, detached from every dispose scope
-    Tensor? _maskedBefore;             // [B, T] masks at the start of the previous step (detached)
+    Tensor? _maskedBefore;             // [B, T] masks of each row at the start of its previous step (detached)
 
-    /// <summary>Replaces every entry with the keys/values of a full forward over the whole canvas ([B, H_kv, T, d] per layer).</summary>
-    public void Refresh(KvCache full)
+    /// <summary>
+    /// Replaces the entries of <paramref name="rows"/> ([R] row indices) with the keys/values of a full forward over those
+    /// rows of the canvas (<paramref name="full"/>: [R, H_kv, T, d] per layer, rows in the order of <paramref name="rows"/>).
+    /// </summary>
+    public void Refresh(KvCache full, Tensor rows)
     {
-        DisposeLayers();
-        _layers = full.Layers.Select(l => new LayerKv(WithScratch(l.Keys), WithScratch(l.Values))).ToList();
+        _layers ??= full.Layers.Select(l => new LayerKv(Empty(l.Keys), Empty(l.Values))).ToList();
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            _layers[i].Keys.narrow(2, 0, width).index_copy_(0, rows, full.Layers[i].Keys.detach());
+            _layers[i].Values.narrow(2, 0, width).index_copy_(0, rows, full.Layers[i].Values.detach());
+        }
     }
 
-    /// <summary>Call before committing tokens: remembers which columns were masked, to know next step what was just decoded.</summary>
-    public void BeforeCommit(Tensor x, long maskId)
+    /// <summary>Call before committing the tokens of <paramref name="rows"/> (the rows that take this step; <paramref name="x"/>
+    /// is the whole batch): remembers which of their columns were masked, to know at their next step what was just decoded.
+    /// Rows that do not take the step keep what they remembered.</summary>
+    public void BeforeCommit(Tensor x, long maskId, Tensor rows)
     {
-        _maskedBefore?.Dispose();
-        _maskedBefore = x.eq(maskId).DetachFromDisposeScope();
+        _maskedBefore ??= zeros(batch, width, dtype: ScalarType.Bool, device: x.device).DetachFromDisposeScope();
+        _maskedBefore.index_copy_(0, rows, x.index_select(0, rows).eq(maskId));
     }
 
     /// <summary>
-    /// One cached forward: feeds the active columns of <paramref name="x"/> and returns the logits of the output columns
-    /// [<paramref name="outFrom"/>, <paramref name="outFrom"/> + <paramref name="outCount"/>) as [B, outCount, V] (zeros where
-    /// a column is not active in that row: no candidate reads it). Writes the fed columns' new keys/values into the cache.
+    /// One cached forward for the sub-batch <paramref name="x"/> [R, T] (with its <paramref name="positions"/> and
+    /// <paramref name="keyPadding"/>), whose rows are <paramref name="rows"/> of the cache's batch: feeds each row's active
+    /// columns and returns the logits of the output columns [<paramref name="outFrom"/>, <paramref name="outFrom"/> +
+    /// <paramref name="outCount"/>) as [R, outCount, V] (zeros where a column is not active in that row: no candidate reads
+    /// it). Writes the fed columns' new keys/values into those rows' entries.
     /// </summary>
-    public Tensor Step(IDenoiser denoiser, Tensor x, Tensor positions, Tensor? keyPadding, long outFrom, long outCount)
+    public Tensor Step(IDenoiser denoiser, Tensor rows, Tensor x, Tensor positions, Tensor? keyPadding, long outFrom, long outCount)
     {
-        if (_layers is null) throw new InvalidOperationException("the delayed cache needs a full forward (Refresh) first");
-        long b = x.shape[0], width = x.shape[1];
+        if (_layers is null || _maskedBefore is null) throw new InvalidOperationException("the delayed cache needs a full forward (Refresh) first");
+        long b = x.shape[0];
         var masked = x.eq(denoiser.MaskId);
-        var active = _maskedBefore is null ? masked.clone() : masked | (_maskedBefore & masked.logical_not());
+        var active = masked | (_maskedBefore.index_select(0, rows) & masked.logical_not());
         if (denoiser.ShiftedLogits) active.narrow(1, 0, width - 1).logical_or_(masked.narrow(1, 1, width - 1));   // output c reads c + 1
 
         var column = arange(width, dtype: ScalarType.Int64, device: x.device).unsqueeze(0).expand(b, -1);
@@ -66,17 +82,20 @@ internal sealed class DelayedKvCache : IDisposable
 
         var real = keyPadding?.to(ScalarType.Bool) ?? ones(b, width, dtype: ScalarType.Bool, device: x.device);
         var visible = cat([real.gather(1, keptIdx.clamp_max(width - 1)) & keptValid, real.gather(1, feedIdx.clamp_max(width - 1)) & feedValid], 1);
-        var past = new KvCache(_layers.Select(l => new LayerKv(Gather(l.Keys, keptIdx), Gather(l.Values, keptIdx))).ToList());
+        var row = rows.view(b, 1, 1);                                                   // [R, 1, 1] with heads [1, H, 1], columns [R, 1, n]
+        var heads = arange(_layers[0].Keys.shape[1], dtype: ScalarType.Int64, device: x.device).view(1, -1, 1);
+        var past = new KvCache(_layers.Select(l => new LayerKv(l.Keys.index(row, heads, keptIdx.unsqueeze(1)),
+                                                               l.Values.index(row, heads, keptIdx.unsqueeze(1)))).ToList());
         var inOutput = feedValid & feedIdx.ge(outFrom) & feedIdx.lt(outFrom + outCount);
         var output = denoiser.Forward(new DenoiserInput(
             x.gather(1, feedIdx.clamp_max(width - 1)), AttentionPolicy.Bidirectional, positions.gather(1, feedIdx.clamp_max(width - 1)),
             visible, past, CacheOffset: kept, ReturnCache: true, OutputPositions: inOutput));
 
-        for (int i = 0; i < _layers.Count; i++)
+        for (int i = 0; i < _layers.Count; i++)                                        // padded slots all write the scratch column
         {
             var fresh = output.Cache!.Layers[i];
-            Scatter(_layers[i].Keys, feedIdx, fresh.Keys.narrow(2, kept, feed));
-            Scatter(_layers[i].Values, feedIdx, fresh.Values.narrow(2, kept, feed));
+            _layers[i].Keys.index_put_(fresh.Keys.narrow(2, kept, feed).detach(), row, heads, feedIdx.unsqueeze(1));
+            _layers[i].Values.index_put_(fresh.Values.narrow(2, kept, feed).detach(), row, heads, feedIdx.unsqueeze(1));
         }
         output.Cache!.Dispose();
 
@@ -98,14 +117,8 @@ internal sealed class DelayedKvCache : IDisposable
         return (where(valid, sorted, full_like(sorted, width)), valid);
     }
 
-    static Tensor Gather(Tensor kv, Tensor index) =>
-        kv.gather(2, index.unsqueeze(1).unsqueeze(-1).expand(kv.shape[0], kv.shape[1], index.shape[1], kv.shape[3]));
-
-    static void Scatter(Tensor kv, Tensor index, Tensor values) =>
-        kv.scatter_(2, index.unsqueeze(1).unsqueeze(-1).expand(values.shape), values.detach());
-
-    static Tensor WithScratch(Tensor kv) =>
-        cat([kv.detach(), zeros(kv.shape[0], kv.shape[1], 1, kv.shape[3], dtype: kv.dtype, device: kv.device)], 2).DetachFromDisposeScope();
+    /// <summary>An all-zero [B, H_kv, T + 1, d] entry shaped like one layer's keys or values of a full forward.</summary>
+    Tensor Empty(Tensor kv) => zeros(batch, kv.shape[1], width + 1, kv.shape[3], dtype: kv.dtype, device: kv.device).DetachFromDisposeScope();
 
     void DisposeLayers()
     {

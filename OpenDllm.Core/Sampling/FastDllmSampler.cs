@@ -32,7 +32,9 @@ public sealed record FastDllmOptions
     public FastDllmCache Cache { get; init; } = FastDllmCache.Dual;
     /// <summary>
     /// <see cref="FastDllmCache.Delayed"/> only: a full forward (which refreshes every cached key/value) every this many
-    /// steps, counted over the whole sample (not per block); 1 = a full forward every step (the uncached sampler).
+    /// steps, counted per row over the whole sample (not per block; a row of a batch that waits for the others to finish a
+    /// block takes no step), so a row refreshes in a batch exactly when it does alone; 1 = a full forward every step (the
+    /// uncached sampler).
     /// </summary>
     public int RefreshInterval { get; init; } = DefaultRefreshInterval;
     /// <summary>The default <see cref="RefreshInterval"/>: our choice, not the paper's (see README, bench samplers).</summary>
@@ -69,8 +71,10 @@ public sealed record FastDllmOptions
 /// approximation (hidden states outside the block are frozen while the block changes); with one layer they are exact.
 /// The delayed cache (<see cref="FastDllmCache.Delayed"/>, dKV-Cache-Decode, <see cref="DelayedKvCache"/>) is not from
 /// Fast-dLLM: SPEC §5.4 covers only the prefix and dual caches, so these choices are ours — it runs inside Fast-dLLM's block
-/// loop and acceptance rule (so the caches differ only in what they recompute), its refresh counts steps over the whole
-/// sample instead of refreshing at each block start, and masked columns of later blocks are recomputed every step.
+/// loop and acceptance rule (so the caches differ only in what they recompute), its refresh counts each row's steps over the
+/// whole sample instead of refreshing at each block start, and masked columns of later blocks are recomputed every step.
+/// Greedy decoding of a left-padded batch gives each row the tokens it gets alone with every cache, the delayed one at any
+/// threshold and refresh interval included (it keeps its state and refresh schedule per row).
 /// </summary>
 public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
 {
@@ -101,7 +105,8 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
         int shift = denoiser.ShiftedLogits ? 1 : 0;
         int forwards = 0;
         bool delayed = o.Cache == FastDllmCache.Delayed;
-        using var dkv = delayed ? new DelayedKvCache() : null;
+        using var dkv = delayed ? new DelayedKvCache(x.shape[0], width) : null;
+        var rowSteps = new long[x.shape[0]];                                             // delayed cache: steps each row has taken
 
         for (long s = first; s < last; s += o.BlockLength)
         {
@@ -109,30 +114,28 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
             long fedStart = s - shift;                                                   // shifted: position p reads output p − 1
             KvCache? cache = null;
             bool refresh = true;
-            while (x.narrow(1, s, e - s).eq(maskId).any().item<bool>())
+            while (true)
             {
                 using var scope = NewDisposeScope();
+                var stepping = SamplingGuards.HostLongs(x.narrow(1, s, e - s).eq(maskId).any(1));   // rows with masks left in the block
+                if (stepping.All(m => m == 0)) break;
                 Tensor blockLogits;                                                      // [B, e − s, V]
-                if (delayed ? forwards % o.RefreshInterval == 0 : refresh || o.Cache == FastDllmCache.None)
+                if (delayed)
+                    blockLogits = DelayedStep(denoiser, dkv!, x, positions, canvas.KeyPadding, stepping, rowSteps, fedStart, e - s, ref forwards);
+                else if (refresh || o.Cache == FastDllmCache.None)
                 {
                     var full = denoiser.Forward(new DenoiserInput(x, AttentionPolicy.Bidirectional, positions, canvas.KeyPadding,
                         ReturnCache: o.Cache != FastDllmCache.None, OutputPositions: Columns(x, width, fedStart, e - s)));
                     blockLogits = full.Logits.reshape(x.shape[0], e - s, -1);
-                    if (delayed)
-                    {
-                        dkv!.Refresh(full.Cache!);
-                        full.Cache!.Dispose();
-                    }
-                    else if (full.Cache is not null)
+                    if (full.Cache is not null)
                     {
                         var kept = o.Cache == FastDllmCache.Prefix ? full.Cache.Truncate(fedStart) : full.Cache;
                         cache = kept.DetachFromDisposeScope();   // the dual cache keeps every position; disposed after the block
                         if (!ReferenceEquals(kept, full.Cache)) full.Cache.Dispose();
                     }
                     refresh = false;
+                    forwards++;
                 }
-                else if (delayed)
-                    blockLogits = dkv!.Step(denoiser, x, positions, canvas.KeyPadding, fedStart, e - s);
                 else
                 {
                     long fedEnd = o.Cache == FastDllmCache.Prefix ? width : e;
@@ -140,10 +143,9 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
                         positions.narrow(1, fedStart, fedEnd - fedStart), canvas.KeyPadding, cache, CacheOffset: fedStart,
                         OutputPositions: Columns(x, fedEnd - fedStart, 0, e - s)));
                     blockLogits = output.Logits.reshape(x.shape[0], e - s, -1);
+                    forwards++;
                 }
-                forwards++;
                 if (o.SuppressMaskToken) blockLogits = SamplingGuards.SuppressToken(blockLogits, maskId);
-                dkv?.BeforeCommit(x, maskId);
                 var before = recorder is null ? null : x.clone();
                 var confidence = DecodeBlock(x, s, e, blockLogits, maskId, generator);
                 recorder?.Record(before!, x, confidence);
@@ -151,6 +153,52 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
             cache?.Dispose();
         }
         return new SamplerOutput(x.MoveToOuterDisposeScope(), forwards, recorder?.Build());
+    }
+
+    /// <summary>
+    /// One step of the delayed cache, per row (<see cref="DelayedKvCache"/>): a row that has masks left in the block
+    /// (<paramref name="stepping"/>) takes a full forward when its own step count is a multiple of the refresh interval and a
+    /// cached forward otherwise; a row without masks in the block (waiting for the others) takes no forward and does not
+    /// count a step, so each row follows the schedule it has alone. When the stepping rows are in both modes, the two groups
+    /// run as two sub-batch forwards; otherwise one. Returns the block's logits [B, n, V] (zeros for rows that did not step:
+    /// they have no candidates).
+    /// </summary>
+    Tensor DelayedStep(IDenoiser denoiser, DelayedKvCache dkv, Tensor x, Tensor positions, Tensor? keyPadding, long[] stepping,
+                       long[] rowSteps, long fedStart, long n, ref int forwards)
+    {
+        long b = x.shape[0], width = x.shape[1];
+        var steppers = Enumerable.Range(0, (int)b).Where(r => stepping[r] != 0).ToArray();
+        Tensor? logits = null;
+        foreach (var refreshes in new[] { true, false })
+        {
+            var group = steppers.Where(r => rowSteps[r] % Options.RefreshInterval == 0 == refreshes).Select(r => (long)r).ToArray();
+            if (group.Length == 0) continue;
+            bool everyRow = group.Length == b;                                           // one forward over the batch, as at batch 1
+            var rows = tensor(group, device: x.device);
+            Tensor Pick(Tensor t) => everyRow ? t : t.index_select(0, rows);
+            var sub = Pick(x);
+            var subPadding = keyPadding is null ? null : Pick(keyPadding);
+            Tensor part;
+            if (refreshes)
+            {
+                var full = denoiser.Forward(new DenoiserInput(sub, AttentionPolicy.Bidirectional, Pick(positions), subPadding,
+                    ReturnCache: true, OutputPositions: Columns(sub, width, fedStart, n)));
+                part = full.Logits.reshape(group.Length, n, -1);
+                dkv.Refresh(full.Cache!, rows);
+                full.Cache!.Dispose();
+            }
+            else part = dkv.Step(denoiser, rows, sub, Pick(positions), subPadding, fedStart, n);
+            forwards++;
+            if (everyRow) logits = part;
+            else
+            {
+                logits ??= zeros(b, n, part.shape[^1], dtype: part.dtype, device: x.device);
+                logits.index_copy_(0, rows, part);
+            }
+        }
+        dkv.BeforeCommit(x, denoiser.MaskId, tensor(steppers.Select(r => (long)r).ToArray(), device: x.device));
+        foreach (var r in steppers) rowSteps[r]++;
+        return logits!;
     }
 
     /// <summary>[B, width] bool, true at columns [from, from + count): the rows whose logits the block needs (the LM head

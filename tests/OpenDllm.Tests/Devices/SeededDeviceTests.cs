@@ -34,6 +34,7 @@ public class SeededDeviceTests
         new FastDllmSampler(new() { BlockLength = 4, Threshold = 0.5, Temperature = 0.7, Seed = 8, RecordTrajectory = true }),
         new FastDllmSampler(new() { BlockLength = 4, Cache = FastDllmCache.None }),
         new FastDllmSampler(new() { BlockLength = 4, Cache = FastDllmCache.Prefix }),
+        new FastDllmSampler(new() { BlockLength = 4, Threshold = 0.3, Cache = FastDllmCache.Delayed, RefreshInterval = 3 }),   // rows fall out of step: sub-batch forwards
         new BlockDiffusionSampler(new() { BlockSize = 4, Steps = 6, Temperature = 0.6, Seed = 9, RecordTrajectory = true }),
         new BlockDiffusionSampler(new() { BlockSize = 4, Steps = 6, UseCache = false }),
         new AutoregressiveSampler(new() { Temperature = 0.9, TopP = 0.95, Seed = 10, RecordTrajectory = true }),

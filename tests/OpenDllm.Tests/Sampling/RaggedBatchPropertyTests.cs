@@ -104,6 +104,20 @@ public class RaggedBatchPropertyTests
                     Gen.Elements<double?>(null, 1.0).ToArbitrary(), (batch, cache, factor) =>
             BatchEqualsRows(batch, 8, new FastDllmSampler(new() { BlockLength = 3, Cache = cache, Threshold = 0.3, Factor = factor })));
 
+    /// <summary>
+    /// The dKV-Cache (fast-dllm-dkv) at τ &lt; 1 and the factor rule, several refresh intervals, on the two-layer model: rows
+    /// need different numbers of steps per block, so this holds only because each row counts its own steps (a row waiting
+    /// for the others to finish a block does not step) and keeps its own cache and refresh schedule.
+    /// </summary>
+    [Property(MaxTest = 20)]
+    public Property FastDllmDelayedCacheBatchEqualsRowsAtAnyThreshold() =>
+        Prop.ForAll(Batches(), Gen.Elements(2, 3, 5).ToArbitrary(),
+                    Gen.Elements<(double, double?)>((0.3, null), (0.6, null), (0.9, 1.0)).ToArbitrary(), (batch, refresh, rule) =>
+            BatchEqualsRows(batch, 8, new FastDllmSampler(new()
+            {
+                BlockLength = 3, Cache = FastDllmCache.Delayed, RefreshInterval = refresh, Threshold = rule.Item1, Factor = rule.Item2,
+            })).Label($"refresh_interval {refresh}, threshold {rule.Item1}, factor {rule.Item2}"));
+
     [Property(MaxTest = 12)]
     public Property BlockDiffusionBatchEqualsRowsWithAndWithoutCache() =>
         Prop.ForAll(Batches(), Gen.Elements(true, false).ToArbitrary(), Gen.Elements(2, 4).ToArbitrary(), (batch, cache, blockSize) =>
