@@ -60,7 +60,9 @@ public static class EvalModelCommands
         var batchSize = new Option<int>("--batch-size")
         {
             DefaultValueFactory = _ => 1,
-            Description = "Problems decoded together (ragged batch: prompts left-padded and masked). Greedy completions match batch 1; sampled ones (temperature > 0) differ.",
+            Description = infill
+                ? "Problems decoded together with --lengths variable (ragged batch: canvases right-padded and masked, a seeded generator per row): every middle matches batch 1. Oracle and fixed lengths: 1 only."
+                : "Problems decoded together (ragged batch: prompts left-padded and masked). Greedy completions match batch 1; sampled ones (temperature > 0) differ.",
         };
         var model = new ModelOptions();
         var adapter = new AdapterOption();
@@ -68,7 +70,8 @@ public static class EvalModelCommands
         knobs.AddTo(command);
         model.AddTo(command);
         adapter.AddTo(command);
-        if (infill) { command.Add(subset); command.Add(maxMiddle); } else command.Add(batchSize);
+        if (infill) { command.Add(subset); command.Add(maxMiddle); }
+        command.Add(batchSize);
         command.SetAction(p => CliErrors.Run(() =>
         {
             var t = task(p.GetValue(subset)!);
@@ -88,7 +91,7 @@ public static class EvalModelCommands
                     TimeoutSeconds = p.GetResult(timeout) is { Implicit: false } ? p.GetValue(timeout) : EvalCommand.DefaultTimeoutSeconds(t),
                 },
                 Force = p.GetValue(force), DataDirectory = p.GetValue(data),
-                BatchSize = infill ? 1 : p.GetValue(batchSize),
+                BatchSize = p.GetValue(batchSize),
             };
             options = EvalKnobOptions.Apply(resolved, preset, knobs.Flags(p), options);
             bool variable = options.VariableLengths is not null;
@@ -96,6 +99,8 @@ public static class EvalModelCommands
             if (variable && (p.GetValue(maxMiddle) < 1 || options.VariableLengths!.Any(n => n > p.GetValue(maxMiddle))))
                 throw new ArgumentException($"--lengths variable:{string.Join(",", options.VariableLengths!)}: initial lengths must be in [1, --max-middle = {p.GetValue(maxMiddle)}]");
             if (variable) OpenDllm.Sampling.DreamOnSamplerOptions.ConfidenceFor(SamplerFactory.Canonical(options.Sampler));   // before the model loads
+            if (options.BatchSize < 1) throw new ArgumentException($"--batch-size {options.BatchSize}: must be at least 1");
+            if (infill && !variable && options.BatchSize > 1) throw new ArgumentException(GenerationEvaluation.BatchedInfillRefusal(options.BatchSize));
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
             var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));
             var adapterDir = adapter.Value(p);

@@ -28,10 +28,15 @@ public static class InfillLengthsCommand
         var sampler = new Option<string>("--sampler") { Description = "Confidence of every protocol: entropy (DreamOn's), maskgit_plus or topk_margin.", DefaultValueFactory = _ => "entropy" };
         var temperature = new Option<double>("--temperature") { Description = "0 = greedy.", DefaultValueFactory = _ => 0.0 };
         var seed = new Option<long>("--seed") { Description = "Sampling seed.", DefaultValueFactory = _ => 0L };
+        var batchSize = new Option<int>("--batch-size")
+        {
+            Description = "Variable: held-out lines decoded together (ragged batch, a generator per row); every middle equals its batch-1 middle. Oracle and fixed run one line at a time.",
+            DefaultValueFactory = _ => 1,
+        };
         var json = new Option<string?>("--json") { Description = "Also write the scores and settings here." };
         var model = new ModelOptions();
         var command = new Command("infill-lengths", "Fill held-out corpus lines at oracle, averaged fixed and variable (DreamOn) length; exact match and token accuracy.")
-            { checkpoint, shards, count, protocols, fixedLengths, initial, maxMiddle, sampler, temperature, seed, json };
+            { checkpoint, shards, count, protocols, fixedLengths, initial, maxMiddle, sampler, temperature, seed, batchSize, json };
         model.AddTo(command);
         command.SetAction(p => CliErrors.Run(() =>
         {
@@ -44,6 +49,10 @@ public static class InfillLengthsCommand
             var fixedList = Lengths(p.GetValue(fixedLengths)!, "--fixed-lengths");
             var initialList = Lengths(p.GetValue(initial)!, "--initial-lengths");
             if (p.GetValue(count) < 1) throw new ArgumentException($"--tasks {p.GetValue(count)}: must be at least 1");
+            int batch = p.GetValue(batchSize);
+            if (batch < 1) throw new ArgumentException($"--batch-size {batch}: must be at least 1");
+            if (batch > 1 && !chosen.Contains("variable"))
+                throw new ArgumentException($"--batch-size {batch}: only the variable protocol decodes in batches; oracle and fixed run one line at a time");
             string name = SamplerFactory.Canonical(p.GetValue(sampler)!);
             var confidence = DreamOnSamplerOptions.ConfidenceFor(name);
             var settings = new SamplerSettings { Temperature = p.GetValue(temperature), Seed = p.GetValue(seed) }.Validate();
@@ -69,11 +78,13 @@ public static class InfillLengthsCommand
                     {
                         Tokens = tokens!, MaxMiddle = p.GetValue(maxMiddle), Confidence = confidence, Temperature = settings.Temperature,
                         TopP = null, Seed = settings.Seed,
-                    })),
+                    }), batch),
                 };
                 scores.Add(score);
                 Console.WriteLine($"{score.Protocol,-24} exact match {100 * score.ExactMatch,6:F2}%  token accuracy {100 * score.TokenAccuracy,6:F2}%  " +
-                                  $"|length error| {score.MeanAbsLengthError,5:F2} tokens  ({score.Runs} infills, {score.Forwards} forwards, {clock.Elapsed.TotalSeconds:F0} s)");
+                                  $"|length error| {score.MeanAbsLengthError,5:F2} tokens  ({score.Runs} infills, {score.Forwards} forwards, " +
+                                  $"{score.GeneratedTokens} generated tokens in {score.GenerationSeconds:F1} s = {score.GeneratedTokensPerSecond:F1} tokens/s " +
+                                  $"(generated middle positions only; batch {score.BatchSize}), {clock.Elapsed.TotalSeconds:F0} s)");
             }
             if (p.GetValue(json) is { } path)
             {
@@ -81,7 +92,7 @@ public static class InfillLengthsCommand
                 OpenDllm.IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(new
                 {
                     checkpoint = Path.GetFullPath(dir), tasks = tasks.Count, sampler = name, temperature = settings.Temperature, seed = settings.Seed,
-                    max_middle = p.GetValue(maxMiddle), scores,
+                    max_middle = p.GetValue(maxMiddle), batch_size = batch, scores,
                 }, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
                 Console.WriteLine($"wrote {path}");
             }

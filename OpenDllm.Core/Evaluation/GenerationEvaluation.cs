@@ -43,9 +43,12 @@ public sealed record GenerationEvalOptions
     public SandboxOptions Sandbox { get; init; } = new();
     public string? DataDirectory { get; init; }
     /// <summary>
-    /// Completion problems decoded together as one ragged batch (<c>--batch-size</c>, <see cref="DiffusionPipeline.CompleteBatch"/>);
-    /// 1 = one problem at a time. Greedy completions equal the batch-1 ones up to float rounding; sampled ones (temperature
-    /// &gt; 0) draw over the whole batch and differ. Infill tasks decode one problem at a time and refuse a larger value.
+    /// Problems decoded together as one ragged batch (<c>--batch-size</c>); 1 = one problem at a time. Completion tasks
+    /// (<see cref="DiffusionPipeline.CompleteBatch"/>): greedy completions equal the batch-1 ones up to float rounding;
+    /// sampled ones (temperature &gt; 0) draw over the whole batch and differ. Variable-length infill
+    /// (<see cref="VariableInfill.InfillBatch"/>): every middle equals its batch-1 middle up to float rounding, sampled ones
+    /// too (a generator per row, seeded as at batch 1). Oracle and fixed-length infill decode one problem at a time and
+    /// refuse a larger value.
     /// </summary>
     public int BatchSize { get; init; } = 1;
     /// <summary>Allow the output folder to be the checkpoint folder, or its files to overwrite the checkpoint's or the benchmarks' (<c>--force</c>).</summary>
@@ -63,8 +66,8 @@ public sealed record GenerationEvalOptions
 /// <summary>The outcome of one length setting (the oracle, or one fixed length) of a run.</summary>
 /// <param name="TruncatedContexts">Samples whose prompt or infill context was cut to fit the model (<see cref="ContextWindow"/>).</param>
 /// <param name="GenerationSeconds">Wall-clock seconds spent generating this length's samples (scoring not included).</param>
-/// <param name="GeneratedTokens">Positions the samplers filled: new tokens (or middle tokens) of every sample, prompt and
-/// context tokens not counted.</param>
+/// <param name="GeneratedTokens">Positions the samplers filled: new tokens (or middle tokens; variable length: the final
+/// middle's) of every sample, prompt and context tokens not counted.</param>
 public sealed record LengthResult(string Length, string SamplesFile, ScoreSummary Score, int TruncatedContexts = 0,
                                   double GenerationSeconds = 0, long GeneratedTokens = 0);
 
@@ -83,8 +86,8 @@ public static class GenerationEvaluation
                                                   Action<string>? log = null)
     {
         if (options.BatchSize < 1) throw new ArgumentException($"--batch-size {options.BatchSize}: must be at least 1");
-        if (options.BatchSize > 1 && options.Task.IsInfill())
-            throw new ArgumentException($"--batch-size {options.BatchSize}: infill tasks decode one problem at a time; batching is for completion tasks (humaneval, mbpp)");
+        if (options.BatchSize > 1 && options.Task.IsInfill() && options.VariableLengths is null)
+            throw new ArgumentException(BatchedInfillRefusal(options.BatchSize));
         var problems = BenchmarkLoader.Load(options.Task, options.DataDirectory);
         var dataDir = BenchmarkData.ResolveDirectory(options.DataDirectory);
         var adapterDir = pipeline.Adapter?.Directory;
@@ -134,6 +137,11 @@ public static class GenerationEvaluation
         return results;
     }
 
+    /// <summary>The one-line refusal of <c>--batch-size</c> &gt; 1 for oracle or fixed-length infill.</summary>
+    public static string BatchedInfillRefusal(int batchSize) =>
+        $"--batch-size {batchSize}: oracle and fixed-length infill decode one problem at a time; batching is for completion tasks "
+        + "(humaneval, mbpp) and variable-length infill (--lengths variable)";
+
     /// <summary>What produced one length's completions: the weights (and adapter, if any), tokenizer, sampler and every
     /// generation setting.</summary>
     static Dictionary<string, string?> Provenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag)
@@ -163,28 +171,29 @@ public static class GenerationEvaluation
 
     /// <summary>
     /// Every sample of every problem: [problem][sample] = (completion, whether the context was cut, positions generated).
-    /// Problems are taken <see cref="GenerationEvalOptions.BatchSize"/> at a time (infill: one); sample s of every problem
-    /// in a batch uses seed + s, so batch 1 generates exactly as one call per problem and sample. Batches group problems
-    /// of similar prompt length (a stable sort by prompt tokens), so a short prompt is rarely padded to a long one's
-    /// width; the result keeps the benchmark's order.
+    /// Problems are taken <see cref="GenerationEvalOptions.BatchSize"/> at a time (oracle and fixed-length infill: one);
+    /// sample s of every problem in a batch uses seed + s, so batch 1 generates exactly as one call per problem and sample.
+    /// Batches group problems of similar context length (a stable sort by prompt tokens, infill: prefix + suffix tokens),
+    /// so a short context is rarely padded to a long one's width; the result keeps the benchmark's order.
     /// </summary>
     static (string Completion, bool Truncated, int Tokens)[][] GenerateAll(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
         GenerationEvalOptions o, int? fixedLength, CodeSanitizer sanitizer, Func<BenchmarkProblem, string>? prompt, string tag, Stopwatch clock,
         Action<string>? log)
     {
         var generated = problems.Select(_ => new (string, bool, int)[o.SamplesPerTask]).ToArray();
-        int batch = o.Task.IsInfill() ? 1 : o.BatchSize;
+        bool variable = o.Task.IsInfill() && o.VariableLengths is not null;
+        int batch = o.Task.IsInfill() && !variable ? 1 : o.BatchSize;
         var order = Enumerable.Range(0, problems.Count).ToArray();
         if (batch > 1)
-            order = order.OrderBy(i => pipeline.TokenCount(prompt!(problems[i]))).ToArray();
+            order = order.OrderBy(i => pipeline.TokenCount(o.Task.IsInfill() ? problems[i].Prompt + (problems[i].Suffix ?? "") : prompt!(problems[i]))).ToArray();
         for (int start = 0; start < problems.Count; start += batch)
         {
             var chunk = order.Skip(start).Take(batch).Select(i => problems[i]).ToList();
             for (int s = 0; s < o.SamplesPerTask; s++)
             {
                 var settings = o.Settings with { Seed = o.Settings.Seed + s };
-                var outputs = o.Task.IsInfill()
-                    ? [Infill(pipeline, chunk[0], o, fixedLength, settings)]
+                var outputs = variable ? InfillVariable(pipeline, chunk, o, fixedLength!.Value, settings)
+                    : o.Task.IsInfill() ? [Infill(pipeline, chunk[0], o, fixedLength, settings)]
                     : Complete(pipeline, chunk, o, settings, sanitizer, prompt!);
                 for (int i = 0; i < chunk.Count; i++) generated[order[start + i]][s] = outputs[i];
             }
@@ -203,17 +212,28 @@ public static class GenerationEvaluation
                                                                   int? fixedLength, SamplerSettings settings)
     {
         int budget = ContextWindow.Budget(pipeline, o.MaxLength);
-        if (o.VariableLengths is not null && fixedLength is { } initial)
-        {
-            var (tokens, maxMiddle) = o.DreamOn!.Value;
-            var dreamon = new DreamOnSampler(DreamOnSamplerOptions.From(settings, o.Sampler, tokens, maxMiddle));
-            var window = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", maxMiddle, budget);   // room for the whole budget
-            return (pipeline.Infill(window.Prefix, window.Suffix, initial, dreamon).Generation.Text, window.Truncated, initial);
-        }
         int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
         var context = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", length, budget);
         var middle = pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(o, settings, length));
         return (ApplyEosRule(pipeline, middle, 0, length, pipeline.TokenCount(context.Suffix), o.Eos), context.Truncated, length);
+    }
+
+    /// <summary>
+    /// DreamOn variable-length middles of <paramref name="problems"/> from <paramref name="initial"/> masks, decoded as one
+    /// ragged batch (<see cref="VariableInfill.InfillBatch"/>; every row seeded with <paramref name="settings"/>' seed, as at
+    /// batch 1), each cut at EOS, with whether its context was cut to leave room for the whole length budget and the
+    /// number of generated tokens: the final middle's positions (as the fixed-length path counts its length, EOS and
+    /// what follows it included; deleted positions are not counted).
+    /// </summary>
+    static (string Completion, bool Truncated, int Tokens)[] InfillVariable(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
+                                                                            GenerationEvalOptions o, int initial, SamplerSettings settings)
+    {
+        int budget = ContextWindow.Budget(pipeline, o.MaxLength);
+        var (tokens, maxMiddle) = o.DreamOn!.Value;
+        var dreamon = new DreamOnSampler(DreamOnSamplerOptions.From(settings, o.Sampler, tokens, maxMiddle));
+        var windows = problems.Select(problem => ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", maxMiddle, budget)).ToList();
+        var filled = pipeline.InfillBatch(windows.Select(w => new VariableInfillRequest(w.Prefix, w.Suffix, initial)).ToList(), dreamon);
+        return filled.Select((f, i) => (f.Generation.Text, windows[i].Truncated, f.Detail.MiddleLength)).ToArray();
     }
 
     /// <summary>

@@ -11,8 +11,18 @@ namespace OpenDllm.Inference;
 /// <param name="ExactMatch">Share of infills whose text equals the middle after trimming (<see cref="HeldOutInfill.ExactMatch"/>).</param>
 /// <param name="TokenAccuracy">Mean <see cref="InfillLengthProtocols.TokenAccuracy"/>.</param>
 /// <param name="MeanAbsLengthError">Mean |generated tokens − middle tokens|.</param>
-/// <param name="Forwards">Denoiser forwards in all.</param>
-public sealed record InfillProtocolScore(string Protocol, int Runs, double ExactMatch, double TokenAccuracy, double MeanAbsLengthError, long Forwards);
+/// <param name="Forwards">Denoiser forwards in all, counted per row: a row decoded in a batch counts the forwards it took
+/// part in (as many as it takes alone), so this does not depend on the batch size.</param>
+/// <param name="GeneratedTokens">Positions generated: the middle's length per infill (variable length: the final middle's),
+/// prefix and suffix tokens not counted.</param>
+/// <param name="GenerationSeconds">Wall-clock seconds the protocol took (generation and the cheap scoring).</param>
+/// <param name="BatchSize">Infills decoded together (variable length only; oracle and fixed run one at a time).</param>
+public sealed record InfillProtocolScore(string Protocol, int Runs, double ExactMatch, double TokenAccuracy, double MeanAbsLengthError, long Forwards,
+                                         long GeneratedTokens = 0, double GenerationSeconds = 0, int BatchSize = 1)
+{
+    /// <summary>Generated tokens per second (<see cref="GeneratedTokens"/> / <see cref="GenerationSeconds"/>).</summary>
+    public double GeneratedTokensPerSecond => GenerationSeconds > 0 ? GeneratedTokens / GenerationSeconds : 0;
+}
 
 /// <summary>
 /// The three ways of choosing the middle's length (SPEC §5.6, §5.7), scored the same way on the same tasks: the oracle
@@ -44,27 +54,47 @@ public static class InfillLengthProtocols
         Score("oracle", pipeline, tasks.Select(t =>
         {
             int n = Math.Max(1, pipeline.TokenCount(t.Middle));
-            return (t, pipeline.Infill(t.Prefix, t.Suffix, n, samplerFor(n)));
+            return (t, pipeline.Infill(t.Prefix, t.Suffix, n, samplerFor(n)), n);
         }));
 
     /// <summary>Fixed lengths: each task filled at each of <paramref name="lengths"/>, all scored together (the average over lengths).</summary>
     public static InfillProtocolScore Fixed(DiffusionPipeline pipeline, IReadOnlyList<InfillTask> tasks, IReadOnlyList<int> lengths, Func<int, ISampler> samplerFor) =>
         Score("fixed:" + string.Join(",", lengths), pipeline,
-              lengths.SelectMany(n => tasks.Select(t => (t, pipeline.Infill(t.Prefix, t.Suffix, n, samplerFor(n))))));
+              lengths.SelectMany(n => tasks.Select(t => (t, pipeline.Infill(t.Prefix, t.Suffix, n, samplerFor(n)), n))));
 
-    /// <summary>Variable length: each task filled by <paramref name="sampler"/> from each of <paramref name="initialLengths"/> masks.</summary>
-    public static InfillProtocolScore Variable(DiffusionPipeline pipeline, IReadOnlyList<InfillTask> tasks, IReadOnlyList<int> initialLengths, DreamOnSampler sampler) =>
-        Score("variable:" + string.Join(",", initialLengths), pipeline,
-              initialLengths.SelectMany(n => tasks.Select(t => (t, pipeline.Infill(t.Prefix, t.Suffix, n, sampler).Generation))));
-
-    static InfillProtocolScore Score(string protocol, DiffusionPipeline pipeline, IEnumerable<(InfillTask Task, Generation Generation)> runs)
+    /// <summary>
+    /// Variable length: each task filled by <paramref name="sampler"/> from each of <paramref name="initialLengths"/> masks,
+    /// <paramref name="batchSize"/> tasks at a time as one ragged batch (<see cref="VariableInfill.InfillBatch"/>; tasks of
+    /// similar prefix + suffix length batched together). Each middle equals its batch-1 middle up to float rounding, so the
+    /// scores do not depend on the batch size.
+    /// </summary>
+    public static InfillProtocolScore Variable(DiffusionPipeline pipeline, IReadOnlyList<InfillTask> tasks, IReadOnlyList<int> initialLengths,
+                                               DreamOnSampler sampler, int batchSize = 1)
     {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, $"batch size {batchSize}: must be at least 1");
+        var order = Enumerable.Range(0, tasks.Count).OrderBy(i => pipeline.TokenCount(tasks[i].Prefix) + pipeline.TokenCount(tasks[i].Suffix)).ToArray();
+        IEnumerable<(InfillTask, Generation, int)> Runs(int n)
+        {
+            var filled = new (InfillTask, Generation, int)[tasks.Count];
+            foreach (var chunk in order.Chunk(batchSize))
+            {
+                var results = pipeline.InfillBatch(chunk.Select(i => new VariableInfillRequest(tasks[i].Prefix, tasks[i].Suffix, n)).ToList(), sampler);
+                for (int k = 0; k < chunk.Length; k++) filled[chunk[k]] = (tasks[chunk[k]], results[k].Generation, results[k].Detail.MiddleLength);
+            }
+            return filled;
+        }
+        return Score("variable:" + string.Join(",", initialLengths), pipeline, initialLengths.SelectMany(Runs)) with { BatchSize = batchSize };
+    }
+
+    static InfillProtocolScore Score(string protocol, DiffusionPipeline pipeline, IEnumerable<(InfillTask Task, Generation Generation, int Generated)> runs)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var tokenizer = pipeline.Tokenizer;
         var specials = tokenizer.Special.All().Select(s => (long)s.Id).ToHashSet();
         int count = 0, exact = 0;
         double accuracy = 0, lengthError = 0;
-        long forwards = 0;
-        foreach (var (task, g) in runs)
+        long forwards = 0, generated = 0;
+        foreach (var (task, g, positions) in runs)
         {
             var expected = tokenizer.Encode(task.Middle).Select(i => (long)i).ToList();
             // text tokens only: <expand>/<delete> rows and specials a fixed-length fill may have committed decode to nothing
@@ -74,8 +104,10 @@ public static class InfillLengthProtocols
             accuracy += TokenAccuracy(expected, actual);
             lengthError += Math.Abs(actual.Count - expected.Count);
             forwards += g.Output.Forwards;
+            generated += positions;
         }
-        return count == 0 ? new InfillProtocolScore(protocol, 0, 0, 0, 0, 0)
-            : new InfillProtocolScore(protocol, count, (double)exact / count, accuracy / count, lengthError / count, forwards);
+        double seconds = clock.Elapsed.TotalSeconds;
+        return count == 0 ? new InfillProtocolScore(protocol, 0, 0, 0, 0, 0, 0, seconds)
+            : new InfillProtocolScore(protocol, count, (double)exact / count, accuracy / count, lengthError / count, forwards, generated, seconds);
     }
 }

@@ -105,6 +105,15 @@ public sealed class DreamOnInfillCommandTests : IClassFixture<DreamOnInfillComma
         Assert.Contains("oracle", output);
         Assert.Contains("fixed:2,4", output);
         Assert.Contains("variable:4", output);
+        Assert.Contains("generated tokens in", output);
+        var batched = CliCapture.Run("eval", "infill-lengths", "--checkpoint", _c.DreamOn, "--shards", shards, "--tasks", "3",
+                                     "--protocols", "variable", "--max-middle", "8", "--batch-size", "2");
+        Assert.True(batched.Code == 0, batched.Err);
+        Assert.Contains("batch 2", batched.Out);
+        var notBatched = CliCapture.Run("eval", "infill-lengths", "--checkpoint", _c.DreamOn, "--shards", shards, "--tasks", "2",
+                                        "--protocols", "oracle", "--batch-size", "2");
+        Assert.Equal(1, notBatched.Code);
+        Assert.Contains("only the variable protocol decodes in batches", notBatched.Err);
         var refused = CliCapture.Run("eval", "infill-lengths", "--checkpoint", _c.Mdlm, "--shards", shards, "--tasks", "2");
         Assert.Equal(1, refused.Code);
         Assert.Contains("train.objective: mdlm", refused.Err);
@@ -124,6 +133,12 @@ public sealed class DreamOnInfillCommandTests : IClassFixture<DreamOnInfillComma
         var results = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "results.json")))!;
         Assert.Equal("variable:2", (string?)results["infill_length"]);
         Assert.Equal(6, (int?)results["dreamon_max_middle"]);
+        var batchedDir = outDir + "-batch";
+        var batched = CliCapture.Run("eval", "humaneval-infill", "--checkpoint", _c.DreamOn, "--data", data, "--out", batchedDir,
+                                     "--limit", "3", "--lengths", "variable:2", "--max-middle", "6", "--sampler", "entropy", "--batch-size", "2");
+        Assert.True(batched.Code == 0, batched.Err + batched.Out);
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(batchedDir, "samples_var2.jsonl")).Length);
+        Assert.Equal(2, (int?)System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(batchedDir, "results.json")))!["batch_size"]);
         var refused = CliCapture.Run("eval", "humaneval-infill", "--checkpoint", _c.Mdlm, "--data", data, "--out", outDir + "-mdlm",
                                      "--limit", "1", "--lengths", "variable");
         Assert.Equal(1, refused.Code);

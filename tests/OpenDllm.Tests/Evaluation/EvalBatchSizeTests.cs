@@ -48,6 +48,38 @@ public sealed class EvalBatchSizeTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    /// <summary>
+    /// Variable-length (DreamOn) infills of gaps with different prefixes, suffixes and initial lengths, decoded together
+    /// (<see cref="VariableInfill.InfillBatch"/>), give each request its batch-1 middle, greedy and sampled (a seed per row),
+    /// on a float64 byte-tokenizer model with two edit rows.
+    /// </summary>
+    [Theory]
+    [InlineData(0.0, false)]
+    [InlineData(1.0, true)]
+    public void BatchedVariableMiddlesEqualOneAtATime(double temperature, bool shifted)
+    {
+        using var scope = NewDisposeScope();
+        int bytes = ByteTokenizer.Instance.VocabSize;
+        var pipeline = new DiffusionPipeline(new Qwen2Model(ModelConfig.Tiny with { VocabSize = bytes + 2, MaxPositionEmbeddings = 256 }, dtype: ScalarType.Float64)
+                .InitializeWeights(seed: 6, std: 0.3).WithDiffusionSettings(shiftedLogits: shifted), ByteTokenizer.Instance);
+        var sampler = new DreamOnSampler(new DreamOnSamplerOptions
+        {
+            Tokens = new EditTokenIds(bytes, bytes + 1), MaxMiddle = 8, Temperature = temperature, TopP = temperature > 0 ? 0.9 : null,
+        });
+        VariableInfillRequest[] requests =
+        [
+            new("def f(x):\n    return ", "\n", 3), new("", "print(1)\n", 1, Seed: 5), new("import os\nos.", "()", 6, Seed: 9),
+        ];
+        var together = pipeline.InfillBatch(requests, sampler);
+        for (int i = 0; i < requests.Length; i++)
+        {
+            var alone = pipeline.InfillBatch([requests[i]], sampler)[0];
+            Assert.Equal(alone.Generation.Output.Sequences.data<long>().ToArray(), together[i].Generation.Output.Sequences.data<long>().ToArray());
+            Assert.Equal(alone.Generation.Text, together[i].Generation.Text);
+            Assert.Equal((alone.Detail.MiddleLength, alone.Detail.Output.Forwards), (together[i].Detail.MiddleLength, together[i].Detail.Output.Forwards));
+        }
+    }
+
     (int Code, string Out, string Err) Run(params string[] args)
     {
         var (stdout, stderr) = (Console.Out, Console.Error);
@@ -93,7 +125,7 @@ public sealed class EvalBatchSizeTests(ITestOutputHelper output) : IDisposable
 
     [Theory]
     [InlineData("humaneval", "0", "--batch-size 0: must be at least 1")]
-    [InlineData("humaneval-infill", "2", "Unrecognized command or argument '--batch-size'")]
+    [InlineData("humaneval-infill", "2", "oracle and fixed-length infill decode one problem at a time")]
     public void BadBatchSizesAreRefused(string task, string size, string message)
     {
         if (!BenchmarkTestData.TryGetDirectory(output, out var data)) return;

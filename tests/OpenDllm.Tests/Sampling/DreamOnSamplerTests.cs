@@ -12,7 +12,8 @@ public sealed class DreamOnSamplerTests
     static readonly DreamOnTokens Tokens = new(Expand: 8, Delete: 9);
 
     /// <summary>A denoiser whose logits at each position are log p of the distribution <c>rule(canvas, position)</c> gives
-    /// (token → probability; the rest share what is left), whatever the canvas length. Counts its forwards.</summary>
+    /// (token → probability; the rest share what is left), whatever the canvas length; each row's canvas is its real
+    /// tokens (key padding dropped). Honours <see cref="DenoiserInput.OutputPositions"/>. Counts its forwards.</summary>
     sealed class RuleDenoiser(Func<long[], int, (long Token, double P)> rule) : IDenoiser
     {
         public int Calls { get; private set; }
@@ -23,14 +24,20 @@ public sealed class DreamOnSamplerTests
         public DenoiserOutput Forward(DenoiserInput input)
         {
             Calls++;
-            var canvas = input.Tokens[0].data<long>().ToArray();
-            var probabilities = new float[canvas.Length * Vocab];
-            for (int j = 0; j < canvas.Length; j++)
+            long rows = input.Tokens.shape[0], width = input.Tokens.shape[1];
+            var probabilities = new float[rows * width * Vocab];
+            for (int r = 0; r < rows; r++)
             {
-                var (token, p) = rule(canvas, j);
-                for (int v = 0; v < Vocab; v++) probabilities[j * Vocab + v] = (float)(v == token ? p : (1 - p) / (Vocab - 1));
+                var canvas = input.Tokens[r].data<long>().ToArray();
+                if (input.KeyPadding is { } real) canvas = canvas.Take((int)real[r].sum().item<long>()).ToArray();
+                for (int j = 0; j < canvas.Length; j++)
+                {
+                    var (token, p) = rule(canvas, j);
+                    for (int v = 0; v < Vocab; v++) probabilities[(r * width + j) * Vocab + v] = (float)(v == token ? p : (1 - p) / (Vocab - 1));
+                }
             }
-            return new DenoiserOutput(tensor(probabilities, [1, canvas.Length, Vocab]).log());
+            var logits = tensor(probabilities, [rows, width, Vocab]).clamp_min(1e-30f).log();
+            return new DenoiserOutput(input.OutputPositions is { } selected ? logits[TensorIndex.Tensor(selected)] : logits);
         }
     }
 
@@ -111,6 +118,33 @@ public sealed class DreamOnSamplerTests
         var t = new Trajectory(Mask, [[1, Mask]], [new TrajectoryStep(0, [new TokenEvent(0, 1, 4, 0.5f)])]);
         Assert.DoesNotContain("inserted", t.ToJson());
         Assert.DoesNotContain("deleted", t.ToJson());
+    }
+
+    /// <summary>
+    /// A batch runs one forward per step over the rows still decoding, and each row ends as it ends alone: the rule expands
+    /// while a canvas is shorter than 6 tokens, then fills with 5: a row of 5 tokens with 1 mask expands once (3 forwards),
+    /// a row of 6 needs no expansion (1 forward), a row of 5 with 2 masks expands once (4 forwards). The batch takes 4
+    /// forwards in all: the second row leaves after the first step, the first after the third.
+    /// </summary>
+    [Fact]
+    public void ABatchDecodesEachRowAsAloneWithOneForwardPerStep()
+    {
+        var rule = new RuleDenoiser((canvas, j) => canvas.Length < 6 ? (Tokens.Expand, 0.9) : (5, 0.9));
+        var rows = new List<VariableInfillRow> { new([1, 1], 1, [2, 2]), new([1, 1, 1], 1, [2, 2]), new([3], 2, [4, 4]) };
+        var together = Sampler().InfillBatch(rule, rows);
+        Assert.Equal(4, rule.Calls);
+        var alone = rows.Select(r => Sampler().InfillBatch(new RuleDenoiser((canvas, j) => canvas.Length < 6 ? (Tokens.Expand, 0.9) : (5, 0.9)), [r])[0]).ToList();
+        Assert.Equal([1L, 1, 5, 5, 2, 2], Row(together[0]));
+        Assert.Equal([1L, 1, 1, 5, 2, 2], Row(together[1]));
+        Assert.Equal([3, 1, 4], together.Select(o => o.Output.Forwards));
+        for (int r = 0; r < rows.Count; r++)
+        {
+            Assert.Equal(Row(alone[r]), Row(together[r]));
+            Assert.Equal((alone[r].MiddleLength, alone[r].Expansions, alone[r].Output.Forwards),
+                         (together[r].MiddleLength, together[r].Expansions, together[r].Output.Forwards));
+            var t = together[r].Output.Trajectory!;
+            Assert.Equal(Row(together[r]), t.CanvasAfter(t.Steps.Count)[0]);
+        }
     }
 
     /// <summary>Sampling at temperature &gt; 0 is a function of the seed.</summary>
