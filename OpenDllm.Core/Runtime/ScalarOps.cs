@@ -118,6 +118,38 @@ public static class ScalarOps
         return x;
     }
 
+    /// <summary>c − x (a new tensor; what <c>c - x</c> computes, as −x + c).</summary>
+    public static Tensor RSubScalar(this Tensor x, double c) => x.neg().AddScalar_(c);
+
+    /// <summary>max(x, lo) (a new tensor; what <c>x.clamp_min(lo)</c> computes).</summary>
+    public static Tensor ClampMinScalar(this Tensor x, double lo)
+    {
+        using var s = lo.ToScalar();
+        var result = x.clamp_min(s);
+        GC.KeepAlive(s);
+        return result;
+    }
+
+    /// <summary>x with <paramref name="value"/> where <paramref name="mask"/> is true (what <c>x.masked_fill(mask, value)</c>
+    /// computes for an integer value, e.g. a token id).</summary>
+    public static Tensor MaskedFillScalar(this Tensor x, Tensor mask, long value)
+    {
+        using var s = value.ToScalar();
+        var result = x.masked_fill(mask, s);
+        GC.KeepAlive(s);
+        return result;
+    }
+
+    /// <summary>x where <paramref name="condition"/>, else <paramref name="other"/> (what <c>torch.where(condition, x, other)</c>
+    /// computes for a number).</summary>
+    public static Tensor WhereScalar(Tensor condition, Tensor x, double other)
+    {
+        using var s = other.ToScalar();
+        var result = where(condition, x, s);
+        GC.KeepAlive(s);
+        return result;
+    }
+
     /// <summary>x clamped to [lo, hi] (a new tensor; what <c>x.clamp(lo, hi)</c> computes).</summary>
     public static Tensor ClampScalar(this Tensor x, double lo, double hi)
     {
