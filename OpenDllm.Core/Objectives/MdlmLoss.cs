@@ -130,7 +130,7 @@ public static class MdlmLoss
     public static Tensor WeightedTerm(Tensor ce, Tensor t, Tensor active, MdlmLossOptions options)
     {
         using var scope = NewDisposeScope();
-        var invT = ScalarOps.WhereScalar(active, t.reciprocal(), 0);        // 1/t_i on M (ScalarOps: kept Scalars, per step)
+        var invT = where(active, t.reciprocal(), 0f);                       // 1/t_i on M
         var (weighting, pathLoss) = options.Weighting switch
         {
             MdlmWeighting.OpenDllmLatest => (MdlmWeighting.Uniform, PathLoss.InvT),
@@ -139,7 +139,7 @@ public static class MdlmLoss
         };
         var term = weighting switch
         {
-            MdlmWeighting.Scheduler => ScalarOps.WhereScalar(active, SchedulerWeight(t, options), 0) * ce,
+            MdlmWeighting.Scheduler => where(active, SchedulerWeight(t, options), 0f) * ce,
             MdlmWeighting.Uniform => ce,
             MdlmWeighting.OpenDllmV1 => invT * ce.AddScaled(PathTerm(ce)),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Weighting, "unknown weighting"),

@@ -13,6 +13,9 @@ namespace OpenDllm.Runtime;
 /// <c>add_</c>/<c>mul_</c>/<c>toDouble</c>, rarely, under load. Each method here creates the Scalar in a <c>using</c>, so
 /// it is reachable until after the call and then freed at once (docs/torchsharp-scalars.md; <c>opendllm bench scalars</c>
 /// measures the race). Values, dtypes and type promotion are exactly those of the implicit conversion (a float64 Scalar).
+/// Only ops with a <see cref="Scalar"/> overload make Scalars: a number passed where TorchSharp takes only a Tensor
+/// (<c>torch.where(c, x, 0f)</c>, <c>torch.pow(θ, t)</c>) becomes a scalar Tensor that dispose scopes do track, and handing
+/// such an op a Scalar throws TorchSharp's "Should not be called".
 /// </summary>
 public static class ScalarOps
 {
@@ -136,16 +139,6 @@ public static class ScalarOps
     {
         using var s = value.ToScalar();
         var result = x.masked_fill(mask, s);
-        GC.KeepAlive(s);
-        return result;
-    }
-
-    /// <summary>x where <paramref name="condition"/>, else <paramref name="other"/> (what <c>torch.where(condition, x, other)</c>
-    /// computes for a number).</summary>
-    public static Tensor WhereScalar(Tensor condition, Tensor x, double other)
-    {
-        using var s = other.ToScalar();
-        var result = where(condition, x, s);
         GC.KeepAlive(s);
         return result;
     }
