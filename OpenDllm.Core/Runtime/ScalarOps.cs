@@ -12,7 +12,8 @@ namespace OpenDllm.Runtime;
 /// native call can finalize it and libtorch reads freed memory: "Unknown scalar type" or a c10 <c>Scalar.h</c> check in
 /// <c>add_</c>/<c>mul_</c>/<c>toDouble</c>, rarely, under load. Each method here creates the Scalar in a <c>using</c>, so
 /// it is reachable until after the call and then freed at once (docs/torchsharp-scalars.md; <c>opendllm bench scalars</c>
-/// measures the race). Values, dtypes and type promotion are exactly those of the implicit conversion (a float64 Scalar).
+/// measures the race). Values, dtypes and type promotion are those of the implicit conversion (a float64 Scalar for a
+/// number, the integer 1 for a plain sum's alpha), so results are bit-identical.
 /// Only ops with a <see cref="Scalar"/> overload make Scalars: a number passed where TorchSharp takes only a Tensor
 /// (<c>torch.where(c, x, 0f)</c>, <c>torch.pow(θ, t)</c>) becomes a scalar Tensor that dispose scopes do track, and handing
 /// such an op a Scalar throws TorchSharp's "Should not be called".
