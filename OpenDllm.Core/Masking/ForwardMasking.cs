@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using OpenDllm.Sampling;
 using OpenDllm.Schedules;
 using static TorchSharp.torch;
@@ -28,14 +29,14 @@ public static class ForwardMasking
         // 1. t per token  [B, L]
         var t = tPerToken.to(x0.device).expand(x0.shape).contiguous();
         // 2. masking probability 1 − α(t), in float64  [B, L]
-        var p = 1.0 - schedule.Alpha(t.to(ScalarType.Float64));
+        var p = schedule.Alpha(t.to(ScalarType.Float64)).RSubScalar(1.0);        // ScalarOps: kept Scalars (per training step)
         // 3. u ~ U[0, 1) from the generator  [B, L]
         var u = SeededDraws.Uniform(x0.shape, generator, x0.device);
         // 4. masked where u < 1 − α(t) and maskable  [B, L]
         var masked = u.lt(p);
         if (maskable is not null) masked = masked.logical_and(maskable.to(x0.device).to(ScalarType.Bool));
         // 5. x_t = m where masked, else x0  [B, L]
-        var xt = x0.masked_fill(masked, maskId);
+        var xt = x0.MaskedFillScalar(masked, maskId);
         return Moved(xt, masked, t);
     }
 

@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using TorchSharp;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
@@ -25,7 +26,7 @@ public sealed class DecoderLayer : nn.Module<AttentionInput, AttentionOutput>
     public override AttentionOutput forward(AttentionInput input)
     {
         var attended = _attention.forward(input with { Hidden = _inputNorm.forward(input.Hidden) });
-        var h = input.Hidden + attended.Hidden;
-        return new AttentionOutput(h + _mlp.forward(_postNorm.forward(h)), attended.Kv);
+        var h = input.Hidden.AddScaled(attended.Hidden);                  // ScalarOps: + makes an alpha Scalar; kept through the call
+        return new AttentionOutput(h.AddScaled(_mlp.forward(_postNorm.forward(h))), attended.Kv);
     }
 }

@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using static TorchSharp.torch;
 
 namespace OpenDllm.Modules;
@@ -14,7 +15,7 @@ public static class RotaryEmbedding
     public static (Tensor Cos, Tensor Sin) CosSin(Tensor positions, int headDim, double theta)
     {
         using var scope = NewDisposeScope();
-        var exponents = arange(0, headDim, 2, dtype: ScalarType.Int64, device: positions.device).to(ScalarType.Float32) / headDim;
+        var exponents = arange(0, headDim, 2, dtype: ScalarType.Int64, device: positions.device).to(ScalarType.Float32).DivScalar(headDim);
         var invFreq = pow(theta, exponents).reciprocal();                                // [d/2]
         var freqs = positions.to(ScalarType.Float32).unsqueeze(-1) * invFreq;             // [..., L, d/2]
         var emb = cat([freqs, freqs], -1);                                                // [..., L, d]
@@ -32,7 +33,7 @@ public static class RotaryEmbedding
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         if (cos.dim() < 4) (cos, sin) = ForHeads(cos, sin, x.dtype);
-        return x * cos + RotateHalf(x) * sin;
+        return (x * cos).AddScaled(RotateHalf(x) * sin);                     // ScalarOps: the sum's alpha Scalar kept
     }
 
     /// <summary>[x₁ | x₂] → [−x₂ | x₁] on the last dimension.</summary>

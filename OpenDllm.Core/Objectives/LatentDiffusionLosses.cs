@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using static TorchSharp.torch;
 
 namespace OpenDllm.Objectives;
@@ -40,7 +41,7 @@ public static class LatentDiffusionLosses
         if (sigmaDec > 0)
         {
             var eps = randn(latents.shape, dtype: latents.dtype, generator: generator).to(latents.device);
-            zIn = latents + sigmaDec * eps;
+            zIn = latents.AddScaled(eps.MulScalar(sigmaDec));                // ScalarOps: kept Scalars, same rounding as + and *
         }
 
         // 2. decode and compare                                                              [B, L, D]

@@ -1,4 +1,5 @@
 using OpenDllm.Models;
+using OpenDllm.Runtime;
 using static TorchSharp.torch;
 
 namespace OpenDllm.Objectives;
@@ -140,14 +141,14 @@ public static class MdlmLoss
         {
             MdlmWeighting.Scheduler => where(active, SchedulerWeight(t, options), 0f) * ce,
             MdlmWeighting.Uniform => ce,
-            MdlmWeighting.OpenDllmV1 => invT * (ce + PathTerm(ce)),
+            MdlmWeighting.OpenDllmV1 => invT * ce.AddScaled(PathTerm(ce)),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Weighting, "unknown weighting"),
         };
         term = pathLoss switch
         {
             PathLoss.None => term,
-            PathLoss.InvT => term + invT * PathTerm(ce),
-            PathLoss.Plain => term + PathTerm(ce),
+            PathLoss.InvT => term.AddScaled(invT * PathTerm(ce)),
+            PathLoss.Plain => term.AddScaled(PathTerm(ce)),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Path, "unknown path loss"),
         };
         return term.MoveToOuterDisposeScope();
@@ -167,10 +168,10 @@ public static class MdlmLoss
         long b = term.shape[0];
         var loss = options.Normalization switch
         {
-            LossNormalization.MaskedTokens => term.sum() / (active.sum().to(ScalarType.Float32) + options.MaskedTokensGuard),
-            LossNormalization.MaskableTokens => term.sum() / candidates.sum().to(ScalarType.Float32).clamp_min(1),
-            LossNormalization.Sequence => (term.sum(1) / candidates.sum(1).to(ScalarType.Float32).clamp_min(1)).sum() / b,
-            LossNormalization.Batch => term.sum() / b,
+            LossNormalization.MaskedTokens => term.sum() / active.sum().to(ScalarType.Float32).AddScalar(options.MaskedTokensGuard),
+            LossNormalization.MaskableTokens => term.sum() / candidates.sum().to(ScalarType.Float32).ClampMinScalar(1),
+            LossNormalization.Sequence => (term.sum(1) / candidates.sum(1).to(ScalarType.Float32).ClampMinScalar(1)).sum().DivScalar(b),
+            LossNormalization.Batch => term.sum().DivScalar(b),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Normalization, "unknown normalisation"),
         };
         return loss.MoveToOuterDisposeScope();

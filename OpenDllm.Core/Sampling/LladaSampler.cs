@@ -1,4 +1,5 @@
 using OpenDllm.Attention;
+using OpenDllm.Runtime;
 using OpenDllm.Sampling.Transfer;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -159,8 +160,8 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
             ? logits.to(ScalarType.Float32).softmax(-1).gather(-1, proposal.unsqueeze(-1)).squeeze(-1)
             : SeededDraws.Uniform(proposal.shape, generator, logits.device, ScalarType.Float32);
         var rank = confidence.to(ScalarType.Float64);
-        foreach (var id in demoted) rank = where(proposal.eq(id), rank - 2, rank);
-        return (proposal, confidence, rank.masked_fill(masked.logical_not(), double.NegativeInfinity));
+        foreach (var id in demoted) rank = where(proposal.eq(id), rank.AddScalar(-2), rank);           // ScalarOps: kept Scalars
+        return (proposal, confidence, rank.masked_fill(masked.logical_not(), ScalarOps.NegativeInfinity));
     }
 
     /// <summary>The block's confidences [B, b] placed in a [B, T] tensor (for the trajectory).</summary>

@@ -1,4 +1,5 @@
 using OpenDllm.Attention;
+using OpenDllm.Runtime;
 using OpenDllm.Sampling.Transfer;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -201,7 +202,7 @@ public sealed class MaskedDiffusionSampler(MaskedDiffusionOptions? options = nul
                                   Generator generator)
     {
         var (conf, proposal) = Propose(logits, ConfidenceKind.Probability, generator);            // [B, T] each
-        conf = conf.masked_fill(fixedPositions, double.PositiveInfinity);
+        conf = conf.masked_fill(fixedPositions, ScalarOps.PositiveInfinity);
         var remask = SamplingGuards.SelectLowest(conf, nRemask);                                  // [B, T] bool
         var decoded = where(masked, proposal, x);
         return (where(remask, full_like(x, maskId), decoded), conf);

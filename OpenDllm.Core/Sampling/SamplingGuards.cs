@@ -1,4 +1,5 @@
 using OpenDllm.Models;
+using OpenDllm.Runtime;
 using static TorchSharp.torch;
 
 namespace OpenDllm.Sampling;
@@ -41,7 +42,7 @@ internal static class SamplingGuards
         if (temperature > 0)
         {
             var u = SeededDraws.Uniform(score.shape, generator, score.device).clamp(1e-20, 1 - 1e-16);
-            ranked = ranked / temperature - (-u.log()).log();
+            ranked = ranked.DivScalar(temperature) - (-u.log()).log();            // ScalarOps: a kept Scalar per step
         }
         var index = ranked.topk((int)Math.Min(kmax, score.shape[1]), 1).indexes;   // [B, kmax]
         var keep = arange(index.shape[1], device: score.device).unsqueeze(0) < tensor(k, device: score.device).unsqueeze(1);

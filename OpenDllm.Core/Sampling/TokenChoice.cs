@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,21 +25,21 @@ public static class TokenChoice
     public static Tensor Filter(Tensor logits, double temperature, double? topP, int? topK)
     {
         using var scope = NewDisposeScope();
-        if (temperature > 0) logits = logits / temperature;
+        if (temperature > 0) logits = logits.DivScalar(temperature);      // ScalarOps: per-step Scalars kept alive
         if (topP is { } p && p < 1)
         {
             var (sorted, order) = logits.sort(-1, descending: true);
             var cumulative = sorted.softmax(-1).cumsum(-1);
-            var remove = cumulative > p;
+            var remove = ScalarOps.With(p, s => cumulative.gt(s));
             // shift right so the token crossing p is kept, and the first is always kept
             remove = cat([zeros_like(remove.narrow(-1, 0, 1)), remove.narrow(-1, 0, remove.shape[^1] - 1)], -1);
             var removeOriginal = zeros_like(remove).scatter(-1, order, remove);
-            logits = logits.masked_fill(removeOriginal, double.NegativeInfinity);
+            logits = logits.masked_fill(removeOriginal, ScalarOps.NegativeInfinity);
         }
         if (topK is { } k && k > 0 && k < logits.shape[^1])
         {
             var kth = logits.topk(k, -1).values.narrow(-1, k - 1, 1);
-            logits = logits.masked_fill(logits < kth, double.NegativeInfinity);
+            logits = logits.masked_fill(logits < kth, ScalarOps.NegativeInfinity);
         }
         return logits.MoveToOuterDisposeScope();
     }
@@ -58,7 +59,7 @@ public static class TokenChoice
         {
             ConfidenceKind.Probability => probs.gather(-1, token.unsqueeze(-1)).squeeze(-1),
             ConfidenceKind.Margin => Margin(probs),
-            ConfidenceKind.NegativeEntropy => (probs * probs.clamp_min(1e-10).log()).sum(-1),
+            ConfidenceKind.NegativeEntropy => (probs * ScalarOps.With(1e-10, s => probs.clamp_min(s)).log()).sum(-1),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
         return (confidence.MoveToOuterDisposeScope(), token.MoveToOuterDisposeScope());
@@ -81,7 +82,7 @@ public static class TokenChoice
         using var scope = NewDisposeScope();
         if (temperature == 0) return logits.argmax(-1).MoveToOuterDisposeScope();
         long vocab = logits.shape[^1];
-        var probs = (logits.to(ScalarType.Float64).reshape(-1, vocab) / temperature).softmax(-1);     // [N, V]
+        var probs = logits.to(ScalarType.Float64).reshape(-1, vocab).DivScalar(temperature).softmax(-1);     // [N, V]
         var token = SeededDraws.Categorical(probs, Seeded(generator));                               // [N]
         return token.reshape(logits.shape[..^1]).MoveToOuterDisposeScope();
     }

@@ -76,7 +76,7 @@ public sealed partial class Trainer : IDisposable
             Frozen = t.FreezeLayers is { } patterns ? ParameterFreezing.Apply(model, patterns) : null;
             _trainable = model.parameters().Concat(lora?.Adapters.parameters() ?? []).Where(p => p.requires_grad).ToList();
         }
-        _optimizer = optim.AdamW(_trainable, t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);
+        _optimizer = new AdamW(_trainable, t.Lr, t.Beta1, t.Beta2, 1e-8, t.WeightDecay);   // Scalar-safe step (AdamW.cs)
         var mode = recipe.Data.PackingMode;
         _train = new PackedLoader(shards.Train, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
         _validation = new PackedLoader(shards.Validation, t.MicroBatchSize, recipe.Data.SeqLen, mode, t.Seed, device);
@@ -141,8 +141,8 @@ public sealed partial class Trainer : IDisposable
             _lora?.Adapters.Dropout.Reseed(DataParallel.MicroBatchSeed(Step, 0, m));   // adapter dropout masks likewise
             using var batch = _train.Next();
             var result = _method.Loss(batch, _rng);
-            (result.Loss / micro).backward();
-            total.add_(result.Loss.detach(), alpha: 1.0 / micro);
+            result.Loss.DivScalar(micro).backward();                              // ScalarOps: no finalizer-only Scalars per step
+            total.AddScaled_(result.Loss.detach(), 1.0 / micro);
             AccumulateMetrics(result, micro);
             tokens += batch.Tokens.numel() - batch.PaddingTokens;
         }
@@ -226,14 +226,14 @@ public sealed partial class Trainer : IDisposable
         {
             // a weighted metric sums w·value here and w under "name\0w"; a plain one sums value / micro
             var weight = result.MetricWeights?.GetValueOrDefault(name)?.detach().to(ScalarType.Float64);
-            var share = weight is null ? value.detach().to(ScalarType.Float64) / micro : value.detach().to(ScalarType.Float64) * weight;
+            var share = weight is null ? value.detach().to(ScalarType.Float64).DivScalar(micro) : value.detach().to(ScalarType.Float64) * weight;
             Add(name, share);
             if (weight is not null) Add(name + WeightSuffix, weight);
         }
 
         void Add(string key, Tensor share)
         {
-            if (_stepMetrics.TryGetValue(key, out var sum)) sum.add_(share);
+            if (_stepMetrics.TryGetValue(key, out var sum)) sum.AddScaled_(share);
             else _stepMetrics[key] = share.DetachFromDisposeScope();   // kept past the micro-batch's scope
         }
     }

@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 namespace OpenDllm.Cli.Commands.Bench;
 
 /// <summary>
-/// `opendllm bench train|memory|sample|samplers|ldlm`: throughput on exactly the configuration of ../shared/reference/bench_ref.py
+/// `opendllm bench train|memory|sample|samplers|ldlm|collectives|scalars`: throughput on exactly the configuration of ../shared/reference/bench_ref.py
 /// (hidden 256, intermediate 704, 4 layers, 4/2 heads, vocab 4096, rope_theta 1e6, tied; batch 8 × 256), printing JSON
 /// lines with the reference's keys. Speed targets live here, never in unit tests.
 /// </summary>
@@ -77,6 +77,7 @@ public static partial class BenchCommand
         bench.Add(CreateSamplers(threads, output, device));
         bench.Add(CreateLdlm(threads, output, device));
         bench.Add(CreateCollectives(threads, output, device));
+        bench.Add(CreateScalars(threads, output));
         return bench;
     }
 

@@ -3,6 +3,7 @@ using OpenDllm.Checkpoints;
 using OpenDllm.Data;
 using OpenDllm.Models;
 using OpenDllm.Objectives;
+using OpenDllm.Runtime;
 using OpenDllm.Sampling;
 using OpenDllm.Schedules;
 using OpenDllm.TimeSampling;
@@ -125,7 +126,7 @@ public sealed partial class LdlmMethod : IModuleTrainingMethod, IStepAwareMethod
 
         // 6: the total
         var diffusionWeight = Options.GammaPlacement == GammaPlacement.WholeTerm ? gamma : 1.0;
-        var loss = diffusionWeight * lDiff + lH + lW;
+        var loss = lDiff.MulScalar(diffusionWeight).AddScaled(lH).AddScaled(lW);   // ScalarOps: kept Scalars
         var metrics = new Dictionary<string, Tensor>
         {
             ["l_h"] = lH.detach(), ["l_w"] = lW.detach(), ["l_diff"] = lDiff.detach(),

@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using OpenDllm.Sampling.Latent;
 using OpenDllm.Schedules;
 using static TorchSharp.torch;
@@ -22,7 +23,7 @@ public static class SelfConditionedX0Loss
     {
         var alpha = schedule.Alpha(t).view(-1, 1, 1).to(z.dtype);
         var sigma = schedule.Sigma(t).view(-1, 1, 1).to(z.dtype);
-        var noisy = alpha * z + sigma * noise;                                                 // [B, K, d]
+        var noisy = (alpha * z).AddScaled(sigma * noise);                                             // [B, K, d]
         var condition = zeros_like(z);
         if (selfCondition)
             using (no_grad()) condition = denoiser.PredictX0(noisy.detach(), t, condition).detach();

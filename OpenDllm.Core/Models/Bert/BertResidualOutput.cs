@@ -1,4 +1,5 @@
 using OpenDllm.Modules;
+using OpenDllm.Runtime;
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
@@ -33,6 +34,6 @@ public sealed class BertResidualOutput : nn.Module<Tensor, Tensor, Tensor>, ICom
     public override Tensor forward(Tensor x, Tensor residual)
     {
         var y = BertPrecision.Dropout(ComputePrecision.Linear(Dense, x, ComputeDtype), _dropout, training);
-        return BertPrecision.Norm(Norm, y + residual, ComputeDtype);
+        return BertPrecision.Norm(Norm, y.AddScaled(residual), ComputeDtype);   // ScalarOps: the sum's alpha Scalar kept
     }
 }

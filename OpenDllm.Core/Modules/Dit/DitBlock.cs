@@ -1,4 +1,5 @@
 using OpenDllm.Modules.Perceiver;
+using OpenDllm.Runtime;
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
@@ -60,14 +61,14 @@ public sealed class DitBlock : nn.Module<Tensor, Tensor, Tensor>
     {
         var m = _modulation.forward(nn.functional.silu(condition)).unsqueeze(1).chunk(6, -1);     // 6 × [B, 1, w]
         var h = Modulate(Norm(x), m[0], m[1]);
-        x = x + m[2] * _attention.forward(h, null, null);
+        x = x.AddScaled(m[2] * _attention.forward(h, null, null));           // ScalarOps: the sums' alpha Scalars kept
         h = Modulate(Norm(x), m[3], m[4]);
-        return x + m[5] * _mlp.forward(h);
+        return x.AddScaled(m[5] * _mlp.forward(h));
     }
 
     /// <summary>LayerNorm over the last dimension without affine parameters.</summary>
     Tensor Norm(Tensor x) => nn.functional.layer_norm(x, [_width], null, null, _eps);
 
     /// <summary>h ⊙ (1 + γ) + β, written as h + h ⊙ γ + β.</summary>
-    internal static Tensor Modulate(Tensor h, Tensor shift, Tensor scale) => h + h * scale + shift;
+    internal static Tensor Modulate(Tensor h, Tensor shift, Tensor scale) => h.AddScaled(h * scale).AddScaled(shift);
 }

@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using TorchSharp;
 using TorchSharp.Utils;
 using TorchSharp.Modules;
@@ -66,7 +67,7 @@ public sealed class PerceiverBlock : nn.Module<Tensor, Tensor?, Tensor?, Tensor>
         if (context is not null && _contextNorm is null)
             throw new ArgumentException("this block was built without a context (self-attention only) but was given one", nameof(context));
         var x = context is null ? null : _contextNorm!.forward(context);
-        queries = queries + _attention.forward(_queryNorm.forward(queries), x, keyPadding);
-        return queries + _ffn.forward(_ffnNorm.forward(queries));
+        queries = queries.AddScaled(_attention.forward(_queryNorm.forward(queries), x, keyPadding));   // ScalarOps: kept alpha Scalars
+        return queries.AddScaled(_ffn.forward(_ffnNorm.forward(queries)));
     }
 }

@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using OpenDllm.Schedules;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -97,18 +98,18 @@ public sealed class LatentSampler(LatentSamplerSettings? settings = null)
         if (!x0.shape.SequenceEqual(z.shape))
             throw new InvalidOperationException($"the denoiser returned ẑ₀ of shape [{string.Join(", ", x0.shape)}] for latents [{string.Join(", ", z.shape)}]");
         x0 = x0.to(ScalarType.Float32);
-        return Settings.ClipX0 is double c ? x0.clamp(-c, c) : x0;
+        return Settings.ClipX0 is double c ? x0.ClampScalar(-c, c) : x0;
     }
 
     /// <summary>z_s = a·z_t + b·ẑ₀ + c·ξ (<see cref="LatentReverseStep"/>); ξ ~ N(0, I) drawn only when c &gt; 0.</summary>
     static Tensor Update(Tensor z, Tensor x0, LatentReverseStep step, Generator generator)
     {
-        var next = z * step.Noisy + x0 * step.Clean;
+        var next = z.MulScalar(step.Noisy).AddScaled_(x0.MulScalar(step.Clean));             // ScalarOps: kept Scalars
         if (step.NoiseStd > 0)
         {
             var noise = empty_like(z);
             SeededDraws.FillNormal(noise, 0.0, 1.0, generator);
-            next.add_(noise, alpha: step.NoiseStd);
+            next.AddScaled_(noise, step.NoiseStd);
         }
         return next;
     }

@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using static TorchSharp.torch;
 
 namespace OpenDllm.Sampling.Transfer;
@@ -59,7 +60,7 @@ public static class FastDllmAcceptance
         using var scope = NewDisposeScope();
         long width = confidence.shape[1];
         var c64 = confidence.to(ScalarType.Float64);                                                // [B, T]
-        c64 = c64.masked_fill(c64.isnan(), double.NegativeInfinity);                                 // NaN: never a candidate
+        c64 = c64.masked_fill(c64.isnan(), ScalarOps.NegativeInfinity);                                 // NaN: never a candidate
 
         // 1. sort each row, descending (stable: ties by index)                               [B, T]
         var (sorted, order) = c64.sort(1, descending: true, stable: true);
