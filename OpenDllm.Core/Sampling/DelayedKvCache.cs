@@ -1,6 +1,7 @@
 using OpenDllm.Attention;
 using OpenDllm.Models;
 using OpenDllm.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace OpenDllm.Sampling;
@@ -70,25 +71,29 @@ internal sealed class DelayedKvCache(long batch, long width) : IDisposable
     {
         if (_layers is null || _maskedBefore is null) throw new InvalidOperationException("the delayed cache needs a full forward (Refresh) first");
         long b = x.shape[0];
-        var masked = x.eq(denoiser.MaskId);
+        using var maskId = denoiser.MaskId.ToScalar();                              // held Scalars: docs/torchsharp-scalars.md
+        using var lastColumn = (width - 1).ToScalar();
+        var masked = x.eq(maskId);
         var active = masked | (_maskedBefore.index_select(0, rows) & masked.logical_not());
         if (denoiser.ShiftedLogits) active.narrow(1, 0, width - 1).logical_or_(masked.narrow(1, 1, width - 1));   // output c reads c + 1
 
         var column = arange(width, dtype: ScalarType.Int64, device: x.device).unsqueeze(0).expand(b, -1);
         var activeCount = active.sum(1);
-        long feed = activeCount.max().item<long>(), kept = (width - activeCount).max().item<long>();
+        long feed = activeCount.max().item<long>(), kept = width - activeCount.min().item<long>();
         var (feedIdx, feedValid) = FirstColumns(column, active, feed, width);
         var (keptIdx, keptValid) = FirstColumns(column, active.logical_not(), kept, width);
 
         var real = keyPadding?.to(ScalarType.Bool) ?? ones(b, width, dtype: ScalarType.Bool, device: x.device);
-        var visible = cat([real.gather(1, keptIdx.clamp_max(width - 1)) & keptValid, real.gather(1, feedIdx.clamp_max(width - 1)) & feedValid], 1);
+        var visible = cat([real.gather(1, keptIdx.clamp_max(lastColumn)) & keptValid, real.gather(1, feedIdx.clamp_max(lastColumn)) & feedValid], 1);
         var row = rows.view(b, 1, 1);                                                   // [R, 1, 1] with heads [1, H, 1], columns [R, 1, n]
         var heads = arange(_layers[0].Keys.shape[1], dtype: ScalarType.Int64, device: x.device).view(1, -1, 1);
         var past = new KvCache(_layers.Select(l => new LayerKv(l.Keys.index(row, heads, keptIdx.unsqueeze(1)),
                                                                l.Values.index(row, heads, keptIdx.unsqueeze(1)))).ToList());
-        var inOutput = feedValid & feedIdx.ge(outFrom) & feedIdx.lt(outFrom + outCount);
+        using var from = outFrom.ToScalar();
+        using var to = (outFrom + outCount).ToScalar();
+        var inOutput = feedValid & feedIdx.ge(from) & feedIdx.lt(to);
         var output = denoiser.Forward(new DenoiserInput(
-            x.gather(1, feedIdx.clamp_max(width - 1)), AttentionPolicy.Bidirectional, positions.gather(1, feedIdx.clamp_max(width - 1)),
+            x.gather(1, feedIdx.clamp_max(lastColumn)), AttentionPolicy.Bidirectional, positions.gather(1, feedIdx.clamp_max(lastColumn)),
             visible, past, CacheOffset: kept, ReturnCache: true, OutputPositions: inOutput));
 
         for (int i = 0; i < _layers.Count; i++)                                        // padded slots all write the scratch column
@@ -111,10 +116,12 @@ internal sealed class DelayedKvCache(long batch, long width) : IDisposable
     /// </summary>
     static (Tensor Index, Tensor Valid) FirstColumns(Tensor column, Tensor selected, long count, long width)
     {
-        var key = where(selected, column, column + width);                            // selected columns sort first, in order
+        using var w = width.ToScalar();
+        using var one = 1L.ToScalar();
+        var key = where(selected, column, column.add(w, one));                        // selected columns sort first, in order
         var sorted = key.sort(1).Values.narrow(1, 0, count);
-        var valid = sorted.lt(width);
-        return (where(valid, sorted, full_like(sorted, width)), valid);
+        var valid = sorted.lt(w);
+        return (where(valid, sorted, full_like(sorted, w)), valid);
     }
 
     /// <summary>An all-zero [B, H_kv, T + 1, d] entry shaped like one layer's keys or values of a full forward.</summary>

@@ -1,4 +1,5 @@
 using OpenDllm.Attention;
+using OpenDllm.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -204,10 +205,10 @@ public sealed class DreamOnSampler(DreamOnSamplerOptions options)
             var rowLogits = logits.narrow(0, offset, masked[r].Length);                                           // [N_r, V]
             offset += masked[r].Length;
             // never commit [MASK] (SPEC §5.1); <expand> is barred once the budget is spent
-            rowLogits = rowLogits.index_fill(1, state.CanExpand(o.MaxMiddle) ? barredMask : barredAll, float.NegativeInfinity);
+            rowLogits = rowLogits.index_fill(1, state.CanExpand(o.MaxMiddle) ? barredMask : barredAll, ScalarOps.NegativeInfinity);
             var (confidence, token) = TokenChoice.Choose(rowLogits, o.Temperature, o.TopP, o.TopK, o.Confidence, state.Generator);
             var pick = o.AlgTemp > 0
-                ? SeededDraws.Categorical((confidence / o.AlgTemp).softmax(0).unsqueeze(0), state.Generator)[0]
+                ? SeededDraws.Categorical(confidence.DivScalar(o.AlgTemp).softmax(0).unsqueeze(0), state.Generator)[0]
                 : confidence.argmax();
             var at = pick.reshape(1);
             picks.Add(at);

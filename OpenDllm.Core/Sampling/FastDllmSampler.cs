@@ -1,5 +1,6 @@
 using OpenDllm.Attention;
 using OpenDllm.Models;
+using OpenDllm.Runtime;
 using OpenDllm.Sampling.Transfer;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -218,7 +219,7 @@ public sealed class FastDllmSampler(FastDllmOptions? options = null) : ISampler
                                                ConfidenceKind.Probability, generator);
         var block = x.narrow(1, s, n);
         var candidates = block.eq(maskId);
-        var score = conf.reshape(b, n).to(ScalarType.Float64).masked_fill(candidates.logical_not(), double.NegativeInfinity);
+        var score = conf.reshape(b, n).to(ScalarType.Float64).masked_fill(candidates.logical_not(), ScalarOps.NegativeInfinity);
         var accept = Options.Factor is { } f ? FastDllmAcceptance.FactorMask(score, f) : FastDllmAcceptance.ThresholdMask(score, Options.Threshold);
         block.copy_(where(accept & candidates, token.reshape(b, n), block));
         var full = zeros(x.shape, dtype: ScalarType.Float32, device: x.device);
