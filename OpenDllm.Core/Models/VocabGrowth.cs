@@ -8,8 +8,8 @@ namespace OpenDllm.Models;
 /// new row of the input embedding (and of an untied LM head) is
 /// <code>e_new = mean_v(E[v]) + ε,   ε ~ N(0, std²) drawn from a seed</code>
 /// The mean keeps a new token's logit h·e_new at the average logit of the old tokens, so it neither dominates nor vanishes
-/// from the softmax before training (Hewitt 2021, "Initializing New Word Embeddings for Pretrained Language Models"; the
-/// same reasoning as transformers' <c>resize_token_embeddings(mean_resizing=True)</c>); the seeded noise (std = the
+/// from the softmax before training (Hewitt 2021, "Initializing New Word Embeddings for Pretrained Language Models"; torchtune's
+/// resize uses the mean, LlamaFactory's default adds N(0, 1/d) noise to it); the seeded noise (std = the
 /// recipe's <c>model.init_std</c>, the σ <see cref="LanguageModel.InitializeWeights"/> uses) makes the new rows distinct
 /// from each other so they can be told apart. Logits over the old ids are unchanged.
 /// </summary>
