@@ -69,6 +69,22 @@ public sealed class VocabGrowthTests : IDisposable
         Assert.Same(original, VocabGrowth.Grow(original, 20, seed: 7, std: 0.02));          // same size: nothing to add
     }
 
+    /// <summary>The new rows are exactly the documented e = mean_v E[v] + ε, ε the seed's first N(0, std²) draws, on an
+    /// embedding whose mean is far from zero (so a missing mean, or a missing noise, shows).</summary>
+    [Fact]
+    public void NewRowsAreTheMeanPlusTheSeededNoise()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var original = Small(20, tied: true, seed: 3);
+        original.HeadWeight.add_(1.5);                                                   // tied: the embedding itself
+        using var grown = VocabGrowth.Grow(original, 23, seed: 9, std: 0.05);
+        var noise = empty([3, original.HeadWeight.shape[1]]);
+        using (var generator = OpenDllm.Sampling.SeededDraws.ForSeed(9)) OpenDllm.Sampling.SeededDraws.FillNormal(noise, 0, 0.05, generator);
+        var expected = original.HeadWeight.mean([0], keepdim: true) + noise;
+        Assert.True(grown.HeadWeight.narrow(0, 20, 3).allclose(expected, rtol: 0, atol: 1e-6));
+    }
+
     /// <summary><c>init_from</c> + <c>model.config.vocab_size</c> 264 grows a 262-row checkpoint; the saved checkpoint records
     /// 264 and loads back with the same logits; <see cref="ModelPresets.Config"/> agrees with what <see cref="ModelPresets.Build"/> makes.</summary>
     [Fact]
