@@ -41,6 +41,11 @@ public static class ModelPresets
             var model = PretrainedModels.Load(dir, device, initSeed: seed);
             try
             {
+                if (GrownVocabSize(section, dir) is { } grownVocab)
+                {
+                    var grown = VocabGrowth.Grow(model, grownVocab, seed, section.InitStd);
+                    if (!ReferenceEquals(grown, model)) { model.Dispose(); model = grown; }
+                }
                 if (tokenizer.Special.Mask >= model.VocabSize)
                     throw new ArgumentException($"{dir}: the tokenizer's mask id {tokenizer.Special.Mask} does not fit vocab_size {model.VocabSize}");
                 if (section.RandomInit) model.InitializeWeights(seed, section.InitStd);      // the architecture only
@@ -53,6 +58,31 @@ public static class ModelPresets
             }
         }
         return new Qwen2Model(Config(section, tokenizer), device).InitializeWeights(seed, section.InitStd);
+    }
+
+    /// <summary>
+    /// The <c>model.config.vocab_size</c> an <c>init_from</c> model grows to (<see cref="VocabGrowth"/>: new rows = the mean
+    /// of the old ones plus seeded N(0, init_std²) noise), or null when the recipe gives none. Smaller than the checkpoint's is
+    /// an error naming both sizes; any other <c>model.config</c> key with <c>init_from</c> is refused (the checkpoint fixes
+    /// the architecture), never ignored.
+    /// </summary>
+    public static int? GrownVocabSize(ModelSection section, string initFrom)
+    {
+        if (section.Config is not { } config) return null;
+        if (config.Select(kv => kv.Key).FirstOrDefault(k => k != "vocab_size") is { } other)
+            throw new ArgumentException($"model.config.{other}: with model.init_from ({initFrom}) the checkpoint's config.json fixes the " +
+                                        "architecture; only model.config.vocab_size (to add token rows) is read, remove the rest");
+        if (config["vocab_size"] is not { } node) return null;
+        int vocab;
+        try { vocab = node.GetValue<int>(); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        { throw new ArgumentException($"model.config.vocab_size = {node.ToJsonString()}: expected a whole number"); }
+        int saved = PretrainedModels.VocabSize(initFrom)
+                    ?? throw new ArgumentException($"{initFrom}: config.json has no vocab_size, so model.config.vocab_size cannot grow it");
+        if (vocab < saved)
+            throw new ArgumentOutOfRangeException("model.config.vocab_size", vocab,
+                $"model.config.vocab_size = {vocab} is smaller than the vocab_size {saved} of model.init_from {initFrom}; a vocabulary can only grow");
+        return vocab;
     }
 
     /// <summary>Whether an <c>init_from</c> checkpoint of <paramref name="modelType"/> is shifted when the recipe does not say:
@@ -68,6 +98,7 @@ public static class ModelPresets
         if (section.InitFrom is { } dir)
         {
             var loaded = ModelConfig.Load(dir);
+            if (GrownVocabSize(section, dir) is { } grownVocab) loaded = loaded with { VocabSize = grownVocab };
             return loaded with { MaskTokenId = tokenizer.Special.Mask < loaded.VocabSize ? tokenizer.Special.Mask : loaded.MaskTokenId,
                                  ShiftedLogits = section.ShiftedLogits ?? true };
         }

@@ -148,6 +148,9 @@ public sealed record Recipe
               "give model.init_from (a Hugging Face directory), model.init_from_recipe, model.preset or model.config");
         Check(Model.InitFrom is null || Model.InitFromRecipe is null, "model.init_from_recipe", Model.InitFromRecipe,
               "give model.init_from or model.init_from_recipe, not both");
+        if ((Model.InitFrom ?? Model.InitFromRecipe) is not null && Model.Config?.Select(kv => kv.Key).FirstOrDefault(k => k != "vocab_size") is { } fixedKey)
+            Check(false, $"model.config.{fixedKey}", Model.Config[fixedKey]?.ToJsonString(),
+                  "with model.init_from / init_from_recipe the checkpoint fixes the architecture; only model.config.vocab_size (to add token rows) is read");
         Check(!Model.RandomInit || Model.InitFrom is not null || Model.InitFromRecipe is not null, "model.random_init", Model.RandomInit,
               "random_init takes the architecture of model.init_from (or model.init_from_recipe); a preset is random already");
         return this;
