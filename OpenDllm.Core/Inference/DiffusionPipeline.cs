@@ -15,20 +15,37 @@ public sealed record Generation(string Text, long[] Ids, SamplerOutput Output);
 /// </summary>
 public sealed class DiffusionPipeline
 {
-    public DiffusionPipeline(LanguageModel model, ITokenizer tokenizer)
+    /// <param name="model">The model.</param>
+    /// <param name="tokenizer">Its tokenizer.</param>
+    /// <param name="editTokens">A DreamOn checkpoint's <c>&lt;expand&gt;</c>/<c>&lt;delete&gt;</c> ids (SPEC §5.7), or null:
+    /// <see cref="Denoiser"/> then never proposes them, and only the variable-length sampler reads them
+    /// (<see cref="EditingDenoiser"/>).</param>
+    public DiffusionPipeline(LanguageModel model, ITokenizer tokenizer, EditTokenIds? editTokens = null)
     {
         Model = model;
         Tokenizer = tokenizer;
         long maskId = model.MaskTokenId ?? tokenizer.Special.Mask;
         if (maskId >= model.VocabSize)
             throw new ArgumentException($"mask id {maskId} does not fit the embedding (vocab_size {model.VocabSize})");
-        Denoiser = new ModelDenoiser(model, maskId, model.ShiftedLogits);
+        EditingDenoiser = new ModelDenoiser(model, maskId, model.ShiftedLogits);
+        EditTokens = editTokens;
+        Denoiser = editTokens is null ? EditingDenoiser : new SuppressedTokensDenoiser(EditingDenoiser, [editTokens.Expand, editTokens.Delete]);
     }
 
     /// <summary>The model (any architecture <see cref="PretrainedModels"/> loads).</summary>
     public LanguageModel Model { get; }
     public ITokenizer Tokenizer { get; }
+    /// <summary>The denoiser every fixed-length sampler uses: the model's, with a DreamOn checkpoint's edit tokens
+    /// suppressed (<see cref="SuppressedTokensDenoiser"/>), so an oracle- or fixed-length middle keeps its length.</summary>
     public IDenoiser Denoiser { get; }
+
+    /// <summary>The model's denoiser with nothing suppressed: what the variable-length sampler reads
+    /// (<see cref="VariableInfill"/>). The same object as <see cref="Denoiser"/> when <see cref="EditTokens"/> is null.</summary>
+    public IDenoiser EditingDenoiser { get; }
+
+    /// <summary>The checkpoint's <c>&lt;expand&gt;</c>/<c>&lt;delete&gt;</c> ids when it was trained with
+    /// <c>train.objective: dreamon</c> (read from its <c>recipe.json</c> by <see cref="Load"/>), otherwise null.</summary>
+    public EditTokenIds? EditTokens { get; }
 
     /// <summary>The PEFT adapter applied on top of the checkpoint (<c>--adapter</c>), or null.</summary>
     public LoadedAdapter? Adapter { get; init; }
@@ -48,7 +65,9 @@ public sealed class DiffusionPipeline
             var tokenizer = Tokenizers.Load(directory, model.VocabSize);
             var lora = adapter is null ? null : LoadedAdapter.Apply(model, adapter);
             model.eval();
-            return new DiffusionPipeline(model, tokenizer) { Adapter = lora };
+            var dreamOn = Methods.DreamOn.DreamOnTokens.TryFromCheckpoint(directory, tokenizer, model.VocabSize);
+            EditTokenIds? edit = dreamOn is null ? null : new EditTokenIds(dreamOn.Expand, dreamOn.Delete);
+            return new DiffusionPipeline(model, tokenizer, edit) { Adapter = lora };
         }
         catch
         {

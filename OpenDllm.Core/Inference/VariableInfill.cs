@@ -44,7 +44,7 @@ public static class VariableInfill
                     + $"prefix ({p.Count}) + max middle ({sampler.Options.MaxMiddle}) + suffix ({s.Count}) = {longest} tokens exceed the model's {positions} positions");
             rows.Add(new VariableInfillRow(p, request.InitialLength, s, request.Seed));
         }
-        var details = sampler.InfillBatch(pipeline.Denoiser, rows, pipeline.Model.HeadWeight.device);
+        var details = sampler.InfillBatch(pipeline.EditingDenoiser, rows, pipeline.Model.HeadWeight.device);
         return details.Select(detail =>
         {
             var row = detail.Output.Sequences[0].cpu().data<long>().ToArray();

@@ -47,6 +47,24 @@ public sealed record DreamOnTokens(long Expand, long Delete)
     }
 
     /// <summary>
+    /// The ids of <paramref name="directory"/> when its <c>recipe.json</c> says <c>train.objective: dreamon</c>, otherwise
+    /// null (no recipe.json, as in a Hugging Face folder, or another objective). A DreamOn recipe whose ids are invalid is
+    /// an error, as in <see cref="FromCheckpoint"/>.
+    /// </summary>
+    public static DreamOnTokens? TryFromCheckpoint(string directory, ITokenizer tokenizer, int modelVocab)
+    {
+        var path = Path.Combine(directory, "recipe.json");
+        if (!File.Exists(path)) return null;
+        string? objective;
+        try { objective = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))?["train"]?["objective"]?.GetValue<string>(); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{path}: cannot read train.objective ({e.Message})", e);
+        }
+        return objective == DreamOnMethod.MethodName ? FromCheckpoint(directory, tokenizer, modelVocab) : null;
+    }
+
+    /// <summary>
     /// The ids a DreamOn checkpoint was trained with: its <c>recipe.json</c> must say <c>train.objective: dreamon</c>.
     /// Anything else is a one-line error saying that variable-length infilling needs a DreamOn-trained checkpoint.
     /// </summary>

@@ -58,6 +58,19 @@ public sealed class DreamOnInfillCommandTests : IClassFixture<DreamOnInfillComma
     }
 
     [Fact]
+    public void ADreamOnCheckpointsPipelineSuppressesItsEditTokensForFixedLengthSamplers()
+    {
+        var dreamOn = OpenDllm.Inference.DiffusionPipeline.Load(_c.DreamOn);
+        Assert.Equal(new EditTokenIds(262, 263), dreamOn.EditTokens);
+        var suppressing = Assert.IsType<SuppressedTokensDenoiser>(dreamOn.Denoiser);
+        Assert.Equal([262L, 263L], suppressing.Suppressed);
+        Assert.Same(suppressing.Inner, dreamOn.EditingDenoiser);                   // what the variable-length sampler reads
+        var mdlm = OpenDllm.Inference.DiffusionPipeline.Load(_c.Mdlm);
+        Assert.Null(mdlm.EditTokens);
+        Assert.Same(mdlm.Denoiser, mdlm.EditingDenoiser);
+    }
+
+    [Fact]
     public void OracleCountsTheMiddleFilesTokensAndFixedUsesLength()
     {
         var oracle = CliCapture.Run(Infill(_c.DreamOn, "--length-mode", "oracle", "--middle-file", _c.Middle));
