@@ -60,7 +60,7 @@ public static class EvalModelCommands
         var batchSize = new Option<int>("--batch-size")
         {
             DefaultValueFactory = _ => 1,
-            Description = "Problems decoded together (ragged batch: prompts left-padded and masked). Greedy completions match batch 1; sampled ones (temperature > 0) differ.",
+            Description = "Problems decoded together (ragged batch: prompts left-padded, infill rows aligned at the middle, padding masked). Greedy samples match batch 1; sampled ones (temperature > 0) differ.",
         };
         var model = new ModelOptions();
         var adapter = new AdapterOption();
@@ -68,7 +68,8 @@ public static class EvalModelCommands
         knobs.AddTo(command);
         model.AddTo(command);
         adapter.AddTo(command);
-        if (infill) { command.Add(subset); command.Add(maxMiddle); } else command.Add(batchSize);
+        command.Add(batchSize);
+        if (infill) { command.Add(subset); command.Add(maxMiddle); }
         command.SetAction(p => CliErrors.Run(() =>
         {
             var t = task(p.GetValue(subset)!);
@@ -88,7 +89,7 @@ public static class EvalModelCommands
                     TimeoutSeconds = p.GetResult(timeout) is { Implicit: false } ? p.GetValue(timeout) : EvalCommand.DefaultTimeoutSeconds(t),
                 },
                 Force = p.GetValue(force), DataDirectory = p.GetValue(data),
-                BatchSize = infill ? 1 : p.GetValue(batchSize),
+                BatchSize = p.GetValue(batchSize),
             };
             options = EvalKnobOptions.Apply(resolved, preset, knobs.Flags(p), options);
             bool variable = options.VariableLengths is not null;
