@@ -144,6 +144,18 @@ public class LladaSamplerTests
         Assert.Throws<ArgumentException>(() => new LladaSampler(new() { LogitsEosInf = true }));
     }
 
+    /// <summary>In a batch each row's own layout is checked, and the error names the row: row 1's middle of 6 masks is not
+    /// a multiple of block 4 (as it is not alone), although the batch's region (8 columns) is.</summary>
+    [Fact]
+    public void ABatchRowWhoseOwnLayoutIsBadIsNamed()
+    {
+        using var scope = NewDisposeScope();
+        var denoiser = SamplingFixtures.RandomTiny();
+        var canvas = Canvas.ForInfill([([1, 2], 8, [3]), ([4], 6, [5])], denoiser.MaskId, padId: 97);
+        var ex = Assert.Throws<ArgumentException>(() => new LladaSampler(new() { Steps = 4, BlockLength = 4 }).Sample(denoiser, canvas));
+        Assert.Equal("row 1: generation length 6 is not a multiple of the block length 4", ex.Message);
+    }
+
     [Fact]
     public void SameSeedSameOutputDifferentSeedUsuallyDifferent()
     {
