@@ -129,7 +129,10 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
     /// </summary>
     static (int Blocks, int StepsPerBlock)[] RowLayouts(Tensor free, long start, int? blockLength, int steps)
     {
-        var lengths = SamplingGuards.HostLongs(where(free, arange(free.shape[1], device: free.device) + 1, 0).amax(1) - start);
+        var flags = SamplingGuards.HostLongs(free);                                 // [B·T] on the host
+        long width = free.shape[1];
+        var lengths = Enumerable.Range(0, (int)free.shape[0])
+            .Select(r => Enumerable.Range(0, (int)width).LastOrDefault(j => flags[r * width + j] != 0, -1) + 1 - start).ToArray();
         return lengths.Select((n, r) =>
         {
             if (n <= 0) return (0, 0);
