@@ -60,9 +60,9 @@ public static class EvalModelCommands
         var batchSize = new Option<int>("--batch-size")
         {
             DefaultValueFactory = _ => 1,
-            Description = infill
-                ? "Problems decoded together with --lengths variable (ragged batch: canvases right-padded and masked, a seeded generator per row): every middle matches batch 1. Oracle and fixed lengths: 1 only."
-                : "Problems decoded together (ragged batch: prompts left-padded and masked). Greedy completions match batch 1; sampled ones (temperature > 0) differ.",
+            Description = "Problems decoded together (ragged batch: prompts left-padded, oracle/fixed infill rows aligned at the middle, "
+                + "variable-length infill canvases padded per step; padding masked). Greedy samples match batch 1; sampled ones (temperature > 0) differ, "
+                + "except variable-length infill, which seeds every row as at batch 1.",
         };
         var model = new ModelOptions();
         var adapter = new AdapterOption();
@@ -100,7 +100,6 @@ public static class EvalModelCommands
                 throw new ArgumentException($"--lengths variable:{string.Join(",", options.VariableLengths!)}: initial lengths must be in [1, --max-middle = {p.GetValue(maxMiddle)}]");
             if (variable) OpenDllm.Sampling.DreamOnSamplerOptions.ConfidenceFor(SamplerFactory.Canonical(options.Sampler));   // before the model loads
             if (options.BatchSize < 1) throw new ArgumentException($"--batch-size {options.BatchSize}: must be at least 1");
-            if (infill && !variable && options.BatchSize > 1) throw new ArgumentException(GenerationEvaluation.BatchedInfillRefusal(options.BatchSize));
             var dir = p.GetValue(output) ?? Path.Combine("runs", "eval", t.Name());
             var ckpt = ResolveCheckpoint(p.GetValue(checkpoint));
             var adapterDir = adapter.Value(p);

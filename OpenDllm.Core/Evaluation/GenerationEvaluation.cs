@@ -86,8 +86,6 @@ public static class GenerationEvaluation
                                                   Action<string>? log = null)
     {
         if (options.BatchSize < 1) throw new ArgumentException($"--batch-size {options.BatchSize}: must be at least 1");
-        if (options.BatchSize > 1 && options.Task.IsInfill() && options.VariableLengths is null)
-            throw new ArgumentException(BatchedInfillRefusal(options.BatchSize));
         var problems = BenchmarkLoader.Load(options.Task, options.DataDirectory);
         var dataDir = BenchmarkData.ResolveDirectory(options.DataDirectory);
         var adapterDir = pipeline.Adapter?.Directory;
@@ -137,11 +135,6 @@ public static class GenerationEvaluation
         return results;
     }
 
-    /// <summary>The one-line refusal of <c>--batch-size</c> &gt; 1 for oracle or fixed-length infill.</summary>
-    public static string BatchedInfillRefusal(int batchSize) =>
-        $"--batch-size {batchSize}: oracle and fixed-length infill decode one problem at a time; batching is for completion tasks "
-        + "(humaneval, mbpp) and variable-length infill (--lengths variable)";
-
     /// <summary>What produced one length's completions: the weights (and adapter, if any), tokenizer, sampler and every
     /// generation setting.</summary>
     static Dictionary<string, string?> Provenance(DiffusionPipeline pipeline, string checkpointHash, GenerationEvalOptions o, string tag)
@@ -171,51 +164,79 @@ public static class GenerationEvaluation
 
     /// <summary>
     /// Every sample of every problem: [problem][sample] = (completion, whether the context was cut, positions generated).
-    /// Problems are taken <see cref="GenerationEvalOptions.BatchSize"/> at a time (oracle and fixed-length infill: one);
-    /// sample s of every problem in a batch uses seed + s, so batch 1 generates exactly as one call per problem and sample.
-    /// Batches group problems of similar context length (a stable sort by prompt tokens, infill: prefix + suffix tokens),
-    /// so a short context is rarely padded to a long one's width; the result keeps the benchmark's order.
+    /// Problems are taken <see cref="GenerationEvalOptions.BatchSize"/> at a time; sample s of every problem in a batch uses
+    /// seed + s, so batch 1 generates exactly as one call per problem and sample. Batches group problems of similar context
+    /// length (a stable sort by prompt tokens, infill: prefix + suffix tokens), so a short context is rarely padded to a long
+    /// one's width; oracle and fixed-length infill batches hold only problems with the same sampler, i.e. the same middle
+    /// length when the sampler takes one step per token. The result keeps the benchmark's order.
     /// </summary>
     static (string Completion, bool Truncated, int Tokens)[][] GenerateAll(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
         GenerationEvalOptions o, int? fixedLength, CodeSanitizer sanitizer, Func<BenchmarkProblem, string>? prompt, string tag, Stopwatch clock,
         Action<string>? log)
     {
         var generated = problems.Select(_ => new (string, bool, int)[o.SamplesPerTask]).ToArray();
-        bool variable = o.Task.IsInfill() && o.VariableLengths is not null;
-        int batch = o.Task.IsInfill() && !variable ? 1 : o.BatchSize;
-        var order = Enumerable.Range(0, problems.Count).ToArray();
-        if (batch > 1)
-            order = order.OrderBy(i => pipeline.TokenCount(o.Task.IsInfill() ? problems[i].Prompt + (problems[i].Suffix ?? "") : prompt!(problems[i]))).ToArray();
-        for (int start = 0; start < problems.Count; start += batch)
+        bool infill = o.Task.IsInfill();
+        bool variable = infill && o.VariableLengths is not null;
+        int batch = o.BatchSize;
+        var lengths = infill && !variable ? problems.Select(p => MiddleLength(pipeline, p, fixedLength)).ToArray() : null;
+        var chunks = Chunks(pipeline, problems, o, batch, lengths, prompt);
+        int done = 0;
+        foreach (var order in chunks)
         {
-            var chunk = order.Skip(start).Take(batch).Select(i => problems[i]).ToList();
+            var chunk = order.Select(i => problems[i]).ToList();
             for (int s = 0; s < o.SamplesPerTask; s++)
             {
                 var settings = o.Settings with { Seed = o.Settings.Seed + s };
-                var outputs = variable ? InfillVariable(pipeline, chunk, o, fixedLength!.Value, settings)
-                    : o.Task.IsInfill() ? [Infill(pipeline, chunk[0], o, fixedLength, settings)]
-                    : Complete(pipeline, chunk, o, settings, sanitizer, prompt!);
-                for (int i = 0; i < chunk.Count; i++) generated[order[start + i]][s] = outputs[i];
+                var outputs = !infill ? Complete(pipeline, chunk, o, settings, sanitizer, prompt!)
+                    : variable ? InfillVariable(pipeline, chunk, o, fixedLength!.Value, settings)
+                    : InfillBatch(pipeline, chunk, order.Select(i => lengths![i]).ToList(), o, settings);
+                for (int i = 0; i < chunk.Count; i++) generated[order[i]][s] = outputs[i];
             }
-            int done = start + chunk.Count;
-            if (done / 10 > start / 10 || done == problems.Count && batch > 1)
+            int before = done;
+            done += chunk.Count;
+            if (done / 10 > before / 10 || done == problems.Count && batch > 1)
                 log?.Invoke($"  {tag}: generated {done}/{problems.Count} tasks ({clock.Elapsed.TotalSeconds:F0} s)");
         }
         return generated;
     }
 
+    /// <summary>The problems' indices cut into batches of at most <paramref name="batch"/>: in benchmark order at batch 1,
+    /// otherwise sorted by prompt tokens (infill: first by the middle length when the sampler's steps follow it, and a batch
+    /// never mixes two such lengths, since one sampler decodes a batch).</summary>
+    static List<int[]> Chunks(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems, GenerationEvalOptions o, int batch,
+                              int[]? lengths, Func<BenchmarkProblem, string>? prompt)
+    {
+        var order = Enumerable.Range(0, problems.Count).ToArray();
+        if (batch == 1) return order.Select(i => new[] { i }).ToList();
+        bool stepsPerToken = o.Settings.Steps == GenerationEvalOptions.StepsPerToken
+                             && !new EvalKnobs { Steps = 1 }.Unused(o.Sampler).Contains("--steps");
+        int Key(int i) => lengths is not null && stepsPerToken ? lengths[i] : 0;
+        order = order.OrderBy(Key).ThenBy(i => pipeline.TokenCount(prompt is null ? problems[i].Prompt + (problems[i].Suffix ?? "") : prompt(problems[i]))).ToArray();
+        var chunks = new List<int[]>();
+        foreach (var i in order)
+            if (chunks.Count > 0 && chunks[^1].Length < batch && Key(chunks[^1][0]) == Key(i)) chunks[^1] = [.. chunks[^1], i];
+            else chunks.Add([i]);
+        return chunks;
+    }
+
+    /// <summary>The middle length of an oracle or fixed-length infill: the fixed length, or the canonical solution's tokens (at least 1).</summary>
+    static int MiddleLength(DiffusionPipeline pipeline, BenchmarkProblem problem, int? fixedLength) =>
+        fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
+
     static ISampler Sampler(GenerationEvalOptions o, SamplerSettings settings, int tokens) => SamplerFactory.Create(o.Sampler,
         settings.Steps == GenerationEvalOptions.StepsPerToken ? settings with { Steps = tokens } : settings);
 
-    /// <summary>One infilled middle (cut at EOS), with whether the context had to be cut to fit <see cref="ContextWindow.Budget"/>.</summary>
-    static (string Completion, bool Truncated, int Tokens) Infill(DiffusionPipeline pipeline, BenchmarkProblem problem, GenerationEvalOptions o,
-                                                                  int? fixedLength, SamplerSettings settings)
+    /// <summary>The infilled middles of <paramref name="problems"/> with their <paramref name="lengths"/> (oracle or fixed),
+    /// decoded as one batch (<see cref="DiffusionPipeline.InfillBatch"/>), each cut at EOS or stripped (<see cref="ApplyEosRule"/>),
+    /// with whether its context had to be cut to fit <see cref="ContextWindow.Budget"/>. One sampler decodes the batch: its
+    /// steps follow the first length (<see cref="Chunks"/> never mixes lengths when they matter).</summary>
+    static (string Completion, bool Truncated, int Tokens)[] InfillBatch(DiffusionPipeline pipeline, IReadOnlyList<BenchmarkProblem> problems,
+                                                                         IReadOnlyList<int> lengths, GenerationEvalOptions o, SamplerSettings settings)
     {
         int budget = ContextWindow.Budget(pipeline, o.MaxLength);
-        int length = fixedLength ?? Math.Max(1, pipeline.TokenCount(problem.CanonicalSolution));
-        var context = ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", length, budget);
-        var middle = pipeline.Infill(context.Prefix, context.Suffix, length, Sampler(o, settings, length));
-        return (ApplyEosRule(pipeline, middle, 0, length, pipeline.TokenCount(context.Suffix), o.Eos), context.Truncated, length);
+        var contexts = problems.Select((problem, i) => ContextWindow.FitInfill(pipeline, problem.Prompt, problem.Suffix ?? "", lengths[i], budget)).ToList();
+        var middles = pipeline.InfillBatch(contexts.Select((c, i) => (c.Prefix, c.Suffix, lengths[i])).ToList(), Sampler(o, settings, lengths[0]));
+        return contexts.Select((c, i) => (ApplyEosRule(pipeline, middles[i], i, lengths[i], pipeline.TokenCount(c.Suffix), o.Eos), c.Truncated, lengths[i])).ToArray();
     }
 
     /// <summary>
@@ -253,17 +274,23 @@ public static class GenerationEvaluation
 
     /// <summary>
     /// The generated text under <paramref name="rule"/>: <see cref="EosRule.Cut"/> is the pipeline's text (up to the first
-    /// EOS); <see cref="EosRule.Strip"/> decodes the whole generated span (the <paramref name="length"/> positions before the
-    /// last <paramref name="suffixTokens"/> of row <paramref name="batchRow"/> of the batch the generation came from) without
-    /// its special tokens, as <c>skip_special_tokens=True</c>.
+    /// EOS); <see cref="EosRule.Strip"/> decodes the whole generated span without its special tokens, as
+    /// <c>skip_special_tokens=True</c>. The span is <see cref="Generation.Span"/> when the generation records it, otherwise
+    /// the <paramref name="length"/> positions before the last <paramref name="suffixTokens"/> of row
+    /// <paramref name="batchRow"/> of the (unpadded) canvas the generation came from.
     /// </summary>
     public static string ApplyEosRule(DiffusionPipeline pipeline, Generation generation, int batchRow, int length, int suffixTokens, EosRule rule)
     {
         if (rule == EosRule.Cut) return generation.Text;
-        var row = generation.Output.Sequences[batchRow].cpu().data<long>().ToArray();
-        int end = row.Length - suffixTokens, start = end - length;
+        var span = generation.Span;
+        if (span is null)
+        {
+            var row = generation.Output.Sequences[batchRow].cpu().data<long>().ToArray();
+            int end = row.Length - suffixTokens;
+            span = row[(end - length)..end];
+        }
         var special = pipeline.Tokenizer.Special.All().Select(t => (long)t.Id).ToHashSet();
-        return pipeline.Tokenizer.Decode(row[start..end].Where(t => !special.Contains(t)).Select(t => (int)t));
+        return pipeline.Tokenizer.Decode(span.Where(t => !special.Contains(t)).Select(t => (int)t));
     }
 
     static void WriteResults(DiffusionPipeline pipeline, string checkpoint, string checkpointHash, GenerationEvalOptions o, int problems,

@@ -6,8 +6,9 @@ using static TorchSharp.torch;
 
 namespace OpenDllm.Inference;
 
-/// <summary>Text in, text out: the decoded middle or continuation, the raw ids and the sampler's output.</summary>
-public sealed record Generation(string Text, long[] Ids, SamplerOutput Output);
+/// <summary>Text in, text out: the decoded middle or continuation, the raw ids (cut at the first EOS) and the sampler's
+/// output; <paramref name="Span"/> is every generated position, not cut (null when the producer does not record it).</summary>
+public sealed record Generation(string Text, long[] Ids, SamplerOutput Output, long[]? Span = null);
 
 /// <summary>
 /// A model, its tokenizer and a denoiser view of it, loaded from one checkpoint directory (config.json, safetensors,
@@ -109,18 +110,34 @@ public sealed class DiffusionPipeline
     }
 
     /// <summary>Fills <paramref name="length"/> masks between <paramref name="prefix"/> and <paramref name="suffix"/> (SPEC §5.6).</summary>
-    public Generation Infill(string prefix, string suffix, int length, ISampler sampler)
+    public Generation Infill(string prefix, string suffix, int length, ISampler sampler) => InfillBatch([(prefix, suffix, length)], sampler)[0];
+
+    /// <summary>
+    /// Fills every row's middle (its own prefix, suffix and number of masks), all rows decoded together as one ragged batch
+    /// (<see cref="Canvas.ForInfill"/>: rows aligned at the middle, padding masked out of every attention and skipped by
+    /// positions). Under greedy decoding each row's tokens equal <see cref="Infill"/> of that row with every sampler that
+    /// takes infill canvases, up to floating-point rounding (a padded batch runs other kernel shapes); random draws are
+    /// taken over the whole batch, so sampled rows differ from batch-1 runs with the same seed. One entry per row, in order.
+    /// </summary>
+    public IReadOnlyList<Generation> InfillBatch(IReadOnlyList<(string Prefix, string Suffix, int Length)> rows, ISampler sampler)
     {
-        GenerationLimits.CheckInfill(this, prefix, suffix, length, sampler);
+        if (rows.Count == 0) throw new ArgumentException("no infill rows");
+        GenerationLimits.CheckInfillBatch(this, rows, sampler);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var p = Tokenizer.Encode(prefix).Select(i => (long)i).ToList();
-        if (p.Count == 0) p.Add(Tokenizer.Special.Eos);
-        var s = Tokenizer.Encode(suffix).Select(i => (long)i).ToList();
-        var output = sampler.Sample(Denoiser, OnModelDevice(Canvas.ForInfill([(p, length, s)], Denoiser.MaskId, Tokenizer.Special.Pad)));
-        var generation = Decode(output.Sequences[0].cpu(), output, p.Count, length);
+        var canvasRows = rows.Select(row =>
+        {
+            var p = Tokenizer.Encode(row.Prefix).Select(i => (long)i).ToList();
+            if (p.Count == 0) p.Add(Tokenizer.Special.Eos);                    // shifted models need a leading token
+            var s = Tokenizer.Encode(row.Suffix).Select(i => (long)i).ToList();
+            return ((IReadOnlyList<long>)p, row.Length, (IReadOnlyList<long>)s);
+        }).ToList();
+        var output = sampler.Sample(Denoiser, OnModelDevice(Canvas.ForInfill(canvasRows, Denoiser.MaskId, Tokenizer.Special.Pad)));
+        int start = Canvas.InfillMiddleColumn(canvasRows);                      // every row's middle starts at this column
+        var sequences = output.Sequences.cpu();
+        var generations = rows.Select((row, r) => Decode(sequences[r], output, start, row.Length)).ToList();
         output.Sequences.MoveToOuterDisposeScope();
-        return generation;
+        return generations;
     }
 
     /// <summary>The canvas moved to the model's device (CUDA when the model is there).</summary>
@@ -133,10 +150,12 @@ public sealed class DiffusionPipeline
     /// <summary>Number of tokens <paramref name="text"/> encodes to (the oracle infill length of a known middle).</summary>
     public int TokenCount(string text) => Tokenizer.Encode(text).Count;
 
-    /// <summary>The <paramref name="length"/> tokens of <paramref name="row"/> (on the host) from <paramref name="start"/>, cut at the first EOS.</summary>
+    /// <summary>The <paramref name="length"/> tokens of <paramref name="row"/> (on the host) from <paramref name="start"/>, cut at
+    /// the first EOS (the uncut span kept as <see cref="Generation.Span"/>).</summary>
     Generation Decode(Tensor row, SamplerOutput output, int start, int length)
     {
-        var middle = row.data<long>().ToArray().Skip(start).Take(length).TakeWhile(t => t != Tokenizer.Special.Eos).ToArray();
-        return new Generation(Tokenizer.Decode(middle.Select(t => (int)t)), middle, output);
+        var span = row.data<long>().ToArray().Skip(start).Take(length).ToArray();
+        var middle = span.TakeWhile(t => t != Tokenizer.Special.Eos).ToArray();
+        return new Generation(Tokenizer.Decode(middle.Select(t => (int)t)), middle, output, span);
     }
 }

@@ -35,12 +35,25 @@ public static class GenerationLimits
     }
 
     /// <summary>Checks <see cref="DiffusionPipeline.Infill"/>'s arguments.</summary>
-    public static void CheckInfill(DiffusionPipeline pipeline, string prefix, string suffix, int length, ISampler sampler)
+    public static void CheckInfill(DiffusionPipeline pipeline, string prefix, string suffix, int length, ISampler sampler) =>
+        CheckInfillBatch(pipeline, [(prefix, suffix, length)], sampler);
+
+    /// <summary>Checks <see cref="DiffusionPipeline.InfillBatch"/>'s arguments: every row's length and positions, and the
+    /// memory of the whole batch at the width of its canvas (longest prefix + longest middle + longest suffix).</summary>
+    public static void CheckInfillBatch(DiffusionPipeline pipeline, IReadOnlyList<(string Prefix, string Suffix, int Length)> rows, ISampler sampler)
     {
-        CheckLength(length);
-        long prefixTokens = Math.Max(1, pipeline.TokenCount(prefix)), suffixTokens = pipeline.TokenCount(suffix);
-        Check(pipeline, prefixTokens + length + suffixTokens,
-              $"prefix {prefixTokens} tokens + length {length} + suffix {suffixTokens} tokens", sampler);
+        long prefixes = 1, middles = 1, suffixes = 0;
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var (prefix, suffix, length) = rows[i];
+            CheckLength(length);
+            long prefixTokens = Math.Max(1, pipeline.TokenCount(prefix)), suffixTokens = pipeline.TokenCount(suffix);
+            string what = $"prefix {prefixTokens} tokens + length {length} + suffix {suffixTokens} tokens";
+            if (rows.Count == 1) { Check(pipeline, prefixTokens + length + suffixTokens, what, sampler); return; }
+            EnsureWithinPositions(pipeline.Model.MaxPositions, prefixTokens + length + suffixTokens, $"row {i}: {what}");
+            (prefixes, middles, suffixes) = (Math.Max(prefixes, prefixTokens), Math.Max(middles, length), Math.Max(suffixes, suffixTokens));
+        }
+        CheckMemory(pipeline, prefixes + middles + suffixes, sampler, rows.Count);  // columns, not positions: positions skip padding
     }
 
     /// <summary>Throws unless <paramref name="positions"/> fit <paramref name="config"/>'s <c>max_position_embeddings</c>.</summary>
@@ -64,6 +77,13 @@ public static class GenerationLimits
     static void Check(DiffusionPipeline pipeline, long positions, string what, ISampler sampler, int batch = 1)
     {
         EnsureWithinPositions(pipeline.Model.MaxPositions, positions, what);
+        CheckMemory(pipeline, positions, sampler, batch);
+    }
+
+    /// <summary>Refuses a batch of <paramref name="batch"/> canvases of <paramref name="positions"/> columns that would not fit
+    /// the model device's memory (Qwen2 shapes only).</summary>
+    static void CheckMemory(DiffusionPipeline pipeline, long positions, ISampler sampler, int batch)
+    {
         if (pipeline.Model is not Qwen2Model { Config: var config }) return;     // the memory bound counts Qwen2 shapes
         var weight = pipeline.Model.HeadWeight;
         int elementBytes = weight.dtype is ScalarType.Float32 ? 4 : weight.dtype is ScalarType.Float64 ? 8 : 2;

@@ -34,28 +34,40 @@ public sealed record Canvas(Tensor Tokens, Tensor? KeyPadding = null)
     }
 
     /// <summary>
-    /// prefix + N masks + suffix per row (SPEC §5.6), N given per row (fixed length or the oracle length).
-    /// Rows are right-padded with <paramref name="padId"/> (excluded by the key-padding mask). With unequal rows only the
-    /// masked-diffusion sampler decodes each row as alone; the block-wise samplers cut blocks from the batch's first masked column.
+    /// prefix + N masks + suffix per row (SPEC §5.6), N given per row (fixed length or the oracle length). Rows of unequal
+    /// lengths are aligned at both ends of the middle: each prefix is left-padded so every row's masks start at column
+    /// <see cref="InfillMiddleColumn"/> (the longest prefix), the middle is followed by padding up to the longest middle so
+    /// every suffix starts at the same column, and the suffix is right-padded to the widest row. All padding is
+    /// <paramref name="padId"/>, hidden by the key-padding mask, and positions skip it, so a row's blocks, its block's fed
+    /// columns and its frozen suffix are the ones it has alone: under greedy decoding every sampler that takes infill
+    /// canvases (masked diffusion, LLaDA, Fast-dLLM with every cache) gives each row the tokens it gets alone.
+    /// Row r's middle is the columns [<see cref="InfillMiddleColumn"/>, + N_r).
     /// </summary>
     public static Canvas ForInfill(IReadOnlyList<(IReadOnlyList<long> Prefix, int Length, IReadOnlyList<long> Suffix)> rows,
                                    long maskId, long padId)
     {
         if (rows.Count == 0) throw new ArgumentException("no infill rows");
-        int width = rows.Max(r => r.Prefix.Count + r.Length + r.Suffix.Count);
+        for (int i = 0; i < rows.Count; i++)
+            if (rows[i].Length < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows[i].Length, $"row {i}: middle length must be ≥ 0");
+        int middleStart = InfillMiddleColumn(rows), suffixStart = middleStart + rows.Max(r => r.Length);
+        int width = suffixStart + rows.Max(r => r.Suffix.Count);
         var tokens = new long[rows.Count, width];
         var real = new bool[rows.Count, width];
+        bool padded = false;
         for (int i = 0; i < rows.Count; i++)
         {
             var (prefix, n, suffix) = rows[i];
-            if (n < 0) throw new ArgumentOutOfRangeException(nameof(rows), n, $"row {i}: middle length must be ≥ 0");
-            int j = 0;
-            foreach (var t in prefix) { tokens[i, j] = t; real[i, j++] = true; }
-            for (int k = 0; k < n; k++) { tokens[i, j] = maskId; real[i, j++] = true; }
-            foreach (var t in suffix) { tokens[i, j] = t; real[i, j++] = true; }
-            for (; j < width; j++) tokens[i, j] = padId;
+            for (int j = 0; j < width; j++) tokens[i, j] = padId;
+            void Put(int column, long token) { tokens[i, column] = token; real[i, column] = true; }
+            for (int k = 0; k < prefix.Count; k++) Put(middleStart - prefix.Count + k, prefix[k]);
+            for (int k = 0; k < n; k++) Put(middleStart + k, maskId);
+            for (int k = 0; k < suffix.Count; k++) Put(suffixStart + k, suffix[k]);
+            padded |= prefix.Count + n + suffix.Count != width;
         }
-        bool padded = rows.Select(r => r.Prefix.Count + r.Length + r.Suffix.Count).Distinct().Count() > 1;
         return new Canvas(tensor(tokens), padded ? tensor(real) : null);
     }
+
+    /// <summary>The column where every row's middle starts in <see cref="ForInfill"/>'s canvas: the longest prefix.</summary>
+    public static int InfillMiddleColumn(IReadOnlyList<(IReadOnlyList<long> Prefix, int Length, IReadOnlyList<long> Suffix)> rows) =>
+        rows.Max(r => r.Prefix.Count);
 }

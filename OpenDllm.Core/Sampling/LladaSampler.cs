@@ -58,7 +58,9 @@ public sealed record LladaOptions
 /// <see cref="LladaOptions.BlockLength"/> decoded left to right, each in steps / #blocks steps. Every step is a full
 /// bidirectional forward (the model sees the whole canvas, blocks only restrict what is committed); a row commits
 /// exactly its <see cref="LladaTransferSchedule"/> quota of the block's masks, chosen by confidence inside the block.
-/// Classifier-free guidance is not implemented.
+/// Each row keeps the layout it has alone (its own generation length, number of blocks and steps per block, counted from
+/// the batch's first masked column), so a ragged batch aligned at the first mask (completion or infill canvases) decodes
+/// every row as alone under greedy decoding. Classifier-free guidance is not implemented.
 /// </summary>
 public sealed class LladaSampler(LladaOptions? options = null) : ISampler
 {
@@ -81,36 +83,63 @@ public sealed class LladaSampler(LladaOptions? options = null) : ISampler
         var columns = SamplingGuards.HostLongs(free.any(0));                        // [T] on the host, once
         if (columns.All(c => c == 0)) return new SamplerOutput(x.MoveToOuterDisposeScope(), 0, recorder?.Build());
 
-        // 1. generation region [start, start + length), blocks and steps per block (SPEC §5.3 requirements)
+        // 1. generation region [start, start + length); blocks of the batch and each row's own layout (SPEC §5.3 requirements)
         long start = Array.IndexOf(columns, 1L);
         long length = Array.LastIndexOf(columns, 1L) + 1 - start;
-        var (blocks, stepsPerBlock) = Layout(length, o.BlockLength ?? (int)length, o.Steps);
-        long blockLength = length / blocks;
+        var rows = RowLayouts(free, start, o.BlockLength, o.Steps);
+        long blockLength = o.BlockLength ?? length;
+        int blocks = (int)((length + blockLength - 1) / blockLength);
         using var generator = SeededDraws.ForSeed(o.Seed);
         int forwards = 0;
 
         for (int blk = 0; blk < blocks; blk++)
         {
             long s = start + blk * blockLength;
-            // 2. per-row quotas over the block's masks, exact per row                 [B][steps_b]
-            var counts = SamplingGuards.HostLongs(free.narrow(1, s, blockLength).sum(1)).Select(n => (int)n).ToArray();
-            var quotas = LladaTransferSchedule.Quotas(counts, stepsPerBlock);
+            long width = Math.Min(blockLength, start + length - s);
+            // 2. per-row quotas over the block's masks in the row's own steps per block, exact per row    [B][steps_b]
+            var counts = SamplingGuards.HostLongs(free.narrow(1, s, width).sum(1)).Select(n => (int)n).ToArray();
+            int stepsPerBlock = rows.Max(r => blk < r.Blocks ? r.StepsPerBlock : 0);
+            var quotas = counts.Select((n, r) => blk < rows[r].Blocks
+                ? LladaTransferSchedule.Quotas(n, rows[r].StepsPerBlock).Concat(new int[stepsPerBlock - rows[r].StepsPerBlock]).ToArray()
+                : new int[stepsPerBlock]).ToArray();
             for (int i = 0; i < stepsPerBlock; i++)
             {
                 using var scope = NewDisposeScope();
                 var k = quotas.Select(q => (long)q[i]).ToArray();
                 if (k.All(q => q == 0) && (o.SkipEmptySteps || counts.All(n => n == 0))) continue;
-                var logits = BlockLogits(denoiser, x, canvas.KeyPadding, s, blockLength);       // [B, b, V]
+                var logits = BlockLogits(denoiser, x, canvas.KeyPadding, s, width);             // [B, b, V]
                 forwards++;
-                var masked = x.narrow(1, s, blockLength).eq(maskId) & free.narrow(1, s, blockLength);   // [B, b]
+                var masked = x.narrow(1, s, width).eq(maskId) & free.narrow(1, s, width);      // [B, b]
                 var (proposal, confidence, rank) = Propose(logits, masked, generator);
                 var chosen = SamplingGuards.SelectPerRow(rank, k, 0, generator);
                 var before = recorder is null ? null : x.clone();
-                x.narrow(1, s, blockLength).copy_(where(chosen, proposal, x.narrow(1, s, blockLength)));
+                x.narrow(1, s, width).copy_(where(chosen, proposal, x.narrow(1, s, width)));
                 recorder?.Record(before!, x, Widen(confidence, x, s));
             }
         }
         return new SamplerOutput(x.MoveToOuterDisposeScope(), forwards, recorder?.Build());
+    }
+
+    /// <summary>
+    /// Each row's own layout: its generation length is its last mask's column + 1 − <paramref name="start"/> (the batch's
+    /// first masked column; 0 for a row without masks, which takes no step), cut into blocks of the block length (its own
+    /// length when none is set) with steps / #blocks steps each, exactly as that row alone. Rows aligned at their first mask
+    /// (<see cref="Canvas.ForCompletion"/>, <see cref="Canvas.ForInfill"/>) share block boundaries, so a row with fewer
+    /// blocks or more steps per block than another still decodes as alone: in a block it is idle (quota 0) once its own
+    /// steps are done or when the block is past its length.
+    /// </summary>
+    static (int Blocks, int StepsPerBlock)[] RowLayouts(Tensor free, long start, int? blockLength, int steps)
+    {
+        var flags = SamplingGuards.HostLongs(free);                                 // [B·T] on the host
+        long width = free.shape[1];
+        var lengths = Enumerable.Range(0, (int)free.shape[0])
+            .Select(r => Enumerable.Range(0, (int)width).LastOrDefault(j => flags[r * width + j] != 0, -1) + 1 - start).ToArray();
+        return lengths.Select((n, r) =>
+        {
+            if (n <= 0) return (0, 0);
+            try { return Layout(n, blockLength ?? (int)n, steps); }
+            catch (ArgumentException e) when (lengths.Length > 1) { throw new ArgumentException($"row {r}: {e.Message}"); }
+        }).ToArray();
     }
 
     /// <summary>Number of blocks and steps per block; gen length % block length == 0 and steps % blocks == 0 (SPEC §5.3).</summary>

@@ -7,21 +7,25 @@ namespace OpenDllm.Tests.Sampling;
 /// <summary>LLaDA semi-AR low-confidence remasking (SPEC §5.3): quotas, block confinement, EOS options, errors.</summary>
 public class LladaSamplerTests
 {
-    /// <summary>Two infill rows whose masks cover different columns: the region is columns 1..8 (two blocks of 4),
-    /// row 0 has 3 + 4 masks per block, row 1 has 4 + 1.</summary>
+    /// <summary>Two infill rows aligned at the middle (column 2): row 0 has 8 masks (two blocks of 4, 3 steps each), row 1
+    /// has 4 (one block, all 6 steps), so the rows' layouts differ as they do alone.</summary>
     static Canvas RaggedInfill(long maskId) =>
-        Canvas.ForInfill([([1, 2], 7, [3]), ([4], 5, [5, 6])], maskId, padId: 97);
+        Canvas.ForInfill([([1, 2], 8, [3]), ([4], 4, [5, 6])], maskId, padId: 97);
 
-    /// <summary>Expected events per (step, row) when every all-zero step is skipped, and each step's block.</summary>
-    static (int[][] PerStep, int[] Block) ExpectedSchedule(long[][] initial, long maskId, long start, int blockLength, int blocks, int stepsPerBlock)
+    /// <summary>Expected events per (step, row) when every all-zero step is skipped, and each step's block: row r has
+    /// <c>layouts[r]</c> = (blocks, steps per block) of its own; a block runs as many steps as its longest row.</summary>
+    static (int[][] PerStep, int[] Block) ExpectedSchedule(long[][] initial, long maskId, long start, int blockLength, (int Blocks, int Steps)[] layouts)
     {
         var perStep = new List<int[]>();
         var block = new List<int>();
-        for (int blk = 0; blk < blocks; blk++)
+        for (int blk = 0; blk < layouts.Max(l => l.Blocks); blk++)
         {
             long s = start + blk * blockLength;
-            var quotas = initial.Select(r => LladaTransferSchedule.Quotas(r.Skip((int)s).Take(blockLength).Count(t => t == maskId), stepsPerBlock)).ToArray();
-            for (int i = 0; i < stepsPerBlock; i++)
+            int steps = layouts.Max(l => blk < l.Blocks ? l.Steps : 0);
+            var quotas = initial.Select((r, i) => blk < layouts[i].Blocks
+                ? LladaTransferSchedule.Quotas(r.Skip((int)s).Take(blockLength).Count(t => t == maskId), layouts[i].Steps).Concat(new int[steps - layouts[i].Steps]).ToArray()
+                : new int[steps]).ToArray();
+            for (int i = 0; i < steps; i++)
                 if (quotas.Any(q => q[i] > 0)) { perStep.Add(quotas.Select(q => q[i]).ToArray()); block.Add(blk); }
         }
         return (perStep.ToArray(), block.ToArray());
@@ -40,7 +44,7 @@ public class LladaSamplerTests
         var result = new LladaSampler(new() { Steps = 6, BlockLength = 4, Temperature = temperature, Remasking = remasking, Seed = 4, RecordTrajectory = true })
             .Sample(denoiser, canvas);
         var trajectory = result.Trajectory!;
-        var (perStep, block) = ExpectedSchedule(trajectory.Initial, denoiser.MaskId, start: 1, blockLength: 4, blocks: 2, stepsPerBlock: 3);
+        var (perStep, block) = ExpectedSchedule(trajectory.Initial, denoiser.MaskId, start: 2, blockLength: 4, [(2, 3), (1, 6)]);
 
         Assert.Equal(perStep.Length, trajectory.Steps.Count);
         Assert.Equal(perStep.Length, result.Forwards);
@@ -48,7 +52,7 @@ public class LladaSamplerTests
         {
             var events = trajectory.Steps[i].Events;
             Assert.Equal(perStep[i], Enumerable.Range(0, 2).Select(r => events.Count(e => e.Row == r)).ToArray());
-            long s = 1 + block[i] * 4;
+            long s = 2 + block[i] * 4;
             Assert.All(events, e => Assert.InRange(e.Position, s, s + 3));
             Assert.All(events, e => Assert.Equal(denoiser.MaskId, trajectory.Initial[e.Row][e.Position]));
         }
@@ -138,6 +142,18 @@ public class LladaSamplerTests
         var ex = Record.Exception(() => new LladaSampler(new() { Steps = steps, BlockLength = blockLength }).Sample(denoiser, canvas));
         Assert.IsAssignableFrom<ArgumentException>(ex);
         Assert.Throws<ArgumentException>(() => new LladaSampler(new() { LogitsEosInf = true }));
+    }
+
+    /// <summary>In a batch each row's own layout is checked, and the error names the row: row 1's middle of 6 masks is not
+    /// a multiple of block 4 (as it is not alone), although the batch's region (8 columns) is.</summary>
+    [Fact]
+    public void ABatchRowWhoseOwnLayoutIsBadIsNamed()
+    {
+        using var scope = NewDisposeScope();
+        var denoiser = SamplingFixtures.RandomTiny();
+        var canvas = Canvas.ForInfill([([1, 2], 8, [3]), ([4], 6, [5])], denoiser.MaskId, padId: 97);
+        var ex = Assert.Throws<ArgumentException>(() => new LladaSampler(new() { Steps = 4, BlockLength = 4 }).Sample(denoiser, canvas));
+        Assert.Equal("row 1: generation length 6 is not a multiple of the block length 4", ex.Message);
     }
 
     [Fact]

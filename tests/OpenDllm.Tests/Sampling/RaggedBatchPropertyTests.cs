@@ -9,7 +9,8 @@ using static TorchSharp.torch;
 namespace OpenDllm.Tests.Sampling;
 
 /// <summary>
-/// Ragged batches: rows with unequal prompt lengths, left-padded by <see cref="Canvas.ForCompletion"/>, decode to exactly
+/// Ragged batches: rows with unequal prompt lengths, left-padded by <see cref="Canvas.ForCompletion"/>, and infill rows with
+/// unequal prefix, middle and suffix lengths, aligned at the middle by <see cref="Canvas.ForInfill"/>, decode to exactly
 /// the tokens each row gets alone (batch 1) under greedy decoding, for every sampler and every KV cache. The model is a
 /// random tiny Qwen2 in float64, so the rounding differences between a padded batch and a single row (other matmul shapes,
 /// a masked attention kernel instead of the unmasked one) stay far below the gaps between the confidences compared.
@@ -71,27 +72,78 @@ public class RaggedBatchPropertyTests
             (batch, algorithm, quota) => BatchEqualsRows(batch, 6,
                 new MaskedDiffusionSampler(new() { Algorithm = algorithm, Quota = quota, Steps = algorithm == UnmaskingAlgorithm.P2 ? 8 : 4 })));
 
-    /// <summary>Infill rows of unequal prefix, middle and suffix lengths, right-padded by <see cref="Canvas.ForInfill"/>: the
-    /// masked-diffusion sampler decodes each row as it does alone (its quotas and p2's re-mask counts are per row).</summary>
+    /// <summary>Infill rows: per row a prefix (1 to 4 tokens), a middle of <c>Blocks[r]</c> × the block length masks and a
+    /// suffix (0 to 4 tokens), the tokens' seed and the logit alignment.</summary>
+    public sealed record InfillBatch(int[] Prefixes, int[] Blocks, int[] Suffixes, int Seed, bool Shifted)
+    {
+        public List<(IReadOnlyList<long> Prefix, int Length, IReadOnlyList<long> Suffix)> Rows(int blockLength)
+        {
+            var rng = new Random(Seed);
+            IReadOnlyList<long> Tokens(int n) => Enumerable.Range(0, n).Select(_ => (long)rng.Next(0, 90)).ToArray();
+            return Prefixes.Select((p, r) => (Tokens(p), Blocks[r] * blockLength, Tokens(Suffixes[r]))).ToList();
+        }
+
+        public override string ToString() =>
+            $"prefixes [{string.Join(", ", Prefixes)}], middle blocks [{string.Join(", ", Blocks)}], suffixes [{string.Join(", ", Suffixes)}], seed {Seed}, shifted {Shifted}";
+    }
+
+    static Arbitrary<InfillBatch> InfillBatches(int maxBlocks) =>
+        (from rows in Gen.Choose(2, 4)
+         from prefixes in Gen.ArrayOf(Gen.Choose(1, 4), rows)
+         from blocks in Gen.ArrayOf(Gen.Choose(0, maxBlocks), rows)
+         from suffixes in Gen.ArrayOf(Gen.Choose(0, 4), rows)
+         from seed in Gen.Choose(0, 10_000)
+         from shifted in Gen.Elements(false, true)
+         select new InfillBatch(prefixes, blocks, suffixes, seed, shifted)).ToArbitrary();
+
+    /// <summary>Each row of the batched infill output, its padding dropped, equals that row decoded alone.</summary>
+    static Property InfillBatchEqualsRows(InfillBatch batch, int blockLength, ISampler sampler)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var denoiser = Denoiser(batch.Shifted);
+        var rows = batch.Rows(blockLength);
+        var canvas = Canvas.ForInfill(rows, denoiser.MaskId, Pad);
+        var together = SamplingFixtures.Rows(sampler.Sample(denoiser, canvas).Sequences);
+        var real = canvas.KeyPadding is null ? null : SamplingFixtures.Rows(canvas.KeyPadding.to(ScalarType.Int64));
+        var mismatches = rows.Select((row, r) =>
+        {
+            var alone = SamplingFixtures.Rows(sampler.Sample(denoiser, Canvas.ForInfill([row], denoiser.MaskId, Pad)).Sequences)[0];
+            var batched = together[r].Where((_, j) => real is null || real[r][j] != 0).ToArray();
+            return alone.SequenceEqual(batched) ? null : $"row {r}: alone [{string.Join(" ", alone)}], batched [{string.Join(" ", batched)}]";
+        }).OfType<string>().ToList();
+        return (mismatches.Count == 0).Label($"{sampler.Name}, {batch}: {string.Join("; ", mismatches)}")
+            .Classify(batch.Blocks.Distinct().Count() > 1, "unequal middles");
+    }
+
+    /// <summary>Infill rows of unequal prefix, middle and suffix lengths (<see cref="Canvas.ForInfill"/>): the masked-diffusion
+    /// sampler decodes each row as it does alone (its quotas and p2's re-mask counts are per row).</summary>
     [Property(MaxTest = 12)]
     public Property MaskedDiffusionInfillBatchEqualsRows() =>
-        Prop.ForAll(Batches(), Gen.Elements(UnmaskingAlgorithm.MaskGitPlus, UnmaskingAlgorithm.P2).ToArbitrary(),
+        Prop.ForAll(InfillBatches(8), Gen.Elements(UnmaskingAlgorithm.MaskGitPlus, UnmaskingAlgorithm.P2).ToArbitrary(),
                     Gen.Elements(QuotaRule.Dream, QuotaRule.Uniform).ToArbitrary(), (batch, algorithm, quota) =>
-        {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            var denoiser = Denoiser(batch.Shifted);
-            var sampler = new MaskedDiffusionSampler(new() { Algorithm = algorithm, Quota = quota, Steps = 4 });
-            var rows = batch.Prompts().Select((p, i) => ((IReadOnlyList<long>)p.Take(1 + i % 2).ToArray(), 1 + (p.Length * 3 + i) % 9,
-                                                         (IReadOnlyList<long>)p.Skip(1 + i % 2).ToArray())).ToList();
-            var together = SamplingFixtures.Rows(sampler.Sample(denoiser, Canvas.ForInfill(rows, denoiser.MaskId, Pad)).Sequences);
-            var mismatches = rows.Select((row, r) =>
+            InfillBatchEqualsRows(batch, 1, new MaskedDiffusionSampler(new() { Algorithm = algorithm, Quota = quota, Steps = 4 })));
+
+    /// <summary>LLaDA blocks on infill rows whose middles have different numbers of blocks: each row keeps its own steps
+    /// per block (steps / its own #blocks), as alone.</summary>
+    [Property(MaxTest = 16)]
+    public Property LladaInfillBatchEqualsRows() =>
+        Prop.ForAll(InfillBatches(3), Gen.Elements(2, 3).ToArbitrary(), Gen.Elements<int?>(null, 1).ToArbitrary(), (batch, blockLength, oneBlock) =>
+            InfillBatchEqualsRows(batch, blockLength, new LladaSampler(new() { Steps = 6, BlockLength = oneBlock is null ? blockLength : null }))
+                .Label(oneBlock is null ? $"block_length {blockLength}" : "one block per row"));
+
+    /// <summary>Fast-dLLM on infill rows with every cache (the dKV cache at several refresh intervals), threshold and
+    /// factor rules: a row's blocks, the columns a dual/prefix cache re-feeds and its frozen suffix are the ones it has alone.</summary>
+    [Property(MaxTest = 24)]
+    public Property FastDllmInfillBatchEqualsRowsWithEveryCache() =>
+        Prop.ForAll(InfillBatches(3), Gen.Elements<(FastDllmCache, int)>((FastDllmCache.None, FastDllmOptions.DefaultRefreshInterval),
+                        (FastDllmCache.Prefix, FastDllmOptions.DefaultRefreshInterval), (FastDllmCache.Dual, FastDllmOptions.DefaultRefreshInterval),
+                        (FastDllmCache.Delayed, 2), (FastDllmCache.Delayed, 3)).ToArbitrary(),
+                    Gen.Elements<(double, double?)>((0.3, null), (0.9, null), (0.9, 1.0)).ToArbitrary(), (batch, cache, rule) =>
+            InfillBatchEqualsRows(batch, 2, new FastDllmSampler(new()
             {
-                var alone = SamplingFixtures.Rows(sampler.Sample(denoiser, Canvas.ForInfill([row], denoiser.MaskId, Pad)).Sequences)[0];
-                return alone.SequenceEqual(together[r].Take(alone.Length)) ? null : $"row {r}: alone [{string.Join(" ", alone)}], batched [{string.Join(" ", together[r])}]";
-            }).OfType<string>().ToList();
-            return (mismatches.Count == 0).Label($"{sampler.Name} {quota}, {batch}: {string.Join("; ", mismatches)}");
-        });
+                BlockLength = 3, Cache = cache.Item1, Threshold = rule.Item1, Factor = rule.Item2, RefreshInterval = cache.Item2,
+            })).Label($"threshold {rule.Item1}, factor {rule.Item2}, refresh_interval {cache.Item2}"));
 
     [Property(MaxTest = 12)]
     public Property LladaBatchEqualsRows() =>
