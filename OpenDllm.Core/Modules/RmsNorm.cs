@@ -1,3 +1,4 @@
+using OpenDllm.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -41,7 +42,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>, IComputeDtype
     public override Tensor forward(Tensor x)
     {
         var h = x.dtype == ScalarType.Float32 ? x : x.to(ScalarType.Float32);
-        h = h * (h * h).mean([-1], keepdim: true).add(_epsScalar).rsqrt();              // x·x, not square(): no temporary Scalar
+        h = h * (h * h).mean([-1], keepdim: true).add(_epsScalar, ScalarOps.One).rsqrt();   // x·x, not square(); add(s) alone makes an unheld alpha
         if (ComputeDtype is { } compute) return ComputePrecision.Cast(ComputePrecision.Cast(weight, ScalarType.Float32) * h, compute);
         return weight * (x.dtype == ScalarType.Float32 ? h : h.to(x.dtype));
     }

@@ -27,6 +27,10 @@ public static class ScalarOps
     /// <summary>+∞ as a float64 Scalar that lives as long as the process.</summary>
     public static readonly Scalar PositiveInfinity = double.PositiveInfinity.ToScalar();
 
+    /// <summary>The integer 1 as a Scalar that lives as long as the process: the alpha that <c>x.add(s)</c> would otherwise
+    /// create as an unheld temporary (TorchSharp's <c>add(Scalar)</c> is <c>add(s, 1)</c>), so write <c>x.add(s, ScalarOps.One)</c>.</summary>
+    public static readonly Scalar One = 1.ToScalar();
+
     /// <summary>
     /// Runs <paramref name="op"/> with <paramref name="value"/> as a Scalar that lives until <paramref name="op"/> returns,
     /// then frees it: <c>ScalarOps.With(0.5, s =&gt; x.clamp_min(s))</c> for ops without a helper below.

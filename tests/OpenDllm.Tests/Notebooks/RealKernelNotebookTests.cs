@@ -67,8 +67,23 @@ public sealed class RealKernelNotebookTests : IDisposable
         for (var i = 0; i < runnerCells.Count; i++)
         {
             var kernelHtml = kernelCells[i].Select(o => o.Data.GetValueOrDefault("text/html")).OfType<string>().ToList();
-            Assert.Equal(Ours(runnerCells[i]), Ours(kernelHtml));
+            AssertSameRenderings(name, i, Ours(runnerCells[i]), Ours(kernelHtml));
             Assert.Equal(runnerCells[i].Any(IsPlotly), kernelHtml.Any(IsPlotly));
+        }
+    }
+
+    /// <summary>Equal renderings, or a failure that shows where the first pair differs (both sides, 120 characters around it).</summary>
+    static void AssertSameRenderings(string notebook, int cell, List<string> runner, List<string> kernel)
+    {
+        Assert.True(runner.Count == kernel.Count, $"{notebook}, code cell {cell}: the runner drew {runner.Count} OpenDllm renderings, the kernel {kernel.Count}");
+        for (int k = 0; k < runner.Count; k++)
+        {
+            if (runner[k] == kernel[k]) continue;
+            int at = 0;
+            while (at < Math.Min(runner[k].Length, kernel[k].Length) && runner[k][at] == kernel[k][at]) at++;
+            string Around(string h) => h.Substring(Math.Max(0, at - 60), Math.Min(h.Length, at + 60) - Math.Max(0, at - 60));
+            Assert.Fail($"{notebook}, code cell {cell}, rendering {k}: differs at character {at} of {runner[k].Length}/{kernel[k].Length}\n"
+                        + $"  runner: …{Around(runner[k])}…\n  kernel: …{Around(kernel[k])}…");
         }
     }
 
