@@ -16,8 +16,6 @@ namespace OpenDllm.Interactive;
 /// </summary>
 public static class NotebookFormatters
 {
-    static int _registered;
-
     /// <summary>The types that get an HTML formatter.</summary>
     public static IReadOnlyList<Type> Types { get; } =
     [
@@ -25,10 +23,16 @@ public static class NotebookFormatters
         typeof(TrainingCurves), typeof(GenericChart), typeof(IMaskSchedule), typeof(AttentionPolicy), typeof(HtmlReport),
     ];
 
-    /// <summary>Registers the formatters (idempotent); these types are displayed as <c>text/html</c> with <c>text/plain</c> beside it.</summary>
+    /// <summary>
+    /// Registers the formatters; these types are displayed as <c>text/html</c> with <c>text/plain</c> beside it. Calling it
+    /// again registers them again, and the latest registration is the one the kernel uses: so when a process holds two
+    /// copies of OpenDllm.Interactive (a package loaded in its own load context beside a referenced one), the copy that
+    /// registered last renders, and its <see cref="Renderers"/> settings (<see cref="Renderers.Tokenizer"/>, …) are the ones
+    /// that apply. A one-time guard here once left another copy's formatters in charge, so a notebook's
+    /// <c>Renderers.Tokenizer = …</c> had no effect.
+    /// </summary>
     public static void Register()
     {
-        if (Interlocked.Exchange(ref _registered, 1) == 1) return;
         Add<torch.Tensor>();
         Add<Trajectory>();
         Add<TrajectoryView>();

@@ -18,7 +18,13 @@ public sealed class KernelExtensionTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("opendllm-kext-").FullName;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    /// <summary>The packed copy registered its formatters process-wide; the referenced copy takes them back, so tests after
+    /// this one render with the OpenDllm.Interactive they reference (and its <c>Renderers</c> settings).</summary>
+    public void Dispose()
+    {
+        OpenDllm.Interactive.NotebookFormatters.Register();
+        Directory.Delete(_dir, true);
+    }
 
     /// <summary>Release or Debug: the configuration these tests (and so OpenDllm.Interactive) were built in.</summary>
     static string Configuration =>

@@ -13,7 +13,7 @@ public class NotebookIntegrationTests
     public void FormattersReturnOurHtml()
     {
         NotebookFormatters.Register();
-        NotebookFormatters.Register(); // idempotent
+        NotebookFormatters.Register(); // registering again changes nothing
         using var t = ones(2, 2);
         var html = t.ToDisplayString(HtmlFormatter.MimeType);
         Assert.Contains("class=\"odl-tensor\"", html);
