@@ -134,16 +134,9 @@ public sealed class EvalBatchSizeTests(ITestOutputHelper output) : IDisposable
 
     (int Code, string Out, string Err) Run(params string[] args)
     {
-        var (stdout, stderr) = (Console.Out, Console.Error);
-        using var outWriter = new StringWriter();
-        using var errWriter = new StringWriter();
-        Console.SetOut(outWriter);
-        Console.SetError(errWriter);
-        int code;
-        try { code = CliApp.Run(args); }
-        finally { Console.SetOut(stdout); Console.SetError(stderr); }
-        output.WriteLine($"$ opendllm {string.Join(' ', args)}\n{outWriter}{errWriter}(exit {code})");
-        return (code, outWriter.ToString(), errWriter.ToString());
+        var result = OpenDllm.Tests.Cli.CliCapture.Run(args);
+        output.WriteLine($"$ opendllm {string.Join(' ', args)}\n{result.Out}{result.Err}(exit {result.Code})");
+        return result;
     }
 
     string TinyCheckpoint()
